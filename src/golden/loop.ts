@@ -1,0 +1,239 @@
+// Replays the loop golden (test/fixtures/golden/loop-a: README.md, cases.json) through ChatDriver and
+// compares every recorded field. cases.json is read with the Python-semantics JSON reader so that
+// int and float stay distinct (a bbox of `100.0` must not pass for `100`).
+
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ChatDriver, type CropRecord, type LlmCall, type TurnOutcome } from '../chat/driver.js';
+import { PyDict, PyTuple, pyHasNonFinite, pyIdentical, pyJsonLoads, pyRepr, type PyValue } from '../chat/python-semantics.js';
+import type { ContentItem } from '../chat/conversation.js';
+import type { DecodedImage } from '../preprocess/image.js';
+import { decodeImageFile } from '../platform/node-image.js';
+
+const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
+
+const int = (n: number): bigint => BigInt(n);
+const ints = (a: readonly number[]): bigint[] => a.map(int);
+const dict = (o: Record<string, PyValue>): PyDict => PyDict.fromObject(o);
+
+class Mismatch extends Error {}
+
+function get(v: PyValue | undefined, key: string): PyValue {
+  if (!(v instanceof PyDict) || !v.has(key)) throw new Mismatch(`golden has no field '${key}'`);
+  return v.get(key)!;
+}
+function str(v: PyValue): string {
+  if (typeof v !== 'string') throw new Mismatch(`golden field is not a string: ${pyRepr(v)}`);
+  return v;
+}
+
+function show(v: PyValue): string {
+  const s = pyRepr(v);
+  return s.length > 160 ? s.slice(0, 160) + '…' : s;
+}
+
+/** First difference between expected and actual, as `path: expected … got …`, or null. */
+function diff(path: string, exp: PyValue, got: PyValue): string | null {
+  if (typeof exp === 'string' && typeof got === 'string' && exp !== got) {
+    let i = 0;
+    while (i < exp.length && exp[i] === got[i]) i++;
+    const ctx = (s: string): string => JSON.stringify(s.slice(Math.max(0, i - 40), i + 40));
+    return `${path}: strings differ at char ${i}: expected …${ctx(exp)}… got …${ctx(got)}…`;
+  }
+  if (exp instanceof PyDict && got instanceof PyDict) {
+    for (const [k, v] of exp.entries) {
+      if (!got.has(k)) return `${path}.${String(k)}: expected ${show(v)} got (missing)`;
+      const d = diff(`${path}.${String(k)}`, v, got.get(k)!);
+      if (d) return d;
+    }
+    for (const k of got.keys()) if (!exp.has(k)) return `${path}.${String(k)}: expected (absent) got ${show(got.get(k)!)}`;
+    return null;
+  }
+  if (Array.isArray(exp) && Array.isArray(got)) {
+    if (exp.length !== got.length) return `${path}: expected ${exp.length} items got ${got.length}: expected ${show(exp)} got ${show(got)}`;
+    for (let i = 0; i < exp.length; i++) {
+      const d = diff(`${path}[${i}]`, exp[i]!, got[i]!);
+      if (d) return d;
+    }
+    return null;
+  }
+  return pyIdentical(exp, got) ? null : `${path}: expected ${show(exp)} got ${show(got)}`;
+}
+
+/** The parsed tool arguments as the golden writes them: JSON, or {"python_repr"} with NaN/inf. */
+function parsedAsGolden(v: PyValue): PyValue {
+  if (pyHasNonFinite(v)) return dict({ python_repr: pyRepr(v) });
+  const toJson = (x: PyValue): PyValue => {
+    if (Array.isArray(x)) return x.map(toJson);
+    if (x instanceof PyTuple) return x.items.map(toJson);
+    if (x instanceof PyDict) {
+      const d = new PyDict();
+      for (const [k, val] of x.entries) d.set(typeof k === 'string' ? k : pyRepr(k), toJson(val));
+      return d;
+    }
+    return x;
+  };
+  return toJson(v);
+}
+
+const contentAsGolden = (items: readonly ContentItem[]): PyValue =>
+  items.map((it) => (it.type === 'text' ? dict({ type: 'text', text: it.text }) : dict({ type: 'image' })));
+
+function cropAsGolden(c: CropRecord): PyDict {
+  return dict({
+    source_index: int(c.sourceIndex),
+    bbox: [...c.bbox],
+    source_wh: ints([c.sourceWidth, c.sourceHeight]),
+    source_region: [...c.sourceRegion],
+    region: [...c.region],
+    original_file: c.originalName,
+    original_wh: ints([c.originalWidth, c.originalHeight]),
+    box: ints(c.box),
+    crop_wh: ints([c.cropWidth, c.cropHeight]),
+    current_scale: c.currentScale,
+    scale: c.scale,
+    zoom_wh: ints([c.zoomWidth, c.zoomHeight]),
+    zoom_sha256: sha256(c.zoom.data),
+    processed_wh: ints([c.processedWidth, c.processedHeight]),
+    processed_sha256: sha256(c.processed.data),
+    image_pad_tokens: int(c.padTokens),
+    region_in_call: int(c.regionInCall),
+    new_index: c.newIndex === null ? null : int(c.newIndex),
+  });
+}
+
+function callAsGolden(call: LlmCall, out: TurnOutcome): PyDict {
+  const d = dict({
+    call: int(call.call),
+    calls_left: int(call.callsLeft),
+    prompt: call.prompt,
+    prompt_sha256: sha256(call.prompt),
+    image_wh: call.images.map((im) => ints([im.width, im.height])),
+    image_pad_tokens: call.images.map((im) => int(im.padTokens)),
+    image_pad_tokens_total: int(call.images.reduce((s, im) => s + im.padTokens, 0)),
+    query_list: [...call.queries],
+    image_to_query_mapping: ints(call.imageToQuery),
+    outcome: out.outcome,
+  });
+  if (out.outcome === 'tool') {
+    const t = out.tool;
+    const tool = dict({
+      parsed: parsedAsGolden(t.parsed),
+      ok: t.ok,
+      error: t.error,
+      error_at_region: t.errorAtRegion === null ? null : int(t.errorAtRegion),
+    });
+    if (!t.ok) tool.set('feedback', t.feedback);
+    for (const [k, v] of Object.entries({
+      query: t.query,
+      kept: int(t.kept),
+      dropped_by_cap: int(t.droppedByCap),
+      group: t.group === null ? null : int(t.group),
+      closing_prompt: t.closingPrompt,
+      crops: t.crops.map(cropAsGolden),
+    })) {
+      tool.set(k, v);
+    }
+    d.set('tool', tool);
+    d.set('tool_response_content', contentAsGolden(out.toolResponseContent));
+  }
+  return d;
+}
+
+async function runTrajectory(
+  traj: PyValue,
+  images: Map<string, DecodedImage>,
+  sizes: PyValue,
+): Promise<string | null> {
+  const input = get(traj, 'input');
+  const expected = get(traj, 'expected');
+  const files = get(input, 'images') as PyValue[];
+  const optionsV = get(input, 'options');
+  const driver = new ChatDriver({
+    images: files.map((f) => ({ image: images.get(str(f))!, name: str(f) })),
+    question: str(get(input, 'question')),
+    problemType: str(get(input, 'problem_type')),
+    options: optionsV === null ? null : (optionsV as PyValue[]).map(str),
+  });
+
+  let d = diff('initial / question_text', get(expected, 'question_text'), driver.questionText);
+  if (d) return d;
+  const initial = driver.allImages.map((im, i) => {
+    const f = str(files[i]!);
+    const orig = images.get(f)!;
+    return dict({
+      index: int(i),
+      file: f,
+      original_wh: ints([orig.width, orig.height]),
+      max_pixels: driver.initialMaxPixels,
+      processed_wh: ints([im.width, im.height]),
+      image_pad_tokens: int(im.padTokens),
+      processed_sha256: sha256(im.image.data),
+    });
+  });
+  d = diff('initial / initial_images', get(expected, 'initial_images'), initial);
+  if (d) return d;
+  for (const f of files) {
+    const orig = images.get(str(f))!;
+    d = diff(`initial / ${str(f)} sha256_rgb`, get(get(sizes, str(f)), 'sha256_rgb'), sha256(orig.data));
+    if (d) return d;
+  }
+
+  const responses = get(input, 'responses') as PyValue[];
+  const calls = get(expected, 'calls') as PyValue[];
+  for (let i = 0; i < calls.length; i++) {
+    const call = driver.nextCall();
+    if (call === null) return `call ${i}: expected a call, the driver has stopped`;
+    const r = responses[i];
+    if (r === undefined) return `call ${i}: golden has no response to replay`;
+    const stopReason = get(r, 'stop_reason');
+    const out = driver.acceptResponse({
+      text: str(get(r, 'text')),
+      finishReason: str(get(r, 'finish_reason')) as 'stop' | 'length',
+      stopReason: stopReason === null ? null : Number(stopReason as bigint),
+    });
+    d = diff(`call ${i} / `, calls[i]!, callAsGolden(call, out));
+    if (d) return d.replace(' / .', ' / ');
+  }
+  if (driver.nextCall() !== null) return `call ${calls.length}: the driver wants another call, the golden has none`;
+  const f = driver.final();
+  const final = dict({
+    num_llm_calls: int(f.numLlmCalls),
+    stop_cause: f.stopCause,
+    num_messages: int(f.numMessages),
+    num_images: int(f.numImages),
+    last_assistant_text: f.lastAssistantText,
+    answer: f.answer,
+    answer_driver: f.answerDriver,
+    conversation_sha256: sha256(f.conversation),
+  });
+  d = diff('final / ', get(expected, 'final'), final);
+  return d ? d.replace(' / .', ' / ') : null;
+}
+
+/** Replay every trajectory of DIR/cases.json; one PASS line per trajectory or its first difference. */
+export async function runLoopGolden(dir: string): Promise<{ ok: boolean; lines: string[] }> {
+  const cases = pyJsonLoads(await readFile(join(dir, 'cases.json'), 'utf8'));
+  const sizes = get(cases, 'images');
+  const images = new Map<string, DecodedImage>();
+  for (const name of (sizes as PyDict).keys()) images.set(str(name), await decodeImageFile(join(dir, str(name))));
+
+  const lines: string[] = [];
+  let ok = true;
+  for (const traj of get(cases, 'trajectories') as PyValue[]) {
+    const name = str(get(traj, 'name'));
+    let problem: string | null;
+    try {
+      problem = await runTrajectory(traj, images, sizes);
+    } catch (e) {
+      problem = `threw ${(e as Error).stack ?? String(e)}`;
+    }
+    if (problem === null) lines.push(`PASS ${name}`);
+    else {
+      ok = false;
+      lines.push(`FAIL ${name} / ${problem}`);
+    }
+  }
+  return { ok, lines };
+}

@@ -1,0 +1,268 @@
+// The Qwen2.5 language model on the GPU (spec §5): token embedding with image features scattered into the
+// <|image_pad|> rows, M-RoPE, GQA attention over a KV cache that stays on the GPU, prefill in bounded chunks (one
+// huge image cannot exhaust memory) and a decode step that is one submit whose only readback is the sampled token.
+import type { Gpu } from '../runtime/device.js';
+import type { ActDType } from '../runtime/dtype.js';
+import { ShapeError } from '../runtime/errors.js';
+import type { Recorder } from '../runtime/recorder.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { linear } from '../ops/matmul.js';
+import { rmsNorm } from '../ops/norm.js';
+import { siluMul } from '../ops/activation.js';
+import { applyRope } from '../ops/rope.js';
+import { causalAttention, writeKv } from '../ops/attention.js';
+import { embed, gatherRows, scatterRows } from '../ops/rows.js';
+import { argmax, sampleTopP } from '../ops/sample.js';
+import { rowsOf } from '../ops/view.js';
+import type { LlmConfig } from './config.js';
+import type { DecoderWeights } from './weights.js';
+import { KvCache } from './kv-cache.js';
+import { mropeTable } from './rope-tables.js';
+import { sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
+
+export interface ImageRows {
+  /** [n, hidden] features of every image of the sequence being appended, in order. */
+  features: Tensor;
+  /** Index within the appended ids of each <|image_pad|> row, in order (n entries). */
+  padRows: readonly number[];
+}
+
+export interface PrefillOptions {
+  /** 'last': logits of the last appended row only (generation); 'all': every row (tests, goldens). */
+  logits: 'last' | 'all' | 'none';
+  /** Rows per chunk (default: bounded by the binding limit and 512). */
+  chunk?: number;
+  /** Residual stream after each layer, per row (goldens). */
+  captureLayers?: Float32Array[][];
+  /** Sample the next token from the last row on the GPU into `state.token` (generation). */
+  sample?: { state: DecodeState; sampling: Sampling };
+}
+
+export type Sampling =
+  | { kind: 'greedy' }
+  | { kind: 'top-p'; temperature: number; topP: number; uniform: () => number };
+
+export class LanguageModel {
+  constructor(
+    private readonly gpu: Gpu,
+    readonly cfg: LlmConfig,
+    private readonly w: DecoderWeights & { lmHead: Tensor },
+    readonly act: ActDType,
+  ) {}
+
+  newCache(capacity: number): KvCache {
+    return new KvCache(this.gpu, { layers: this.cfg.layers, kvHeads: this.cfg.kvHeads, headDim: this.cfg.headDim, capacity, dtype: this.act });
+  }
+
+  /** Default chunk: the MLP intermediate [rows, 2I] is the largest activation. */
+  private chunkSize(): number {
+    const eb = this.act === 'f32' ? 4 : 2;
+    const byMlp = Math.floor(this.gpu.maxBindingBytes / (2 * this.cfg.intermediate * eb));
+    return Math.max(1, Math.min(512, byMlp));
+  }
+
+  /**
+   * Append `ids` (with their M-RoPE `positions` [3, L]) to the cache and run them through the model. Returns
+   * logits rows as requested (f32 values), or null for 'none'.
+   */
+  async prefill(cache: KvCache, ids: readonly number[], positions: Int32Array, images: ImageRows | null, opts: PrefillOptions): Promise<Float32Array | null> {
+    const { gpu, cfg, w, act } = this;
+    const L = ids.length;
+    if (positions.length !== 3 * L) throw new ShapeError(`positions must be [3, ${L}], got ${positions.length} values`);
+    if (images && images.padRows.length !== images.features.rows) {
+      throw new ShapeError(`${images.padRows.length} <|image_pad|> tokens but ${images.features.rows} image feature rows`);
+    }
+    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new ShapeError(`token id ${id} outside the vocabulary of ${cfg.vocab}`);
+    cache.reserve(L); // ContextOverflowError before any work
+    const C = Math.min(opts.chunk ?? this.chunkSize(), Math.max(L, 1));
+    const D = cfg.hidden;
+    const V = cfg.vocab;
+    const wantAll = opts.logits === 'all';
+    const out = opts.logits === 'none' ? null : new Float32Array((wantAll ? L : 1) * V);
+    const rec = gpu.recorder();
+    const s = this.scratch(C);
+    const owned: Tensor[] = [];
+    try {
+      for (let c0 = 0; c0 < L; c0 += C) {
+        const n = Math.min(C, L - c0);
+        const past = cache.length;
+        const idsT = uploadU32(gpu, ids.slice(c0, c0 + n), 'llm.ids'); owned.push(idsT);
+        const x = n === C ? s.x : sliceRows(gpu, s.x, 0, n);
+        embed(rec, gpu, w.embed, idsT, x);
+        if (images) {
+          const featRows: number[] = [];
+          const chunkRows: number[] = [];
+          images.padRows.forEach((r, f) => { if (r >= c0 && r < c0 + n) { featRows.push(f); chunkRows.push(r - c0); } });
+          if (featRows.length) {
+            const fi = uploadU32(gpu, featRows, 'llm.featRows'); owned.push(fi);
+            const ci = uploadU32(gpu, chunkRows, 'llm.padRows'); owned.push(ci);
+            const tmp = gpu.tensor([featRows.length, D], act, 'llm.imageRows');
+            gatherRows(rec, gpu, images.features, fi, tmp, 1);
+            scatterRows(rec, gpu, tmp, ci, x, 1);
+            rec.submit();
+            tmp.release();
+          }
+        }
+        const pos = new Int32Array(3 * n);
+        for (let a = 0; a < 3; a++) pos.set(positions.subarray(a * L + c0, a * L + c0 + n), a * n);
+        const rope = uploadF32(gpu, mropeTable(pos, cfg.headDim, cfg.mropeSection, cfg.ropeTheta), [n, cfg.headDim], 'llm.rope');
+        owned.push(rope);
+        for (let l = 0; l < cfg.layers; l++) {
+          this.recordLayer(rec, l, cache, x, n, past, rope, s, n === C ? null : n);
+          if (opts.captureLayers) {
+            rec.submit();
+            (opts.captureLayers[l] ??= []).push(await gpu.read(x));
+          }
+        }
+        cache.commit(n);
+        if (opts.sample && c0 + n === L) {
+          const { state, sampling } = opts.sample;
+          rmsNorm(rec, gpu, lastRow(rec, gpu, x, n - 1, s.last), w.norm, state.h, cfg.rmsEps);
+          linear(rec, gpu, state.h, w.lmHead, null, state.logits);
+          recordSampling(rec, gpu, state, sampling);
+          rec.submit();
+        }
+        if (out) {
+          const rows = wantAll ? n : (c0 + n === L ? 1 : 0);
+          if (rows > 0) {
+            const src = wantAll ? x : lastRow(rec, gpu, x, n - 1, s.last);
+            const normed = rows === C ? s.h : sliceRows(gpu, s.h, 0, rows);
+            rmsNorm(rec, gpu, src, w.norm, normed, cfg.rmsEps);
+            const logits = gpu.tensor([rows, V], act, 'llm.logits');
+            linear(rec, gpu, normed, w.lmHead, null, logits);
+            rec.submit();
+            const vals = await gpu.read(logits);
+            logits.release();
+            out.set(vals, wantAll ? c0 * V : 0);
+          }
+        }
+        rec.submit();
+      }
+      await gpu.flushErrors();
+      return out;
+    } finally {
+      rec.release();
+      s.release();
+      for (const t of owned) gpu.destroyTensor(t);
+    }
+  }
+
+  /** Per-chunk scratch activations (pooled). */
+  private scratch(C: number) {
+    const { gpu, cfg, act } = this;
+    const hd = cfg.headDim;
+    const t = {
+      x: gpu.tensor([C, cfg.hidden], act, 'llm.x'),
+      h: gpu.tensor([C, cfg.hidden], act, 'llm.h'),
+      q: gpu.tensor([C, cfg.heads * hd], act, 'llm.q'),
+      k: gpu.tensor([C, cfg.kvHeads * hd], act, 'llm.k'),
+      v: gpu.tensor([C, cfg.kvHeads * hd], act, 'llm.v'),
+      o: gpu.tensor([C, cfg.heads * hd], act, 'llm.o'),
+      gu: gpu.tensor([C, 2 * cfg.intermediate], act, 'llm.gu'),
+      a: gpu.tensor([C, cfg.intermediate], act, 'llm.a'),
+      last: gpu.tensor([1, cfg.hidden], act, 'llm.last'),
+      release() { for (const v of [t.x, t.h, t.q, t.k, t.v, t.o, t.gu, t.a, t.last]) v.release(); },
+    };
+    return t;
+  }
+
+  /** Record decoder layer l for `n` rows of x at cache positions past..past+n-1 (x updated in place). */
+  private recordLayer(rec: Recorder, l: number, cache: KvCache, x: Tensor, n: number, past: number, rope: Tensor,
+    s: ReturnType<LanguageModel['scratch']>, partial: number | null): void {
+    const { gpu, cfg, w } = this;
+    const hd = cfg.headDim;
+    const sub = (t: Tensor) => (partial === null ? t : sliceRows(gpu, t, 0, partial));
+    const h = sub(s.h), q = sub(s.q), k = sub(s.k), v = sub(s.v), o = sub(s.o), gu = sub(s.gu), a = sub(s.a);
+    const Lw = w.layers[l]!;
+    {
+      rmsNorm(rec, gpu, x, Lw.inputNorm, h, cfg.rmsEps);
+      linear(rec, gpu, h, Lw.q.w, Lw.q.b, q);
+      linear(rec, gpu, h, Lw.k.w, Lw.k.b, k);
+      linear(rec, gpu, h, Lw.v.w, Lw.v.b, v);
+      applyRope(rec, gpu, rowsOf(q), n, cfg.heads, hd, rope);
+      applyRope(rec, gpu, rowsOf(k), n, cfg.kvHeads, hd, rope);
+      writeKv(rec, gpu, rowsOf(k), n, cache.keys(l), past);
+      writeKv(rec, gpu, rowsOf(v), n, cache.values(l), past);
+      causalAttention(rec, gpu, {
+        q: rowsOf(q), rows: n, k: rowsOf(cache.keys(l)), v: rowsOf(cache.values(l)), past,
+        heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: hd, scale: 1 / Math.sqrt(hd), out: o,
+      });
+      linear(rec, gpu, o, Lw.o.w, Lw.o.b, x, { accumulate: true });
+      rmsNorm(rec, gpu, x, Lw.postNorm, h, cfg.rmsEps);
+      linear(rec, gpu, h, Lw.gateUp.w, null, gu);
+      siluMul(rec, gpu, gu, a);
+      linear(rec, gpu, a, Lw.down.w, null, x, { accumulate: true });
+    }
+  }
+
+  /**
+   * One decode step as a single submit: embed the token held in `token` (u32[1] on the GPU, written by the
+   * previous step's sampler or by the caller), run every layer at `position`, and sample the next token into
+   * `token`. Returns the sampled id (the only readback) and optionally the logits (tests).
+   */
+  async decodeStep(cache: KvCache, step: DecodeState, position: number, sampling: Sampling, wantLogits = false): Promise<{ token: number; logits?: Float32Array }> {
+    const { gpu, cfg, w } = this;
+    cache.reserve(1);
+    const past = cache.length;
+    const hd = cfg.headDim;
+    const rec = step.rec;
+    const pos = new Int32Array([position, position, position]);
+    gpu.write(step.rope, new Uint8Array(mropeTable(pos, hd, cfg.mropeSection, cfg.ropeTheta).buffer));
+    embed(rec, gpu, w.embed, step.token, step.x);
+    for (let l = 0; l < cfg.layers; l++) this.recordLayer(rec, l, cache, step.x, 1, past, step.rope, step.s, null);
+    rmsNorm(rec, gpu, step.x, w.norm, step.h, cfg.rmsEps);
+    linear(rec, gpu, step.h, w.lmHead, null, step.logits);
+    recordSampling(rec, gpu, step, sampling);
+    rec.submit();
+    cache.commit(1);
+    const token = (await gpu.readU32(step.token))[0]!;
+    const logits = wantLogits ? await gpu.read(step.logits) : undefined;
+    return { token, logits };
+  }
+
+  /** Prefill `ids` and sample the next token on the GPU; returns it (the only readback). */
+  async prefillAndSample(cache: KvCache, ids: readonly number[], positions: Int32Array, images: ImageRows | null, state: DecodeState, sampling: Sampling): Promise<number> {
+    await this.prefill(cache, ids, positions, images, { logits: 'none', sample: { state, sampling } });
+    return (await this.gpu.readU32(state.token))[0]!;
+  }
+
+  /** Persistent per-conversation decode state (scratch, token buffer, rope table): created once, reused. */
+  decodeState(): DecodeState {
+    const { gpu, cfg, act } = this;
+    const s = this.scratch(1);
+    const token = gpu.tensor([1], 'u32', 'llm.token');
+    const rope = gpu.upload(new Uint8Array(cfg.headDim * 4), [1, cfg.headDim], 'f32', 'llm.decodeRope');
+    const logits = gpu.tensor([1, cfg.vocab], act, 'llm.decodeLogits');
+    const rec = gpu.recorder();
+    return {
+      s, token, rope, logits, rec, x: s.x, h: s.h,
+      setToken: (id: number) => gpu.write(token, new Uint8Array(new Uint32Array([id]).buffer)),
+      release: () => { rec.release(); s.release(); token.release(); logits.release(); gpu.destroyTensor(rope); },
+    };
+  }
+}
+
+export interface DecodeState {
+  s: ReturnType<LanguageModel['scratch']>;
+  token: Tensor;
+  rope: Tensor;
+  logits: Tensor;
+  rec: Recorder;
+  x: Tensor;
+  h: Tensor;
+  setToken(id: number): void;
+  release(): void;
+}
+
+function recordSampling(rec: Recorder, gpu: Gpu, state: DecodeState, sampling: Sampling): void {
+  if (sampling.kind === 'greedy') argmax(rec, gpu, state.logits, state.token);
+  else sampleTopP(rec, gpu, state.logits, state.token, { temperature: sampling.temperature, topP: sampling.topP, uniform: sampling.uniform() });
+}
+
+/** Row r of x as a standalone tensor: a view when the binding offset is aligned, otherwise a recorded copy. */
+function lastRow(rec: Recorder, gpu: Gpu, x: Tensor, r: number, scratch: Tensor): Tensor {
+  const rowBytes = x.rowSize * (x.dtype === 'f16' ? 2 : 4);
+  if ((r * rowBytes) % gpu.limits.minStorageBufferOffsetAlignment === 0) return sliceRows(gpu, x, r, 1);
+  rec.copy(x.buffer, x.part.byteOffset + r * rowBytes, scratch.buffer, scratch.part.byteOffset, rowBytes);
+  return scratch;
+}

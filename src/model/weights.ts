@@ -1,0 +1,209 @@
+// GPU weights of a whole ViLaVT / Qwen2.5-VL checkpoint, in the layout the forward passes use:
+//  - matrices keep the checkpoint's 16-bit format (bf16 stays bf16: exact and half the memory of f32) unless
+//    another storage dtype is asked for; 1-D parameters (norm weights, biases) are widened to f32;
+//  - gate/up projections are fused row-wise into one [2I, D] matrix (one matmul, and silu(gate)*up reads it);
+//  - the ViT's fused qkv is split into q, k, v (separate [D, D] matrices keep every activation a plain tensor);
+//  - the QA blocks' instruct key/value projections are fused into one [2D, D] matrix.
+// The checkpoint is validated against weights-manifest.json before the first GPU allocation.
+import type { Gpu } from '../runtime/device.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { decode, encode, type WeightDType } from '../runtime/dtype.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { ModelConfig } from './config.js';
+import { validateCheckpoint } from './manifest.js';
+import { CheckpointError } from './errors.js';
+
+export interface LinearWeights { w: Tensor; b: Tensor | null }
+
+export interface VisionBlockWeights {
+  norm1: Tensor; norm2: Tensor;
+  q: LinearWeights; k: LinearWeights; v: LinearWeights;
+  proj: LinearWeights;
+  gateUp: LinearWeights; down: LinearWeights;
+  /** QA blocks only: rows 0..D-1 key projection, D..2D-1 value projection. */
+  instructKv: LinearWeights | null;
+}
+
+export interface VisionWeights {
+  patchEmbed: Tensor; // [D, C*T*P*P]
+  blocks: VisionBlockWeights[];
+  mergerNorm: Tensor;
+  merger0: LinearWeights; merger2: LinearWeights;
+}
+
+export interface DecoderLayerWeights {
+  inputNorm: Tensor; postNorm: Tensor;
+  q: LinearWeights; k: LinearWeights; v: LinearWeights; o: LinearWeights;
+  qNorm: Tensor | null; kNorm: Tensor | null; // Qwen3 only
+  gateUp: LinearWeights; down: LinearWeights;
+}
+
+export interface DecoderWeights {
+  embed: Tensor;
+  layers: DecoderLayerWeights[];
+  norm: Tensor;
+}
+
+export interface ModelWeights {
+  vision: VisionWeights;
+  llm: DecoderWeights & { lmHead: Tensor };
+  textEncoder: DecoderWeights | null;
+  textProj: LinearWeights | null;
+  storage: WeightDType;
+  bytes: number;
+}
+
+export interface LoadOptions {
+  /** Storage dtype of matrices. Default: the checkpoint's own 16-bit type (bf16 for released checkpoints). */
+  storage?: WeightDType;
+  onProgress?: (done: number, total: number, name: string) => void;
+}
+
+const SRC_DTYPES: Record<string, WeightDType> = { BF16: 'bf16', F16: 'f16', F32: 'f32' };
+
+export async function loadModelWeights(gpu: Gpu, ckpt: Checkpoint, opts: LoadOptions = {}): Promise<ModelWeights> {
+  const cfg = ckpt.config;
+  validateCheckpoint(ckpt, cfg); // one error listing every problem, before any allocation
+  const firstMatrix = ckpt.tensors.get('model.layers.0.self_attn.q_proj.weight')?.info.dtype ?? 'BF16';
+  const storage: WeightDType = opts.storage ?? SRC_DTYPES[firstMatrix] ?? 'bf16';
+  const uploaded: Tensor[] = [];
+  let bytes = 0;
+  const total = countUploads(cfg);
+  let done = 0;
+
+  const info = (name: string) => {
+    const loc = ckpt.tensors.get(name);
+    if (!loc) throw new CheckpointError({ tensor: name, message: 'missing' });
+    return loc;
+  };
+  /** Raw values of one tensor converted to `dtype` bytes. */
+  const readAs = async (name: string, dtype: WeightDType): Promise<Uint8Array> => {
+    const loc = info(name);
+    const src = SRC_DTYPES[loc.info.dtype];
+    if (!src) throw new CheckpointError({ file: loc.file, tensor: name, message: `unsupported dtype ${loc.info.dtype}` });
+    const raw = await ckpt.read(name);
+    if (src === dtype) return raw;
+    const n = loc.info.shape.reduce((a, b) => a * b, 1);
+    return encode(decode(raw, src, n), dtype);
+  };
+  const put = (data: Uint8Array, shape: number[], dtype: WeightDType, label: string): Tensor => {
+    const t = gpu.upload(data, shape, dtype, label);
+    uploaded.push(t);
+    bytes += t.byteLength;
+    opts.onProgress?.(++done, total, label);
+    return t;
+  };
+  const vec = async (name: string): Promise<Tensor> => put(await readAs(name, 'f32'), [info(name).info.shape.reduce((a, b) => a * b, 1)], 'f32', name);
+  const mat = async (name: string, shape?: number[]): Promise<Tensor> => {
+    const s = info(name).info.shape;
+    return put(await readAs(name, storage), shape ?? [s[0]!, s.slice(1).reduce((a, b) => a * b, 1)], storage, name);
+  };
+  const lin = async (prefix: string, bias: boolean): Promise<LinearWeights> => ({
+    w: await mat(`${prefix}.weight`), b: bias ? await vec(`${prefix}.bias`) : null,
+  });
+  /** Concatenate rows of several matrices (and their biases) into one. */
+  const fused = async (prefixes: string[], bias: boolean, label: string): Promise<LinearWeights> => {
+    const parts = await Promise.all(prefixes.map((p) => readAs(`${p}.weight`, storage)));
+    const rows = prefixes.reduce((s, p) => s + info(`${p}.weight`).info.shape[0]!, 0);
+    const cols = info(`${prefixes[0]}.weight`).info.shape[1]!;
+    const w = put(concatBytes(parts), [rows, cols], storage, `${label}.weight`);
+    let b: Tensor | null = null;
+    if (bias) {
+      const bs = await Promise.all(prefixes.map((p) => readAs(`${p}.bias`, 'f32')));
+      b = put(concatBytes(bs), [rows], 'f32', `${label}.bias`);
+    }
+    return { w, b };
+  };
+  /** Row slices of one matrix (the ViT's fused qkv) as separate tensors. */
+  const splitRows = async (prefix: string, pieces: number): Promise<LinearWeights[]> => {
+    const [rows, cols] = info(`${prefix}.weight`).info.shape as [number, number];
+    const w = await readAs(`${prefix}.weight`, storage);
+    const b = await readAs(`${prefix}.bias`, 'f32');
+    const r = rows / pieces;
+    const wb = (storage === 'f32' ? 4 : 2) * r * cols;
+    return Array.from({ length: pieces }, (_, i) => ({
+      w: put(w.slice(i * wb, (i + 1) * wb), [r, cols], storage, `${prefix}.weight[${i}]`),
+      b: put(b.slice(i * r * 4, (i + 1) * r * 4), [r], 'f32', `${prefix}.bias[${i}]`),
+    }));
+  };
+
+  try {
+    const v = cfg.vision;
+    const qa = new Set(v.qaBlocks);
+    const blocks: VisionBlockWeights[] = [];
+    const patchEmbed = await mat('visual.patch_embed.proj.weight');
+    for (let i = 0; i < v.depth; i++) {
+      const p = `visual.blocks.${i}`;
+      const [q, k, vv] = await splitRows(`${p}.attn.qkv`, 3) as [LinearWeights, LinearWeights, LinearWeights];
+      blocks.push({
+        norm1: await vec(`${p}.norm1.weight`), norm2: await vec(`${p}.norm2.weight`),
+        q, k, v: vv,
+        proj: await lin(`${p}.attn.proj`, true),
+        gateUp: await fused([`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`], true, `${p}.mlp.gate_up_proj`),
+        down: await lin(`${p}.mlp.down_proj`, true),
+        instructKv: qa.has(i) ? await fused([`${p}.attn.instruct_key_proj`, `${p}.attn.instruct_value_proj`], true, `${p}.attn.instruct_kv_proj`) : null,
+      });
+    }
+    const vision: VisionWeights = {
+      patchEmbed, blocks,
+      mergerNorm: await vec('visual.merger.ln_q.weight'),
+      merger0: await lin('visual.merger.mlp.0', true),
+      merger2: await lin('visual.merger.mlp.2', true),
+    };
+
+    const decoder = async (prefix: string, layers: number, qwen3: boolean): Promise<DecoderWeights> => {
+      const out: DecoderLayerWeights[] = [];
+      for (let i = 0; i < layers; i++) {
+        const p = `${prefix}layers.${i}`;
+        out.push({
+          inputNorm: await vec(`${p}.input_layernorm.weight`), postNorm: await vec(`${p}.post_attention_layernorm.weight`),
+          q: await lin(`${p}.self_attn.q_proj`, !qwen3), k: await lin(`${p}.self_attn.k_proj`, !qwen3),
+          v: await lin(`${p}.self_attn.v_proj`, !qwen3), o: await lin(`${p}.self_attn.o_proj`, false),
+          qNorm: qwen3 ? await vec(`${p}.self_attn.q_norm.weight`) : null,
+          kNorm: qwen3 ? await vec(`${p}.self_attn.k_norm.weight`) : null,
+          gateUp: await fused([`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`], false, `${p}.mlp.gate_up_proj`),
+          down: await lin(`${p}.mlp.down_proj`, false),
+        });
+      }
+      return { embed: await mat(`${prefix}embed_tokens.weight`), layers: out, norm: await vec(`${prefix}norm.weight`) };
+    };
+    const llmBody = await decoder('model.', cfg.llm.layers, false);
+    const lmHead = cfg.llm.tieEmbeddings || !ckpt.tensors.has('lm_head.weight') ? llmBody.embed : await mat('lm_head.weight');
+    const textEncoder = cfg.textEncoder ? await decoder('text_encoder.', cfg.textEncoder.layers, true) : null;
+    const textProj = cfg.textProj ? await lin('text_proj', true) : null;
+    await gpu.flushErrors(); // surfaces an out-of-memory during the uploads as OutOfMemoryError
+    return { vision, llm: { ...llmBody, lmHead }, textEncoder, textProj, storage, bytes };
+  } catch (e) {
+    for (const t of uploaded) gpu.destroyTensor(t); // nothing half-loaded stays on the GPU
+    throw e;
+  }
+}
+
+export function destroyModelWeights(gpu: Gpu, w: ModelWeights): void {
+  const seen = new Set<Tensor>();
+  const visit = (x: unknown): void => {
+    if (!x || typeof x !== 'object') return;
+    if ('parts' in (x as object) && 'dtype' in (x as object)) {
+      const t = x as Tensor;
+      if (!seen.has(t)) { seen.add(t); gpu.destroyTensor(t); }
+      return;
+    }
+    for (const v of Object.values(x as object)) visit(v);
+  };
+  visit(w);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.byteLength; }
+  return out;
+}
+
+function countUploads(cfg: ModelConfig): number {
+  const v = cfg.vision;
+  const vision = 1 + v.depth * (2 + 6 + 2 + 2 + 2) + 2 * v.qaBlocks.length + 5;
+  const dec = (layers: number, q3: boolean) => 2 + layers * (q3 ? 10 : 11);
+  return vision + dec(cfg.llm.layers, false) + (cfg.llm.tieEmbeddings ? 0 : 1)
+    + (cfg.textEncoder ? dec(cfg.textEncoder.layers, true) : 0) + (cfg.textProj ? 2 : 0);
+}

@@ -1,0 +1,252 @@
+// Attention ops: non-causal segmented attention (ViT window / full / QA with appended inquiry keys), causal GQA
+// attention over a KV cache (prefill chunks and a split-K decode path), and KV cache writes.
+// Kernels: kernels/attention_segmented.wgsl, kernels/attention_causal.wgsl, kernels/kv_write.wgsl.
+// Every kernel reads rows as vec4, so head_dim, strides and offsets must be multiples of 4 (true of every
+// model here: head_dim 80 / 128, tiny goldens 8 / 16).
+import type { Gpu } from '../runtime/device.js';
+import { ShapeError } from '../runtime/errors.js';
+import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { ContextOverflowError } from '../model/errors-kv.js';
+import { checkView, type StridedView } from './view.js';
+
+export interface SegmentedAttentionArgs {
+  q: StridedView;
+  k: StridedView;
+  v: StridedView;
+  /** u32 [S+1]: query rows of segment s are cuQ[s]..cuQ[s+1]. */
+  cuQ: Tensor;
+  /** u32 [S+1]: key/value rows of k/v for segment s. */
+  cuKv: Tensor;
+  /** Keys/values appended to each segment (QA layers' inquiry keys): rows cu[s]..cu[s+1] of k/v. */
+  extra?: { k: StridedView; v: StridedView; cu: Tensor } | undefined;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  scale: number;
+  /** [Nq, heads*headDim]; Nq must equal cuQ[S]. */
+  out: Tensor;
+}
+
+export interface CausalAttentionArgs {
+  q: StridedView;
+  /** Query rows T >= 1. */
+  rows: number;
+  k: StridedView;
+  v: StridedView;
+  /** Keys before the first query row: query i sees keys 0..past+i. */
+  past: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  scale: number;
+  /** [>= rows, heads*headDim]; rows 0..rows-1 are written. */
+  out: Tensor;
+}
+
+/** Target lanes per workgroup of the register-blocked kernels (lavapipe likes small groups, GPUs 32-64). */
+const LANES = 32;
+/** Decode: at least this many keys per split (amortises the partial write), at most this many splits. */
+const DECODE_MIN_KEYS_PER_SPLIT = 64;
+const DECODE_MAX_SPLITS = 64;
+const LOG2E = Math.LOG2E;
+
+function actDtype(gpu: Gpu, tensors: readonly Tensor[], what: string): 'f32' | 'f16' {
+  const d = tensors[0]!.dtype;
+  if (d !== 'f32' && d !== 'f16') throw new ShapeError(`${what}: activations must be f32 or f16, got ${d}`);
+  if (d === 'f16' && !gpu.features.f16) throw new ShapeError(`${what}: f16 activations need shader-f16, which this device lacks`);
+  for (const t of tensors) {
+    if (t.dtype !== d) throw new ShapeError(`${what}: mixed activation dtypes ${d} and ${t.dtype} (${t.label})`);
+    void t.part; // single binding required
+  }
+  return d;
+}
+
+function checkHeads(what: string, heads: number, kvHeads: number, headDim: number, scale: number): void {
+  if (!Number.isInteger(heads) || !Number.isInteger(kvHeads) || heads < 1 || kvHeads < 1 || heads % kvHeads !== 0) {
+    throw new ShapeError(`${what}: heads ${heads} must be a positive multiple of kvHeads ${kvHeads}`);
+  }
+  if (!Number.isInteger(headDim) || headDim < 4 || headDim > 128 || headDim % 4 !== 0) {
+    throw new ShapeError(`${what}: headDim ${headDim} must be a multiple of 4 in 4..128`);
+  }
+  if (!Number.isFinite(scale)) throw new ShapeError(`${what}: scale ${scale} is not finite`);
+}
+
+function checkAligned(v: StridedView, what: string): void {
+  if (v.stride % 4 !== 0 || v.offset % 4 !== 0) {
+    throw new ShapeError(`${what}: stride ${v.stride} and offset ${v.offset} must be multiples of 4 (vec4 loads)`);
+  }
+}
+
+/** Rows of `width` columns addressable through a view (0 when not even one fits). */
+function viewRows(v: StridedView, width: number): number {
+  const n = v.t.numel;
+  if (v.offset + width > n) return 0;
+  return v.stride === 0 ? 0xffffffff : Math.floor((n - v.offset - width) / v.stride) + 1;
+}
+
+function checkTable(t: Tensor, len: number, what: string): void {
+  if (t.dtype !== 'u32' || t.shape.length !== 1 || t.shape[0] !== len) {
+    throw new ShapeError(`${what}: expected a u32 table [${len}], got ${t.dtype} [${t.shape}]`);
+  }
+  void t.part;
+}
+
+function checkNoAlias(out: Tensor, inputs: readonly Tensor[], what: string): void {
+  for (const t of inputs) {
+    if (t.part.buffer === out.part.buffer) throw new ShapeError(`${what}: out must not share a buffer with an input (${t.label})`);
+  }
+}
+
+const vec4 = (n: number) => n / 4;
+
+function rowsPerGroup(group: number): number { return Math.max(1, Math.floor(LANES / group)); }
+
+/**
+ * Non-causal attention inside segments: segment s's queries cuQ[s]..cuQ[s+1] attend keys cuKv[s]..cuKv[s+1]
+ * of k/v, plus rows cu[s]..cu[s+1] of the extra source, in one softmax. Empty segments, segments without
+ * queries and segments without keys (zero output rows) are allowed. A table that points outside the views,
+ * or rows covered by no segment, produce NaN rows (the tables live on the GPU and cannot be checked here).
+ */
+export function segmentedAttention(rec: Recorder, gpu: Gpu, a: SegmentedAttentionArgs): void {
+  const what = 'segmentedAttention';
+  const { q, k, v, extra, heads, kvHeads, headDim, scale, out } = a;
+  checkHeads(what, heads, kvHeads, headDim, scale);
+  const views = extra ? [q, k, v, extra.k, extra.v] : [q, k, v];
+  const dtype = actDtype(gpu, [...views.map((x) => x.t), out], what);
+  views.forEach((x, i) => checkAligned(x, `${what} ${['q', 'k', 'v', 'extra.k', 'extra.v'][i]}`));
+  const width = heads * headDim;
+  const kvWidth = kvHeads * headDim;
+  if (out.shape.length !== 2 || out.shape[1] !== width) throw new ShapeError(`${what}: out [${out.shape}] must be [Nq, ${width}]`);
+  const nq = out.shape[0]!;
+  checkView(q, nq, width, `${what} q`);
+  const nseg = a.cuQ.shape[0]! - 1;
+  if (nseg < 0 || a.cuQ.shape.length !== 1) throw new ShapeError(`${what}: cuQ must be a u32 table [S+1]`);
+  checkTable(a.cuQ, nseg + 1, `${what} cuQ`);
+  checkTable(a.cuKv, nseg + 1, `${what} cuKv`);
+  if (extra) checkTable(extra.cu, nseg + 1, `${what} extra.cu`);
+  checkNoAlias(out, [...views.map((x) => x.t), a.cuQ, a.cuKv, ...(extra ? [extra.cu] : [])], what);
+
+  const vInK = v.t.part.buffer === k.t.part.buffer;
+  const evInEk = extra ? extra.v.t.part.buffer === extra.k.t.part.buffer : false;
+  if (extra && !vInK && !evInEk) {
+    throw new ShapeError(`${what}: k and v, or extra.k and extra.v, must share a buffer (9 storage bindings exceed the 8 every device has)`);
+  }
+  const group = heads / kvHeads;
+  const rows = rowsPerGroup(group);
+  const pipe = gpu.pipeline('attention_segmented', {
+    defines: { ACT_F16: dtype === 'f16', V_IN_K: vInK, EXTRA: !!extra, EV_IN_EK: evInEk },
+    constants: { HD4: headDim / 4, GROUP: group, ROWS: rows },
+  });
+  const kRows = Math.min(viewRows(k, kvWidth), viewRows(v, kvWidth), 0xffffffff);
+  const ekRows = extra ? Math.min(viewRows(extra.k, kvWidth), viewRows(extra.v, kvWidth), 0xffffffff) : 0;
+  const params = [
+    u32(nq), u32(nseg), u32(vec4(q.stride)), u32(vec4(q.offset)), u32(vec4(k.stride)), u32(vec4(k.offset)),
+    u32(vec4(v.stride)), u32(vec4(v.offset)), u32(kRows),
+    u32(extra ? vec4(extra.k.stride) : 0), u32(extra ? vec4(extra.k.offset) : 0),
+    u32(extra ? vec4(extra.v.stride) : 0), u32(extra ? vec4(extra.v.offset) : 0), u32(ekRows),
+    f32(scale * LOG2E),
+  ];
+  const bindings: Binding[] = [q.t, k.t, a.cuQ, a.cuKv, out];
+  if (!vInK) bindings.push(v.t);
+  if (extra) {
+    bindings.push(extra.k.t, extra.cu);
+    if (!evInEk) bindings.push(extra.v.t);
+  }
+  const [x, y] = foldWorkgroups(Math.ceil(nq / rows));
+  if (nq > 0) rec.dispatch(pipe, params, bindings, [x, y, kvHeads]);
+}
+
+/** Per-device scratch for the decode partials (grown on demand; dispatches run in order, so one suffices). */
+const decodeScratch = new WeakMap<Gpu, Tensor>();
+
+function scratch(gpu: Gpu, floats: number): Tensor {
+  let t = decodeScratch.get(gpu);
+  if (!t || t.numel < floats) {
+    t?.release();
+    t = gpu.tensor([Math.max(floats, 4096)], 'f32', 'attention-decode-partials');
+    decodeScratch.set(gpu, t);
+  }
+  return t;
+}
+
+/** Keys per split and split count of the decode path for a context of `ctx` keys. */
+export function decodeSplits(ctx: number): { keysPerSplit: number; splits: number } {
+  const keysPerSplit = Math.max(DECODE_MIN_KEYS_PER_SPLIT, Math.ceil(ctx / DECODE_MAX_SPLITS));
+  return { keysPerSplit, splits: Math.ceil(ctx / keysPerSplit) };
+}
+
+/**
+ * Causal GQA attention: query row i (absolute position past+i) sees keys 0..past+i of k/v (views over a KV
+ * cache or over the sequence's own qkv buffer). T == 1 takes the flash-decoding path (key axis split across
+ * workgroups, then a combine pass).
+ */
+export function causalAttention(rec: Recorder, gpu: Gpu, a: CausalAttentionArgs): void {
+  const what = 'causalAttention';
+  const { q, rows, k, v, past, heads, kvHeads, headDim, scale, out } = a;
+  checkHeads(what, heads, kvHeads, headDim, scale);
+  if (!Number.isInteger(rows) || rows < 1) throw new ShapeError(`${what}: rows ${rows} must be >= 1`);
+  if (!Number.isInteger(past) || past < 0) throw new ShapeError(`${what}: past ${past} must be a non-negative integer`);
+  const dtype = actDtype(gpu, [q.t, k.t, v.t, out], what);
+  checkAligned(q, `${what} q`);
+  checkAligned(k, `${what} k`);
+  checkAligned(v, `${what} v`);
+  const width = heads * headDim;
+  const kvWidth = kvHeads * headDim;
+  if (out.shape.length !== 2 || out.shape[1] !== width || out.shape[0]! < rows) {
+    throw new ShapeError(`${what}: out [${out.shape}] must be [>= ${rows}, ${width}]`);
+  }
+  checkView(q, rows, width, `${what} q`);
+  checkView(k, past + rows, kvWidth, `${what} k`);
+  checkView(v, past + rows, kvWidth, `${what} v`);
+  checkNoAlias(out, [q.t, k.t, v.t], what);
+  const group = heads / kvHeads;
+  const defines = { ACT_F16: dtype === 'f16' };
+  const view = [u32(vec4(q.stride)), u32(vec4(q.offset)), u32(vec4(k.stride)), u32(vec4(k.offset)),
+    u32(vec4(v.stride)), u32(vec4(v.offset))];
+
+  if (rows === 1) {
+    const { keysPerSplit, splits } = decodeSplits(past + 1);
+    const perGroup = Math.max(1, Math.floor(2 * LANES / group));
+    const part = scratch(gpu, heads * splits * (headDim + 4));
+    const params = [u32(1), u32(past), ...view, u32(keysPerSplit), u32(splits), f32(scale * LOG2E)];
+    const pass1 = gpu.pipeline('attention_causal', {
+      defines: { ...defines, DECODE: true }, constants: { HD4: headDim / 4, GROUP: group, ROWS: perGroup },
+    });
+    rec.dispatch(pass1, params, [q.t, k.t, v.t, part], [Math.ceil(splits / perGroup), kvHeads]);
+    const pass2 = gpu.pipeline('attention_causal', {
+      defines: { ...defines, COMBINE: true }, constants: { HD4: headDim / 4, GROUP: group, ROWS: 1 },
+    });
+    rec.dispatch(pass2, params, [part, out], [heads]);
+    return;
+  }
+  const tileRows = rowsPerGroup(group);
+  const pipe = gpu.pipeline('attention_causal', {
+    defines, constants: { HD4: headDim / 4, GROUP: group, ROWS: tileRows },
+  });
+  const [x, y] = foldWorkgroups(Math.ceil(rows / tileRows));
+  rec.dispatch(pipe, [u32(rows), u32(past), ...view, u32(0), u32(0), f32(scale * LOG2E)], [q.t, k.t, v.t, out], [x, y, kvHeads]);
+}
+
+/**
+ * Copy `rows` new (already rotated) k or v rows from a strided view into a KV cache layer tensor
+ * [capacity, kvHeads*headDim] at row `at`. Throws ContextOverflowError when they do not fit.
+ */
+export function writeKv(rec: Recorder, gpu: Gpu, src: StridedView, rows: number, dst: Tensor, at: number): void {
+  const what = 'writeKv';
+  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(at) || at < 0) {
+    throw new ShapeError(`${what}: rows ${rows} and at ${at} must be non-negative integers`);
+  }
+  if (dst.shape.length !== 2) throw new ShapeError(`${what}: cache tensor [${dst.shape}] must be [capacity, width]`);
+  const dtype = actDtype(gpu, [src.t, dst], what);
+  const w = dst.shape[1]!;
+  if (w % 4 !== 0) throw new ShapeError(`${what}: row width ${w} must be a multiple of 4`);
+  checkAligned(src, `${what} src`);
+  checkView(src, rows, w, `${what} src`);
+  if (at + rows > dst.shape[0]!) throw new ContextOverflowError(dst.shape[0]!, at + rows);
+  checkNoAlias(dst, [src.t], what);
+  if (rows === 0) return;
+  const pipe = gpu.pipeline('kv_write', { defines: { ACT_F16: dtype === 'f16' } });
+  rec.dispatch(pipe, [u32(rows), u32(w / 4), u32(src.stride / 4), u32(src.offset / 4), u32(at)], [src.t, dst],
+    foldWorkgroups(Math.ceil((rows * w) / 4 / 64)));
+}

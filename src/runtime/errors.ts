@@ -1,0 +1,61 @@
+// Typed errors of the GPU runtime. Every error carries a stable `code` so callers (CLI, session, UI) can react
+// without parsing messages.
+
+export class VilavtError extends Error {
+  constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** No WebGPU implementation, or no adapter offered by it. */
+export class NoAdapterError extends VilavtError {
+  constructor(message: string) { super('no-adapter', message); }
+}
+
+/** The adapter cannot provide a limit the engine needs (e.g. too small a storage binding). */
+export class MissingLimitError extends VilavtError {
+  constructor(readonly limit: string, readonly required: number, readonly available: number) {
+    super('missing-limit', `adapter limit ${limit} is ${available}, the engine needs at least ${required}`);
+  }
+}
+
+/** A GPU allocation failed. */
+export class OutOfMemoryError extends VilavtError {
+  constructor(readonly what: string, readonly bytes: number, detail?: string) {
+    super('out-of-memory', `GPU out of memory allocating ${what} (${formatBytes(bytes)})${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/** The device was lost (driver reset, tab backgrounded, destroy()). The engine must be recreated. */
+export class DeviceLostError extends VilavtError {
+  constructor(readonly reason: string, detail: string) {
+    super('device-lost', `GPU device lost (${reason})${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/** A WGSL kernel failed to compile or its pipeline failed to build. */
+export class ShaderCompileError extends VilavtError {
+  constructor(readonly kernel: string, readonly compilerMessage: string) {
+    super('shader-compile', `WGSL kernel '${kernel}' failed to compile:\n${compilerMessage}`);
+  }
+}
+
+/** A GPU validation error surfaced by an error scope (a bug in the engine, reported with context). */
+export class GpuValidationError extends VilavtError {
+  constructor(readonly context: string, detail: string) {
+    super('gpu-validation', `GPU validation error in ${context}: ${detail}`);
+  }
+}
+
+/** Wrong shapes, dtypes or arguments handed to an op. */
+export class ShapeError extends VilavtError {
+  constructor(message: string) { super('shape', message); }
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}

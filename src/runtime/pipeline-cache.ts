@@ -1,0 +1,111 @@
+// Compute pipelines are created once per (kernel, defines, override constants) and cached. The feature set is
+// part of the key through the defines (ACT_F16, SUBGROUPS, ...), and the cache belongs to one device.
+import { ShaderCompileError } from './errors.js';
+import { buildModule, type Defines } from './wgsl.js';
+import { WGSL_SOURCES } from './wgsl.generated.js';
+
+export interface PipelineSpec {
+  defines?: Defines;
+  constants?: Readonly<Record<string, number>>;
+  entryPoint?: string;
+}
+
+export class Pipeline {
+  private static nextId = 1;
+  readonly id = Pipeline.nextId++;
+  readonly layout: GPUBindGroupLayout;
+  constructor(readonly kernel: string, readonly key: string, readonly gpuPipeline: GPUComputePipeline) {
+    this.layout = gpuPipeline.getBindGroupLayout(0);
+  }
+}
+
+function stableKey(kernel: string, spec: PipelineSpec): string {
+  const d = Object.entries(spec.defines ?? {}).filter(([, v]) => v).map(([k]) => k).sort().join(',');
+  const c = Object.entries(spec.constants ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(',');
+  return `${kernel}|${d}|${c}|${spec.entryPoint ?? 'main'}`;
+}
+
+export class PipelineCache {
+  private readonly cache = new Map<string, Pipeline>();
+  /** Compile problems found asynchronously; surfaced by `takeErrors()` (Gpu.sync / Gpu.read). */
+  private readonly pending: Promise<ShaderCompileError | null>[] = [];
+
+  constructor(private readonly device: GPUDevice, private readonly sources: Readonly<Record<string, string>> = WGSL_SOURCES) {}
+
+  get size(): number { return this.cache.size; }
+
+  source(kernel: string): string {
+    const src = this.sources[kernel];
+    if (src === undefined) throw new ShaderCompileError(kernel, `no kernel named '${kernel}' (kernels/${kernel}.wgsl)`);
+    return src;
+  }
+
+  /** Synchronous creation for the hot path; compile errors are collected and thrown at the next sync point. */
+  get(kernel: string, spec: PipelineSpec = {}): Pipeline {
+    const key = stableKey(kernel, spec);
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const code = buildModule(kernel, this.source(kernel), spec.defines ?? {});
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ label: kernel, code });
+    const gpuPipeline = this.device.createComputePipeline({
+      label: key,
+      layout: 'auto',
+      compute: { module, entryPoint: spec.entryPoint ?? 'main', constants: spec.constants as Record<string, number> | undefined },
+    });
+    const scope = this.device.popErrorScope();
+    this.pending.push(
+      Promise.all([module.getCompilationInfo(), scope]).then(([info, err]) => {
+        const msgs = info.messages.filter((m) => m.type === 'error');
+        if (msgs.length) return new ShaderCompileError(kernel, formatMessages(msgs, 1));
+        if (err) return new ShaderCompileError(kernel, err.message);
+        return null;
+      }),
+    );
+    const p = new Pipeline(kernel, key, gpuPipeline);
+    this.cache.set(key, p);
+    return p;
+  }
+
+  /** Awaitable creation that throws ShaderCompileError directly (warm-up, self-test, tests). */
+  async getAsync(kernel: string, spec: PipelineSpec = {}): Promise<Pipeline> {
+    const key = stableKey(kernel, spec);
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const p = await this.compile(kernel, buildModule(kernel, this.source(kernel), spec.defines ?? {}), spec, key, 1);
+    this.cache.set(key, p);
+    return p;
+  }
+
+  /** Compile arbitrary WGSL (benchmarks, tests); not cached. */
+  async compileSource(name: string, code: string, spec: PipelineSpec = {}): Promise<Pipeline> {
+    return this.compile(name, code, spec, `${name}|source`, 0);
+  }
+
+  private async compile(kernel: string, code: string, spec: PipelineSpec, key: string, preludeLines: number): Promise<Pipeline> {
+    const module = this.device.createShaderModule({ label: kernel, code });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length) throw new ShaderCompileError(kernel, formatMessages(errors, preludeLines));
+    try {
+      const gpuPipeline = await this.device.createComputePipelineAsync({
+        label: key,
+        layout: 'auto',
+        compute: { module, entryPoint: spec.entryPoint ?? 'main', constants: spec.constants as Record<string, number> | undefined },
+      });
+      return new Pipeline(kernel, key, gpuPipeline);
+    } catch (e) {
+      throw new ShaderCompileError(kernel, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  async takeErrors(): Promise<ShaderCompileError | null> {
+    const all = await Promise.all(this.pending.splice(0));
+    return all.find((e) => e !== null) ?? null;
+  }
+}
+
+function formatMessages(msgs: readonly GPUCompilationMessage[], preludeLines: number): string {
+  // Line numbers are those of the kernel file: the prelude of kernels/ sources occupies exactly one line.
+  return msgs.map((m) => `  line ${m.lineNum - preludeLines}:${m.linePos}: ${m.message}`).join('\n');
+}

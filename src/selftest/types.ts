@@ -1,0 +1,3 @@
+import type { Gpu } from '../runtime/device.js';
+
+export interface SelfTestCase { name: string; run(gpu: Gpu): Promise<{ ok: boolean; maxRelErr: number; detail?: string }> }

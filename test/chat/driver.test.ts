@@ -1,0 +1,58 @@
+// Loop behaviour the loop-a golden does not exercise (rules 4-5 of its README).
+import { expect, it } from 'vitest';
+import { ChatDriver } from '../../src/chat/driver.js';
+import { ChatError } from '../../src/chat/errors.js';
+
+function driver(): ChatDriver {
+  const data = new Uint8Array(112 * 84 * 3).map((_, i) => (i * 37) & 255);
+  return new ChatDriver({
+    images: [{ image: { width: 112, height: 84, channels: 3, data }, name: 'img.png' }],
+    question: 'Q?',
+    problemType: 'free-form',
+    options: null,
+  });
+}
+const stop = (text: string) => ({ text, finishReason: 'stop' as const, stopReason: null });
+
+it('drops a response whose JSON raises a non-decode error and re-sends the same prompt', () => {
+  const d = driver();
+  const first = d.nextCall()!;
+  expect(first.newImages).toEqual([0]);
+  expect(first.newGroups).toEqual([0]);
+  const out = d.acceptResponse(stop(`<tool> {"region": [], "query": ${'7'.repeat(4301)}} </tool>`));
+  expect(out.outcome).toBe('process_error');
+  expect(d.conversation).toHaveLength(2);
+  const again = d.nextCall()!;
+  expect(again.prompt).toBe(first.prompt);
+  expect(again.callsLeft).toBe(first.callsLeft - 1);
+  expect(again.newImages).toEqual([]);
+});
+
+it('reports new images and groups per call, and an <answer> after <|endoftext|> is a tool call', () => {
+  const d = driver();
+  d.nextCall();
+  const t = d.acceptResponse(stop('<tool> {"region": [{"index": 0, "bbox_2d": [0, 0, 56, 42]}], "query": "corner"} </tool>'));
+  expect(t.outcome).toBe('tool');
+  const second = d.nextCall()!;
+  expect(second.newImages).toEqual([1]);
+  expect(second.newGroups).toEqual([1]);
+  expect(second.imageToQuery).toEqual([0, 1]);
+  const u = d.acceptResponse({ text: '<answer> A </answer>', finishReason: 'stop', stopReason: 151643 });
+  expect(u.outcome === 'tool' && u.tool.error).toBe('tool_args must be a dictionary');
+  d.nextCall();
+  expect(d.acceptResponse({ text: 'cut off', finishReason: 'length', stopReason: null }).outcome).toBe('finished');
+  expect(d.nextCall()).toBeNull();
+  const f = d.final();
+  expect(f.stopCause).toBe('length');
+  expect(f.answer).toBe('cut off');
+  expect(f.numMessages).toBe(7);
+});
+
+it('enforces the call sequence and rejects a loop without images', () => {
+  const d = driver();
+  expect(() => d.acceptResponse(stop('x'))).toThrow(ChatError);
+  d.nextCall();
+  expect(() => d.nextCall()).toThrow(ChatError);
+  expect(() => d.final()).toThrow(ChatError);
+  expect(() => new ChatDriver({ images: [], question: 'q', problemType: 'free-form', options: null })).toThrow(ChatError);
+});
