@@ -18,21 +18,37 @@ struct P { n: u32, cols: u32 }
 
 const WG = 256u;
 
-// 1 + erf(z) with small *relative* error on both tails, so GELU stays accurate for negative x where
-// 1 + erf(z) = erfc(|z|) is tiny. WGSL has no erf. Polynomials: Norbert Juffa's faithfully rounded erff
-// (max error < 1 ulp; also MLX's metal erf.h): |z| <= 475/512: erf(z) = z + z·P(z²); above: erfc(|z|) = exp(R(|z|)).
+// 1 + erf(z) with a small *relative* error everywhere, so GELU stays accurate where 1 + erf(z) is tiny (x << 0).
+// WGSL has no erf.
+//  - z >= -475/512: Norbert Juffa's faithfully rounded erff (max error < 1 ulp of erf; also MLX's metal erf.h):
+//    |z| <= 475/512: erf(z) = z + z·P(z²); above: erf(z) = 1 - exp(R(z)).
+//  - z < -475/512: 1 + erf(z) = erfc(-z), from the Chebyshev fit of Numerical Recipes' erfcc (fractional error
+//    < 1.2e-7): erfc(t) = u·exp(-t² - 1.26551223 + u·Q(u)), u = 1 / (1 + t/2). (1 - exp(R) would lose all relative
+//    accuracy here: it is built for erf ≈ -1, not for the small difference.)
 fn one_plus_erf(z: f32) -> f32 {
   let t = abs(z);
+  if (z < -0.927734375) {
+    let u = 1.0 / (1.0 + 0.5 * t);
+    var q = fma(u, 0.17087277, -0.82215223);
+    q = fma(q, u, 1.48851587);
+    q = fma(q, u, -1.13520398);
+    q = fma(q, u, 0.27886807);
+    q = fma(q, u, -0.18628806);
+    q = fma(q, u, 0.09678418);
+    q = fma(q, u, 0.37409196);
+    q = fma(q, u, 1.00002368);
+    q = fma(q, u, -1.26551223);
+    return u * exp(q - t * t);
+  }
   if (t > 0.927734375) {
     var r = fma(-1.72853470e-5, t, 3.83197126e-4);
-    let u = fma(-3.88396438e-3, t, 2.42546219e-2);
-    r = fma(r, t * t, u);
+    let v = fma(-3.88396438e-3, t, 2.42546219e-2);
+    r = fma(r, t * t, v);
     r = fma(r, t, -1.06777877e-1);
     r = fma(r, t, -6.34846687e-1);
     r = fma(r, t, -1.28717512e-1);
     r = fma(r, t, -t);
-    let erfc_t = exp(r);
-    return select(2.0 - erfc_t, erfc_t, z < 0.0);
+    return 2.0 - exp(r);
   }
   let s = z * z;
   var r = -5.96761703e-4;

@@ -6,9 +6,9 @@
 //            also writes NaN rows for ids >= vocab. Table dtype: f32, or packed f16 (W_F16) / bf16 (W_BF16).
 
 #if EMBED
-struct P { n: u32, dim: u32, row0: u32, rows: u32, vocab: u32 }
+struct P { n: u32, dim: u32, row0: u32, rows: u32, vocab: u32, nan_bits: u32 }
 #else
-struct P { n: u32, unit_elems: u32, src_units: u32, dst_units: u32 }
+struct P { n: u32, unit_elems: u32, src_units: u32, dst_units: u32, nan_bits: u32 }
 #endif
 @group(0) @binding(0) var<uniform> p: P;
 #if EMBED
@@ -29,11 +29,12 @@ struct P { n: u32, unit_elems: u32, src_units: u32, dst_units: u32 }
 
 const WG = 256u;
 
+// NaN comes from the host (p.nan_bits = a NaN bit pattern): WGSL rejects NaN constants.
 fn nan_act() -> act {
 #if ACT_F16
-  return bitcast<vec2<f16>>(0x7e007e00u).x;
+  return bitcast<vec2<f16>>(p.nan_bits).x;
 #else
-  return bitcast<f32>(0x7fc00000u);
+  return bitcast<f32>(p.nan_bits);
 #endif
 }
 

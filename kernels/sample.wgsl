@@ -66,7 +66,7 @@ fn reduce_sums(lid: u32, acc: array<f32, K>) -> array<f32, K> {
     }
     workgroupBarrier();
   }
-  var r: array<f32, K>;
+  var r = array<f32, K>();
   for (var k = 0u; k < K; k++) { r[k] = red_v[k * WG]; }
   return r;
 }
@@ -89,8 +89,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     if (lid < s) {
       let k2 = red_k[lid + s];
       let i2 = red_i[lid + s];
-      // Chunks are in index order, so on equal keys the lower thread holds the lower index.
-      if (k2 > red_k[lid]) { red_k[lid] = k2; red_i[lid] = i2; }
+      if (k2 > red_k[lid] || (k2 == red_k[lid] && i2 < red_i[lid])) { red_k[lid] = k2; red_i[lid] = i2; }
     }
     workgroupBarrier();
   }
@@ -103,17 +102,17 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   let m = key_value(key);
 
   // ---- Z, then the K-way search for τ ----
-  var acc: array<f32, K>;
+  var acc = array<f32, K>();
   for (var i = range.x; i < range.y; i++) { acc[0] += q_of(i, m); }
   let z = reduce_sums(lid, acc)[0];
-  let target = p.top_p * z;
-  var lo = 0u;            // mass(q >= lo) >= target (all of Z)
-  var hi = 0x40000000u;   // mass(q >= 2.0) = 0 < target
+  let goal = p.top_p * z;
+  var lo = 0u;            // mass(q >= lo) >= goal (all of Z)
+  var hi = 0x40000000u;   // mass(q >= 2.0) = 0 < goal
   for (var it = 0u; it < PASSES; it++) {
     let d = hi - lo;
-    var t: array<u32, K>;
+    var t = array<u32, K>();
     for (var k = 0u; k < K; k++) { t[k] = lo + (d / (K + 1u)) * (k + 1u) + ((d % (K + 1u)) * (k + 1u)) / (K + 1u); }
-    var a: array<f32, K>;
+    var a = array<f32, K>(); // explicitly zeroed every pass (lavapipe kept the last pass's sums otherwise)
     for (var i = range.x; i < range.y; i++) {
       let q = q_of(i, m);
       let b = bitcast<u32>(q);
@@ -121,11 +120,11 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     }
     var mass = reduce_sums(lid, a);
     // Masses fall as thresholds rise (sums of fewer non-negative terms in the same order), so this keeps
-    // mass(>= lo) >= target > mass(>= hi).
+    // mass(>= lo) >= goal > mass(>= hi).
     var nlo = lo;
     var nhi = hi;
     for (var k = 0u; k < K; k++) {
-      if (mass[k] >= target) { nlo = max(nlo, t[k]); } else { nhi = min(nhi, t[k]); }
+      if (mass[k] >= goal) { nlo = max(nlo, t[k]); } else { nhi = min(nhi, t[k]); }
     }
     lo = nlo;
     hi = nhi;

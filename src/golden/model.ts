@@ -36,7 +36,7 @@ class Scenario {
 }
 
 export async function runModelGolden(dir: string, gpu: Gpu, act: ActDType): Promise<GoldenResult> {
-  const meta = JSON.parse(await readFile(join(dir, 'scenarios.json'), 'utf8')) as { scenarios: Record<string, { file: string; params?: Record<string, unknown> }> };
+  const meta = JSON.parse(await readFile(join(dir, 'scenarios.json'), 'utf8')) as { checkpoint?: string; scenarios: Record<string, { file: string; params?: Record<string, unknown> }> };
   const ckpt = await openCheckpointDir(join(dir, meta.checkpoint ?? 'checkpoint'));
   const model = await VilavtModel.load(gpu, ckpt, { activations: act });
   const tol = TOLERANCE[act];

@@ -61,9 +61,9 @@ const DEFAULT_PREPROCESSOR: PreprocessorConfig = {
 
 async function readJson(src: ByteSource): Promise<unknown> {
   if (src.size > MAX_JSON_BYTES) throw new CheckpointError({ file: src.name, message: `${src.size} bytes is too large for a JSON file` });
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(await src.read(0, src.size));
+  const bytes = await src.read(0, src.size);
   try {
-    return JSON.parse(text);
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
     throw new ConfigError(src.name, '(root)', `invalid JSON: ${(e as Error).message}`);
   }

@@ -127,16 +127,22 @@ class Reader {
     throw new ConfigError(this.file, this.path(key), detail);
   }
 
-  /** Value from the first source that has it; all sources having it must agree. */
-  raw(key: string): unknown {
+  /**
+   * Value from the first source that has it; all sources having it must agree. `sub` reads one member of an
+   * object field (rope_scaling.mrope_section), so unrelated members (rope_type) may differ between sources.
+   */
+  raw(key: string, sub?: string): unknown {
     let found: unknown;
     let have = false;
     for (const s of this.sources) {
-      if (!(key in s) || s[key] === undefined) continue;
-      if (have && JSON.stringify(found) !== JSON.stringify(s[key])) {
-        this.fail(key, `top level (${JSON.stringify(s[key])}) and text_config (${JSON.stringify(found)}) disagree`);
+      let v = s[key];
+      if (sub !== undefined) v = isObject(v) ? v[sub] : undefined;
+      if (v === undefined) continue;
+      if (have && JSON.stringify(found) !== JSON.stringify(v)) {
+        const k = sub ? `${key}.${sub}` : key;
+        this.fail(k, `top level (${JSON.stringify(v)}) and text_config (${JSON.stringify(found)}) disagree`);
       }
-      found = s[key];
+      found = v;
       have = true;
     }
     return found;
@@ -271,9 +277,9 @@ function parseLlm(file: string, top: Json): LlmConfig {
   const explicitHeadDim = r.optInt('head_dim', 1);
   if (explicitHeadDim === undefined && hidden % heads) r.fail('num_attention_heads', `hidden_size ${hidden} not divisible by ${heads}`);
   const headDim = explicitHeadDim ?? hidden / heads;
-  const rs = r.raw('rope_scaling');
-  if (!isObject(rs) || !Array.isArray(rs.mrope_section)) r.fail('rope_scaling', 'missing rope_scaling.mrope_section (M-RoPE)');
-  const sec = (rs as Json).mrope_section as unknown[];
+  const secRaw = r.raw('rope_scaling', 'mrope_section');
+  if (!Array.isArray(secRaw)) return r.fail('rope_scaling', 'missing rope_scaling.mrope_section (M-RoPE)');
+  const sec: unknown[] = secRaw;
   if (sec.length !== 3 || !sec.every((x) => Number.isSafeInteger(x) && (x as number) > 0)) {
     r.fail('rope_scaling.mrope_section', `expected 3 positive integers, got ${JSON.stringify(sec)}`);
   }
@@ -282,8 +288,9 @@ function parseLlm(file: string, top: Json): LlmConfig {
     r.fail('rope_scaling.mrope_section', `2*sum(${JSON.stringify(sec)}) must equal head_dim ${headDim}`);
   }
   r.silu('hidden_act');
-  const eos = r.idList('eos_token_id');
-  if (!eos || eos.length === 0) return r.fail('eos_token_id', 'missing');
+  // Stop tokens: the union over the top level and text_config (exports differ in int vs list here).
+  const eos = [...new Set(sources.flatMap((s) => new Reader(file, '', [s]).idList('eos_token_id') ?? []))];
+  if (eos.length === 0) return r.fail('eos_token_id', 'missing');
   return {
     hidden,
     intermediate: r.int('intermediate_size'),

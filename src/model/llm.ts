@@ -181,10 +181,10 @@ export class LanguageModel {
       linear(rec, gpu, h, Lw.v.w, Lw.v.b, v);
       applyRope(rec, gpu, rowsOf(q), n, cfg.heads, hd, rope);
       applyRope(rec, gpu, rowsOf(k), n, cfg.kvHeads, hd, rope);
-      writeKv(rec, gpu, rowsOf(k), n, cache.keys(l), past);
-      writeKv(rec, gpu, rowsOf(v), n, cache.values(l), past);
+      writeKv(rec, gpu, rowsOf(k), n, cache.k(l), past);
+      writeKv(rec, gpu, rowsOf(v), n, cache.v(l), past);
       causalAttention(rec, gpu, {
-        q: rowsOf(q), rows: n, k: rowsOf(cache.keys(l)), v: rowsOf(cache.values(l)), past,
+        q: rowsOf(q), rows: n, k: rowsOf(cache.k(l)), v: rowsOf(cache.v(l)), past,
         heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: hd, scale: 1 / Math.sqrt(hd), out: o,
       });
       linear(rec, gpu, o, Lw.o.w, Lw.o.b, x, { accumulate: true });

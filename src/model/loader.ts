@@ -9,10 +9,13 @@ import type { Checkpoint } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './half.js';
 import { validateCheckpoint, type ValidationReport } from './manifest.js';
+import { bindingParts } from './memory-plan.js';
 import type { SafetensorsDtype } from './safetensors.js';
 
 /** The part of the runtime's Gpu the loader needs. */
 export interface WeightUploader {
+  /** Per-binding byte limit; when given, tensors whose rows cannot be split under it are reported up front. */
+  readonly maxBindingBytes?: number;
   upload(bytes: Uint8Array, shape: readonly number[], dtype: WeightDType, label?: string): Tensor;
   destroyTensor(t: Tensor): void;
 }
@@ -62,6 +65,17 @@ export function convertWeightBytes(raw: Uint8Array, from: SafetensorsDtype, to: 
 export async function loadWeights(gpu: WeightUploader, checkpoint: Checkpoint, opts: LoadOptions): Promise<WeightStore> {
   const report = validateCheckpoint(checkpoint, checkpoint.config);
   const todo = report.expected.filter((e) => checkpoint.tensors.has(e.name));
+  if (gpu.maxBindingBytes !== undefined) {
+    const limits = { maxBufferSize: gpu.maxBindingBytes, maxStorageBufferBindingSize: gpu.maxBindingBytes };
+    const elem = opts.storage === 'f32' ? 4 : 2;
+    const tooWide = todo.filter((e) => bindingParts(e.shape, elem, limits).parts === 0);
+    if (tooWide.length) {
+      throw new CheckpointError(
+        tooWide.map((e) => ({ file: checkpoint.tensors.get(e.name)!.file, tensor: e.name, message: `one row of [${e.shape}] ${opts.storage} exceeds the ${gpu.maxBindingBytes}-byte binding limit` })),
+        'weights cannot be split into GPU bindings',
+      );
+    }
+  }
   const bytesTotal = todo.reduce((s, e) => s + checkpoint.tensors.get(e.name)!.info.byteLength, 0);
   const store = new Map<string, Tensor>();
   let bytesRead = 0;

@@ -175,8 +175,10 @@ export class SafetensorsFile {
     const n = raw.byteLength / DTYPE_BYTES[dtype];
     const a = aligned(raw, DTYPE_BYTES[dtype]);
     switch (dtype) {
-      case 'F32':
-        return new Float32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+      case 'F32': // view the freshly read buffer when it is exactly ours; copy otherwise
+        return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength
+          ? new Float32Array(a.buffer, 0, n)
+          : new Float32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
       case 'F16':
         return f16ToF32(new Uint16Array(a.buffer, a.byteOffset, n));
       case 'BF16':

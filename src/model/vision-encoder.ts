@@ -32,6 +32,11 @@ export interface VisionCall {
   imageGroup: readonly number[];
   /** Per group: its inquiry features [n_g, hidden] (text_proj output) or null for no inquiry. */
   inquiries: readonly (Tensor | null)[];
+  /**
+   * Per group: shift of the inquiry keys' rotary positions (default 0 = right padding, the canonical engine).
+   * Only to reproduce a left-padded reference batch, whose valid slots sit after the pads.
+   */
+  inquiryPositionOffset?: readonly number[];
 }
 
 /** Intermediates for golden comparisons (window order where the reference keeps window order). */
@@ -120,7 +125,8 @@ export class VisionEncoder {
             if (q.shape[1] !== D || q.dtype !== act) throw new ShapeError(`inquiry of group ${g} must be [n, ${D}] ${act}, got [${q.shape}] ${q.dtype}`);
             rec.copy(q.buffer, q.part.byteOffset, e.buffer, r * D * (act === 'f32' ? 4 : 2), q.rows * D * (act === 'f32' ? 4 : 2));
             r += q.rows;
-            positions.push(...plan.inquiryPos[g]!);
+            const shift = call.inquiryPositionOffset?.[g] ?? 0;
+            for (const p of plan.inquiryPos[g]!) positions.push(p + shift);
           }
           cu.push(r);
         });

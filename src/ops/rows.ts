@@ -7,6 +7,8 @@ import type { Tensor } from '../runtime/tensor.js';
 import { actDtype, requireDistinct, requireDtype, requirePositiveInt } from './checks.js';
 
 const WG = 256;
+/** NaN bit patterns for invalid indices (f16: two halves, the kernel takes the low one). */
+const NAN_BITS = { f32: 0x7fc00000, f16: 0x7e007e00 } as const;
 
 function checkUnits(what: string, src: Tensor, dst: Tensor, index: Tensor, unit: number, indexed: Tensor): void {
   requirePositiveInt(unit, `${what} unit`);
@@ -31,7 +33,7 @@ function moveRows(rec: Recorder, gpu: Gpu, what: string, scatter: boolean, src: 
   const n = index.numel * unitElems;
   if (n === 0) return;
   const pipe = gpu.pipeline('rows', { defines: { ACT_F16: dtype === 'f16', SCATTER: scatter } });
-  const params = [u32(n), u32(unitElems), u32(src.rows / unit), u32(dst.rows / unit)];
+  const params = [u32(n), u32(unitElems), u32(src.rows / unit), u32(dst.rows / unit), u32(NAN_BITS[dtype])];
   rec.dispatch(pipe, params, [src, index, dst], foldWorkgroups(Math.ceil(n / WG)));
 }
 
@@ -63,6 +65,7 @@ export function embed(rec: Recorder, gpu: Gpu, table: Tensor, ids: Tensor, out: 
   }
   if (table.shape.length !== 2) throw new ShapeError(`embed: table must be [V, D], got [${table.shape}]`);
   const [vocab, d] = table.shape as [number, number];
+  requirePositiveInt(vocab, 'embed vocabulary size');
   const t = ids.numel;
   if (out.shape.length !== 2 || out.shape[0] !== t || out.shape[1] !== d) {
     throw new ShapeError(`embed: out [${out.shape}] must be [${t}, ${d}] for ${t} ids and table [${table.shape}]`);
@@ -76,6 +79,6 @@ export function embed(rec: Recorder, gpu: Gpu, table: Tensor, ids: Tensor, out: 
   const grid = foldWorkgroups(Math.ceil(n / WG));
   for (const part of table.parts) {
     if (part.rows === 0) continue;
-    rec.dispatch(pipe, [u32(n), u32(d), u32(part.row0), u32(part.rows), u32(vocab)], [part, ids, out], grid);
+    rec.dispatch(pipe, [u32(n), u32(d), u32(part.row0), u32(part.rows), u32(vocab), u32(NAN_BITS[dtype])], [part, ids, out], grid);
   }
 }

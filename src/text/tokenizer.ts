@@ -247,7 +247,8 @@ function parseSingleTemplate(pp: unknown, name: string): TemplatePiece[] | null 
  * the concatenation of every push() and flush() equals `decode(allIds)` (for valid UTF-8 output).
  */
 export class DecodeStream {
-  private readonly utf8 = new TextDecoder('utf-8', { fatal: false });
+  // ignoreBOM: a token may start with U+FEFF (e.g. 3225), which decode() keeps.
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   constructor(private readonly tok: TextTokenizer, private readonly skipSpecialTokens: boolean) {}
 
   push(id: number): string {

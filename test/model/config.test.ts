@@ -97,6 +97,13 @@ describe('parseModelConfig', () => {
     expect(configError(() => parseModelConfig(disagree)).message).toBe(
       'config.json: hidden_size: top level (64) and text_config (128) disagree',
     );
+    // members the parser does not read may differ (rope_type), and eos ids are merged
+    const loose = tinyA();
+    delete loose.rope_scaling.rope_type;
+    loose.text_config.eos_token_id = [302, 300];
+    expect(parseModelConfig(loose).llm.eosTokenIds).toEqual([302, 300]);
+    loose.text_config.rope_scaling.mrope_section = [3, 3, 2];
+    expect(configError(() => parseModelConfig(loose)).field).toBe('rope_scaling.mrope_section');
     const noDepth = tinyA();
     delete noDepth.vision_config.depth;
     expect(configError(() => parseModelConfig(noDepth, 'x/config.json')).message).toBe('x/config.json: vision_config.depth: missing');

@@ -1,0 +1,116 @@
+// Matrix product for prefill:  y[m, col0 + n] (+)= Σ_k x[m, k]·W[n, k] (+ b[col0 + n]).
+// One weight part is bound per dispatch: its rows are the output columns col0 .. col0 + p.n; y's rows are
+// p.ldy elements apart.
+//
+// Register-blocked without workgroup memory or barriers (both are very slow on lavapipe, setup-notes §2):
+// each invocation computes a TM×TN tile of y, walking K in 4-element blocks (act4 loads of x; one vec4<f32>
+// or one vec2<u32> of packed 16-bit weights per row), accumulating in f32.
+//
+// Defines: W_F16 / W_BF16 with W16 (16-bit weights packed two per u32; else f32), ACT_F16, HAS_BIAS,
+// UNALIGNED (K % 4 != 0: element-wise loop).
+
+override WG: u32 = 64u;
+const TM = 4u; // x rows per invocation
+const TN = 4u; // weight rows (output columns) per invocation
+
+struct Params { m: u32, n: u32, k: u32, col0: u32, ldy: u32, acc: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+#if UNALIGNED
+@group(0) @binding(1) var<storage, read> x: array<act>;
+#else
+@group(0) @binding(1) var<storage, read> x: array<act4>;
+#endif
+#if W16
+#if UNALIGNED
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+#else
+@group(0) @binding(2) var<storage, read> w: array<vec2<u32>>;
+#endif
+#else
+#if UNALIGNED
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+#else
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+#endif
+#endif
+@group(0) @binding(3) var<storage, read_write> y: array<act>;
+#if HAS_BIAS
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+#endif
+
+#if UNALIGNED
+// Weight element e of the bound part (16-bit: element e is the low half of word e/2 when e is even).
+fn weight(e: u32) -> f32 {
+#if W_BF16
+  let word = w[e >> 1u];
+  return bitcast<f32>(select(word << 16u, word & 0xffff0000u, (e & 1u) == 1u));
+#elif W_F16
+  let v = unpack2x16float(w[e >> 1u]);
+  return select(v.x, v.y, (e & 1u) == 1u);
+#else
+  return w[e];
+#endif
+}
+#else
+// Elements 4b .. 4b+3 of weight row `row`.
+fn weight4(row: u32, blocks: u32, b: u32) -> vec4f {
+#if W_BF16
+  let q = w[row * blocks + b];
+  return vec4f(bitcast<f32>(q.x << 16u), bitcast<f32>(q.x & 0xffff0000u),
+               bitcast<f32>(q.y << 16u), bitcast<f32>(q.y & 0xffff0000u));
+#elif W_F16
+  let q = w[row * blocks + b];
+  return vec4f(unpack2x16float(q.x), unpack2x16float(q.y));
+#else
+  return w[row * blocks + b];
+#endif
+}
+#endif
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let tilesN = (p.n + TN - 1u) / TN;
+  let tile = (wid.x + wid.y * nwg.x) * WG + lid;
+  let m0 = (tile / tilesN) * TM;
+  let n0 = (tile % tilesN) * TN;
+  // Rows and columns past the edges are clamped (computed twice, never stored): no divergent early exit.
+  var ms: array<u32, TM>;
+  var ns: array<u32, TN>;
+  for (var i = 0u; i < TM; i++) { ms[i] = min(m0 + i, p.m - 1u); }
+  for (var j = 0u; j < TN; j++) { ns[j] = min(n0 + j, p.n - 1u); }
+  // acc[i][j]: x row m0+i times weight row n0+j.
+  var acc: array<vec4f, TM>;
+
+#if UNALIGNED
+  for (var k = 0u; k < p.k; k++) {
+    let wk = vec4f(weight(ns[0] * p.k + k), weight(ns[1] * p.k + k), weight(ns[2] * p.k + k), weight(ns[3] * p.k + k));
+    for (var i = 0u; i < TM; i++) { acc[i] += f32(x[ms[i] * p.k + k]) * wk; }
+  }
+#else
+  let blocks = p.k / 4u;
+  for (var b = 0u; b < blocks; b++) {
+    // Columns of wt are the tile's 4 weight rows at one k: wt * xv sums over the block's 4 k.
+    let wt = transpose(mat4x4f(weight4(ns[0], blocks, b), weight4(ns[1], blocks, b),
+                               weight4(ns[2], blocks, b), weight4(ns[3], blocks, b)));
+    for (var i = 0u; i < TM; i++) { acc[i] += wt * vec4f(x[ms[i] * blocks + b]); }
+  }
+#endif
+
+  for (var i = 0u; i < TM; i++) {
+    if (m0 + i < p.m) {
+      for (var j = 0u; j < TN; j++) {
+        if (n0 + j < p.n) {
+          let col = p.col0 + n0 + j;
+          var v = acc[i][j];
+#if HAS_BIAS
+          v += bias[col];
+#endif
+          let at = (m0 + i) * p.ldy + col;
+          if (p.acc != 0u) { v += f32(y[at]); }
+          y[at] = act(v);
+        }
+      }
+    }
+  }
+}

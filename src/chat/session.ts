@@ -1,0 +1,494 @@
+// "Chatting with images" on a loaded model (spec §6, §7, §9): ChatDriver decides every prompt and runs the tools;
+// this class turns each of its LLM calls into GPU work — tokenize + expand pads, reuse the cached KV prefix,
+// encode only the new query groups (inquiry text encoder + ViT), prefill the new tokens, sample and decode to a
+// stop id — and reports the trajectory as typed events. Platform-neutral: images arrive decoded, or as bytes for
+// the ImageDecoder the platform plugs in.
+import type { Gpu } from '../runtime/device.js';
+import type { Tensor } from '../runtime/tensor.js';
+import type { VilavtModel } from '../model/vilavt-model.js';
+import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
+import type { DecodedImage, RgbImage } from '../preprocess/image.js';
+import { patchify } from '../preprocess/patchify.js';
+import type { TextTokenizer } from '../text/tokenizer.js';
+import { expandImagePads } from '../text/image-pads.js';
+import { validInquiryIds } from '../text/inquiry-tokenizer.js';
+import { ContextCache, type ImageBlock } from './context-cache.js';
+import { ChatDriver, type ChatDriverSettings, type LlmCall, type LlmResponse, type StopCause, type TurnOutcome } from './driver.js';
+import { ChatError } from './errors.js';
+import { PyDict, PyTuple, type PyValue } from './python-semantics.js';
+import type { Box } from './zoom.js';
+
+/** Decodes image file bytes (the browser's and Node's decoders differ). */
+export interface ImageDecoder {
+  decode(bytes: Uint8Array, name: string): Promise<DecodedImage>;
+}
+
+export interface ChatSessionOptions {
+  gpu: Gpu;
+  model: VilavtModel;
+  /** The checkpoint's Qwen2 tokenizer (prompts, responses). */
+  tokenizer: TextTokenizer;
+  /** The Qwen3-Embedding tokenizer (tool-call queries). */
+  inquiryTokenizer: TextTokenizer;
+  imageDecoder?: ImageDecoder;
+  /** KV cache capacity in tokens (default min(32768, max_position_embeddings)). */
+  contextLength?: number;
+  /** Image budget / cap overrides (defaults: the canonical driver's). */
+  settings?: Partial<Omit<ChatDriverSettings, 'maxCalls'>>;
+}
+
+export interface ChatImage {
+  /** Decoded pixels, or file bytes for the session's ImageDecoder. */
+  image: DecodedImage | Uint8Array;
+  name: string;
+}
+
+export interface SamplingOptions {
+  seed?: number;
+  /** Argmax instead of top-p sampling. */
+  greedy?: boolean;
+  temperature?: number;
+  topP?: number;
+}
+
+/** A teacher-forced assistant turn: its text (and, optionally, how it ended; default: `<|im_end|>`). */
+export type ReplayTurn = string | { text: string; finishReason?: 'stop' | 'length'; stopReason?: number | null };
+
+export interface AskOptions {
+  images: readonly ChatImage[];
+  question: string;
+  /** 'multiple choice' | 'free-form' | 'regression' | 'numerical' (default free-form). */
+  problemType?: string;
+  options?: readonly string[] | null;
+  sampling?: SamplingOptions;
+  /** LLM calls (default 10). */
+  maxRounds?: number;
+  /** Tokens per LLM call (default 16384). */
+  maxNewTokens?: number;
+  /** Assistant turns to replay instead of sampling, in order; later calls are sampled. */
+  replay?: readonly ReplayTurn[];
+  signal?: AbortSignal;
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+
+export interface TurnTimings {
+  /** Vision encoder (ViT) of the new groups. */
+  vision: number;
+  /** Inquiry text encoder of the new groups. */
+  text: number;
+  /** Tokenization, prefix matching and the LLM prefill (incl. the first sampled token). */
+  prefill: number;
+  /** Decode steps. */
+  decode: number;
+}
+
+export type ChatEvent =
+  | { type: 'token'; call: number; text: string }
+  | { type: 'tool_call'; call: number; parsed: JsonValue; query: string | null; regions: { index: JsonValue; bbox: JsonValue }[] }
+  /** A failed tool call; `feedback` is the text fed back to the model (null: the response was dropped). */
+  | { type: 'tool_error'; call: number; error: string; feedback: string | null }
+  | {
+    type: 'region'; call: number; region_in_call: number; source_index: number;
+    /** Index of the new image, or null when dropped by the image cap. */
+    image_index: number | null;
+    original: string;
+    /** The bbox in the source image's displayed pixels. */
+    source_box: Box;
+    /** The cut, in original-file pixels (left, top, right, bottom). */
+    crop_box: [number, number, number, number];
+    /** Normalized region of the original file. */
+    region: Box;
+    zoom_size: [number, number];
+    processed_size: [number, number];
+    pad_tokens: number;
+    /** The image the model sees. */
+    image: RgbImage;
+  }
+  | {
+    type: 'turn'; call: number;
+    /** The call's prompt before pad expansion (identical to ChatDriver's). */
+    prompt: string;
+    /** Tokens of the call (after pad expansion). */
+    prompt_tokens: number;
+    /** Prompt tokens computed this call. */
+    prefill_tokens: number;
+    /** Prompt tokens served from the KV cache. */
+    reused_tokens: number;
+    /** Response tokens (sampled, or teacher-forced when replayed), the stop token included. */
+    generated_tokens: number;
+    replayed: boolean;
+    /** Merged vision tokens encoded this call (only for groups not in the cache). */
+    vision_tokens_encoded: number;
+    groups_encoded: number[];
+    finish_reason: 'stop' | 'length';
+    stop_reason: number | null;
+    timings: TurnTimings;
+    /** Decode throughput (null when nothing was decoded). */
+    tokens_per_s: number | null;
+  }
+  | { type: 'answer'; answer: string }
+  | { type: 'done'; answer: string; rounds: number; stop_reason: StopCause };
+
+/** Identity of an image block's features: its query group's inquiry and pixels, and its place in the group. */
+interface BlockKey {
+  query: string;
+  group: readonly RgbImage[];
+  index: number;
+}
+
+function sameImage(a: RgbImage, b: RgbImage): boolean {
+  if (a === b) return true;
+  if (a.width !== b.width || a.height !== b.height || a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
+function sameKey(a: BlockKey, b: BlockKey): boolean {
+  return a.query === b.query && a.index === b.index && a.group.length === b.group.length &&
+    a.group.every((im, i) => sameImage(im, b.group[i]!));
+}
+
+/** mulberry32: the seeded uniform stream of top-p sampling. */
+function uniformStream(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A parsed tool argument as plain JSON (Python ints become numbers, tuples lists). */
+export function pyToJson(v: PyValue): JsonValue {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
+  if (Array.isArray(v)) return v.map(pyToJson);
+  if (v instanceof PyTuple) return v.items.map(pyToJson);
+  if (v instanceof PyDict) {
+    const o: { [k: string]: JsonValue } = {};
+    for (const [k, val] of v.entries) o[typeof k === 'string' ? k : String(pyToJson(k))] = pyToJson(val);
+    return o;
+  }
+  return v;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
+}
+
+const now = (): number => performance.now();
+
+export class ChatSession {
+  private readonly gpu: Gpu;
+  private readonly model: VilavtModel;
+  private readonly tok: TextTokenizer;
+  private readonly inquiryTok: TextTokenizer;
+  private readonly decoder: ImageDecoder | undefined;
+  private readonly settings: Partial<Omit<ChatDriverSettings, 'maxCalls'>>;
+  private readonly ctx: ContextCache<BlockKey>;
+  private readonly imagePad: number;
+  private readonly imEnd: number;
+  private readonly stopIds: Set<number>;
+  private state: DecodeState | null = null;
+  private busy = false;
+  private closed = false;
+
+  constructor(o: ChatSessionOptions) {
+    this.gpu = o.gpu;
+    this.model = o.model;
+    this.tok = o.tokenizer;
+    this.inquiryTok = o.inquiryTokenizer;
+    this.decoder = o.imageDecoder;
+    this.settings = o.settings ?? {};
+    const llm = o.model.config.llm;
+    const vis = o.model.config.vision;
+    // ChatDriver sizes images in 28-pixel units (qwen_vl_utils' IMAGE_FACTOR).
+    if (vis.patchSize * vis.mergeSize !== 28) {
+      throw new ChatError(`the chat loop needs patch_size * spatial_merge_size = 28, this checkpoint has ${vis.patchSize} * ${vis.mergeSize}`);
+    }
+    const ids = o.tokenizer.specialIds;
+    if (ids.imagePad !== llm.imageTokenId || ids.visionStart !== llm.visionStartTokenId) {
+      throw new ChatError(`tokenizer and checkpoint disagree on image token ids (tokenizer <|image_pad|> ${ids.imagePad}, <|vision_start|> ${ids.visionStart}; config ${llm.imageTokenId}, ${llm.visionStartTokenId})`);
+    }
+    this.imagePad = ids.imagePad;
+    this.imEnd = ids.imEnd;
+    // vLLM: <|im_end|> is the EOS (stop_reason None), generation_config adds <|endoftext|> as a stop token.
+    this.stopIds = new Set([ids.imEnd, ids.endOfText]);
+    const capacity = o.contextLength ?? Math.min(32768, llm.maxPositionEmbeddings);
+    if (!Number.isSafeInteger(capacity) || capacity < 2) throw new ChatError(`contextLength must be an integer >= 2, got ${capacity}`);
+    this.ctx = new ContextCache<BlockKey>(o.model.llm, { capacity, imagePad: ids.imagePad, visionStart: ids.visionStart, sameKey });
+  }
+
+  /** Token ids the KV cache holds (prompt and fed response tokens of the latest call). */
+  get cachedTokens(): number {
+    return this.ctx.cachedIds.length;
+  }
+  get contextLength(): number {
+    return this.ctx.capacity;
+  }
+
+  /** Run the loop on one question; events stream as they happen. One ask at a time per session. */
+  ask(opts: AskOptions): AsyncIterable<ChatEvent> {
+    return { [Symbol.asyncIterator]: () => this.run(opts) };
+  }
+
+  /** Release the KV cache and decode state (the model stays loaded). */
+  close(): void {
+    if (this.closed) return;
+    if (this.busy) throw new ChatError('close(): a question is still running');
+    this.closed = true;
+    this.state?.release();
+    this.state = null;
+    this.ctx.destroy();
+  }
+
+  private async *run(o: AskOptions): AsyncGenerator<ChatEvent> {
+    if (this.closed) throw new ChatError('this session is closed');
+    if (this.busy) throw new ChatError('this session is already answering a question (one ask at a time)');
+    this.busy = true;
+    try {
+      yield* this.loop(o);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async *loop(o: AskOptions): AsyncGenerator<ChatEvent> {
+    const s = o.sampling ?? {};
+    const maxNew = o.maxNewTokens ?? 16384;
+    if (!Number.isSafeInteger(maxNew) || maxNew < 1) throw new ChatError(`maxNewTokens must be a positive integer, got ${maxNew}`);
+    const temperature = s.temperature ?? 0.75;
+    const topP = s.topP ?? 0.9;
+    if (!s.greedy && !(temperature > 0 && topP > 0 && topP <= 1)) throw new ChatError(`sampling needs temperature > 0 and 0 < topP <= 1, got ${temperature}, ${topP}`);
+    const sampling: Sampling = s.greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: uniformStream(s.seed ?? 1234) };
+    const images: { image: DecodedImage; name: string }[] = [];
+    for (const im of o.images) {
+      if (im.image instanceof Uint8Array) {
+        if (!this.decoder) throw new ChatError(`image ${im.name} is given as bytes but the session has no image decoder`);
+        images.push({ image: await this.decoder.decode(im.image, im.name), name: im.name });
+      } else images.push({ image: im.image, name: im.name });
+    }
+    const driver = new ChatDriver({
+      images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null,
+      settings: { ...this.settings, maxCalls: o.maxRounds ?? 10 },
+    });
+    const replay = o.replay ?? [];
+    for (let call = driver.nextCall(); call !== null; call = driver.nextCall()) {
+      if (o.signal?.aborted) throw abortReason(o.signal);
+      const turn: { response?: LlmResponse } = {};
+      yield* this.runCall(call, replay[call.call], sampling, maxNew, o.signal, turn);
+      const outcome = driver.acceptResponse(turn.response!);
+      yield* toolEvents(outcome);
+    }
+    const f = driver.final();
+    yield { type: 'answer', answer: f.answer };
+    yield { type: 'done', answer: f.answer, rounds: f.numLlmCalls, stop_reason: f.stopCause };
+  }
+
+  /** One LLM call: prefill (reusing the cache), then sample + decode or teacher-force the replayed text. */
+  private async *runCall(call: LlmCall, replay: ReplayTurn | undefined, sampling: Sampling, maxNew: number,
+    signal: AbortSignal | undefined, out: { response?: LlmResponse }): AsyncGenerator<ChatEvent> {
+    const t = { vision: 0, text: 0, prefill: 0, decode: 0 };
+    const t0 = now();
+    const ids = expandImagePads(this.tok.encode(call.prompt), this.imagePad, call.images.map((im) => im.padTokens));
+    const blocks = this.blocksOf(ids, call);
+    const plan = this.ctx.plan(ids, blocks);
+    t.prefill += now() - t0;
+
+    // Features of the query groups whose images must be prefilled (each group encoded once, in full).
+    const groups = [...new Set(plan.newBlocks.map((b) => call.images[b]!.group))];
+    const feats = new Map<number, Tensor>();
+    let visionTokens = 0;
+    let rows: ImageRows | null = null;
+    let ownRows: Tensor | null = null;
+    try {
+      for (const g of groups) {
+        if (signal?.aborted) throw abortReason(signal);
+        const f = await this.encodeGroup(call, g, t);
+        feats.set(g, f);
+        visionTokens += f.rows;
+      }
+      const assembled = this.assembleRows(call, blocks, plan.keep, plan.newBlocks, feats);
+      rows = assembled.rows;
+      ownRows = assembled.owned;
+      if (signal?.aborted) throw abortReason(signal);
+
+      const base = {
+        type: 'turn' as const, call: call.call, prompt: call.prompt, prompt_tokens: ids.length,
+        prefill_tokens: ids.length - plan.keep, reused_tokens: plan.keep, vision_tokens_encoded: visionTokens, groups_encoded: groups,
+      };
+      if (replay !== undefined) {
+        const r = typeof replay === 'string' ? { text: replay } : replay;
+        const forced = this.tok.encode(r.text);
+        const t1 = now();
+        await this.ctx.prefill([...ids, ...forced], blocks, plan, rows, { kind: 'none' });
+        t.prefill += now() - t1;
+        if (r.text) yield { type: 'token', call: call.call, text: r.text };
+        const finishReason = r.finishReason ?? 'stop';
+        const stopReason = r.stopReason ?? null;
+        out.response = { text: r.text, finishReason, stopReason };
+        yield { ...base, generated_tokens: forced.length, replayed: true, finish_reason: finishReason, stop_reason: stopReason, timings: t, tokens_per_s: null };
+        return;
+      }
+
+      const state = (this.state ??= this.model.llm.decodeState());
+      const t1 = now();
+      let token = (await this.ctx.prefill(ids, blocks, plan, rows, { kind: 'sample', state, sampling })).token!;
+      t.prefill += now() - t1;
+      releaseAll(feats, ownRows);
+      feats.clear();
+      ownRows = null;
+
+      const generated: number[] = [];
+      const stream = this.tok.decodeStream({ skipSpecialTokens: true });
+      let finishReason: 'stop' | 'length' = 'length';
+      let stopReason: number | null = null;
+      const t2 = now();
+      for (;;) {
+        generated.push(token);
+        if (this.stopIds.has(token)) {
+          finishReason = 'stop';
+          stopReason = token === this.imEnd ? null : token;
+          break;
+        }
+        const delta = stream.push(token);
+        if (delta) yield { type: 'token', call: call.call, text: delta };
+        // vLLM stops with finish_reason "length" at max_tokens and when the sequence fills the model's context.
+        if (generated.length >= maxNew || this.ctx.cachedIds.length >= this.ctx.capacity) break;
+        if (signal?.aborted) throw abortReason(signal);
+        token = await this.ctx.decodeStep(token, state, sampling);
+      }
+      const tail = stream.flush();
+      if (tail) yield { type: 'token', call: call.call, text: tail };
+      t.decode = now() - t2;
+      const body = finishReason === 'stop' ? generated.slice(0, -1) : generated;
+      out.response = { text: this.tok.decode(body, { skipSpecialTokens: true }), finishReason, stopReason };
+      const steps = generated.length - 1;
+      yield {
+        ...base, generated_tokens: generated.length, replayed: false, finish_reason: finishReason, stop_reason: stopReason, timings: t,
+        tokens_per_s: steps > 0 && t.decode > 0 ? (steps * 1000) / t.decode : null,
+      };
+    } finally {
+      releaseAll(feats, ownRows);
+    }
+  }
+
+  /** The image blocks of `ids`: image k of the call is the k-th `<|image_pad|>` run. */
+  private blocksOf(ids: readonly number[], call: LlmCall): ImageBlock<BlockKey>[] {
+    const groupImages = new Map<number, RgbImage[]>();
+    for (const im of call.images) {
+      const g = groupImages.get(im.group) ?? [];
+      g.push(im.image);
+      groupImages.set(im.group, g);
+    }
+    const out: ImageBlock<BlockKey>[] = [];
+    let k = 0;
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] !== this.imagePad || (i > 0 && ids[i - 1] === this.imagePad)) continue;
+      const im = call.images[k++]!;
+      const group = groupImages.get(im.group)!;
+      out.push({ start: i, grid: [im.height / 28, im.width / 28], key: { query: call.queries[im.group]!, group, index: group.indexOf(im.image) } });
+    }
+    return out;
+  }
+
+  /** Inquiry text encoder + ViT for every image of query group `g`: [merged rows of the group, hidden]. */
+  private async encodeGroup(call: LlmCall, g: number, t: TurnTimings): Promise<Tensor> {
+    const vis = this.model.config.vision;
+    const members = call.images.filter((im) => im.group === g);
+    const t0 = now();
+    const inquiry = await this.model.encodeInquiry(validInquiryIds(this.inquiryTok, call.queries[g]!));
+    await this.gpu.sync();
+    const t1 = now();
+    t.text += t1 - t0;
+    try {
+      const images = members.map((im) => {
+        const p = patchify(im.image, { patchSize: vis.patchSize, mergeSize: vis.mergeSize, temporalPatchSize: vis.temporalPatchSize });
+        return { pixelValues: p.pixelValues, grid: p.gridThw };
+      });
+      const f = await this.model.vision.encode({ images, imageGroup: members.map(() => 0), inquiries: [inquiry] });
+      await this.gpu.sync();
+      t.vision += now() - t1;
+      const want = members.reduce((n, im) => n + im.padTokens, 0);
+      if (f.rows !== want) {
+        f.release();
+        throw new ChatError(`vision encoder returned ${f.rows} rows for group ${g}, its images have ${want} pad tokens`);
+      }
+      return f;
+    } finally {
+      inquiry?.release();
+    }
+  }
+
+  /** Feature rows of the new blocks in pad order (one group's tensor as is, else copied into one tensor). */
+  private assembleRows(call: LlmCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
+    feats: ReadonlyMap<number, Tensor>): { rows: ImageRows | null; owned: Tensor | null } {
+    if (newBlocks.length === 0) return { rows: null, owned: null };
+    const padRows: number[] = [];
+    const slices: { tensor: Tensor; row0: number; rows: number }[] = [];
+    for (const b of newBlocks) {
+      const im = call.images[b]!;
+      const block = blocks[b]!;
+      for (let r = 0; r < im.padTokens; r++) padRows.push(block.start - keep + r);
+      const row0 = call.images.filter((x) => x.group === im.group && x.index < im.index).reduce((n, x) => n + x.padTokens, 0);
+      slices.push({ tensor: feats.get(im.group)!, row0, rows: im.padTokens });
+    }
+    const first = slices[0]!.tensor;
+    const whole = slices.every((sl) => sl.tensor === first) && slices[0]!.row0 === 0 && padRows.length === first.rows &&
+      slices.every((sl, i) => i === 0 || sl.row0 === slices[i - 1]!.row0 + slices[i - 1]!.rows);
+    if (whole) return { rows: { features: first, padRows }, owned: null };
+    const hidden = first.rowSize;
+    const out = this.gpu.tensor([padRows.length, hidden], first.dtype, 'chat.imageRows');
+    const rowBytes = hidden * first.elementBytes;
+    const rec = this.gpu.recorder();
+    try {
+      let at = 0;
+      for (const sl of slices) {
+        rec.copy(sl.tensor.buffer, sl.tensor.part.byteOffset + sl.row0 * rowBytes, out.buffer, out.part.byteOffset + at * rowBytes, sl.rows * rowBytes);
+        at += sl.rows;
+      }
+      rec.submit();
+    } finally {
+      rec.release();
+    }
+    return { rows: { features: out, padRows }, owned: out };
+  }
+}
+
+function releaseAll(feats: ReadonlyMap<number, Tensor>, own: Tensor | null): void {
+  for (const f of feats.values()) f.release();
+  own?.release();
+}
+
+function* toolEvents(o: TurnOutcome): Generator<ChatEvent> {
+  if (o.outcome === 'process_error') {
+    yield { type: 'tool_error', call: o.call, error: o.message, feedback: null };
+    return;
+  }
+  if (o.outcome !== 'tool') return;
+  const tool = o.tool;
+  if (tool.parsed !== null) {
+    const parsed = pyToJson(tool.parsed);
+    const regionList = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Array.isArray(parsed.region) ? parsed.region : [];
+    const regions = regionList.map((r) => {
+      const d = r !== null && typeof r === 'object' && !Array.isArray(r) ? r : {};
+      return { index: d.index ?? null, bbox: d.bbox_2d ?? null };
+    });
+    yield { type: 'tool_call', call: o.call, parsed, query: tool.query, regions };
+  }
+  if (!tool.ok) {
+    yield { type: 'tool_error', call: o.call, error: tool.error!, feedback: tool.feedback };
+    return;
+  }
+  for (const c of tool.crops) {
+    yield {
+      type: 'region', call: o.call, region_in_call: c.regionInCall, source_index: c.sourceIndex, image_index: c.newIndex,
+      original: c.originalName, source_box: c.bbox, crop_box: [...c.box] as [number, number, number, number], region: c.region,
+      zoom_size: [c.zoomWidth, c.zoomHeight], processed_size: [c.processedWidth, c.processedHeight], pad_tokens: c.padTokens,
+      image: c.processed,
+    };
+  }
+}

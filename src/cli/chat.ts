@@ -1,0 +1,272 @@
+// `vilavt chat`: one question about one or more images, answered by the multi-turn zoom loop. Streams the
+// trajectory readably (or as JSON lines with --json), draws every zoom box on its original file and saves the crops.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { DecodedImage, RgbImage } from '../preprocess/image.js';
+import { toRgb } from '../preprocess/image.js';
+import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
+import { CliError, UsageError } from './fail.js';
+
+const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [QUESTION]
+  --json                 one JSON event per line (token, tool_call, tool_error, region, turn, answer, done)
+  --replay FILE          teacher-force the assistant turns in FILE (JSON: a list of strings, {"assistant_turns": [...]}
+                         or {"responses": [{"text", "finish_reason", "stop_reason"}]}; its "question" is the default)
+  --seed N               top-p sampling seed (default 1234)     --greedy        argmax decoding
+  --temperature T        default 0.75                           --top-p P       default 0.9
+  --max-rounds N         LLM calls (default 10)                 --max-new-tokens N  per call (default 16384)
+  --problem-type TYPE    multiple choice | free-form | regression | numerical (default free-form)
+  --option TEXT          a multiple-choice option (repeatable)
+  --out DIR              where crops and annotated images go (default vilavt-out)
+  --context N            KV cache capacity in tokens (default 32768)
+  --f16                  f16 activations (needs shader-f16)`;
+
+interface ChatArgs {
+  model: string;
+  images: string[];
+  question: string;
+  json: boolean;
+  replay: ReplayTurn[] | undefined;
+  seed: number;
+  greedy: boolean;
+  temperature: number;
+  topP: number;
+  maxRounds: number;
+  maxNewTokens: number;
+  problemType: string;
+  options: string[] | null;
+  out: string;
+  context: number;
+  f16: boolean;
+}
+
+function int(name: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function num(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** The replay file's assistant turns and question. */
+async function readReplay(path: string): Promise<{ turns: ReplayTurn[]; question?: string }> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new CliError(`cannot read replay file ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+  }
+  const bad = () => new CliError(`replay file ${path}: expected a list of strings, {"assistant_turns": [...]} or {"responses": [{"text": ...}]}`);
+  const obj = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
+  const list = Array.isArray(doc) ? doc : obj?.assistant_turns ?? obj?.responses;
+  if (!Array.isArray(list)) throw bad();
+  const turns = list.map((t): ReplayTurn => {
+    if (typeof t === 'string') return t;
+    const r = t as Record<string, unknown>;
+    if (!r || typeof r.text !== 'string') throw bad();
+    const finishReason = r.finish_reason === undefined ? undefined : r.finish_reason;
+    if (finishReason !== undefined && finishReason !== 'stop' && finishReason !== 'length') throw bad();
+    const stopReason = r.stop_reason === undefined || r.stop_reason === null ? null : Number(r.stop_reason);
+    return { text: r.text, finishReason, stopReason };
+  });
+  const question = obj && typeof obj.question === 'string' ? obj.question : undefined;
+  return { turns, question };
+}
+
+async function parse(argv: string[]): Promise<ChatArgs> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true,
+      options: {
+        model: { type: 'string' }, image: { type: 'string', multiple: true }, json: { type: 'boolean' },
+        replay: { type: 'string' }, seed: { type: 'string' }, greedy: { type: 'boolean' }, temperature: { type: 'string' },
+        'top-p': { type: 'string' }, 'max-rounds': { type: 'string' }, 'max-new-tokens': { type: 'string' },
+        'problem-type': { type: 'string' }, option: { type: 'string', multiple: true }, out: { type: 'string' },
+        context: { type: 'string' }, f16: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (!v.model) throw new UsageError(`--model DIR is required\n${USAGE}`);
+  if (!v.image?.length) throw new UsageError(`at least one --image PATH is required\n${USAGE}`);
+  if (parsed.positionals.length > 1) throw new UsageError(`give the question as one argument (quote it)\n${USAGE}`);
+  const replay = v.replay === undefined ? undefined : await readReplay(v.replay);
+  const question = parsed.positionals[0] ?? replay?.question;
+  if (question === undefined) throw new UsageError(`a QUESTION is required\n${USAGE}`);
+  return {
+    model: v.model, images: v.image, question, json: v.json ?? false, replay: replay?.turns,
+    seed: int('seed', v.seed, 1234, 0), greedy: v.greedy ?? false, temperature: num('temperature', v.temperature, 0.75),
+    topP: num('top-p', v['top-p'], 0.9), maxRounds: int('max-rounds', v['max-rounds'], 10, 1),
+    maxNewTokens: int('max-new-tokens', v['max-new-tokens'], 16384, 1), problemType: v['problem-type'] ?? 'free-form',
+    options: v.option ?? null, out: v.out ?? 'vilavt-out', context: int('context', v.context, 32768, 2), f16: v.f16 ?? false,
+  };
+}
+
+/** A copy of `img` with rectangle outlines drawn on it. */
+function drawBoxes(img: DecodedImage, boxes: { box: readonly number[]; color: readonly number[] }[]): RgbImage {
+  const out = toRgb(img);
+  const { width: W, height: H, data } = out;
+  const t = Math.max(2, Math.round(Math.min(W, H) / 300));
+  const fill = (x0: number, y0: number, x1: number, y1: number, c: readonly number[]) => {
+    for (let y = Math.max(0, y0); y < Math.min(H, y1); y++) {
+      for (let x = Math.max(0, x0); x < Math.min(W, x1); x++) data.set(c, (y * W + x) * 3);
+    }
+  };
+  for (const { box: [l, u, r, b], color } of boxes) {
+    fill(l!, u!, r!, u! + t, color);
+    fill(l!, b! - t, r!, b!, color);
+    fill(l!, u!, l! + t, b!, color);
+    fill(r! - t, u!, r!, b!, color);
+  }
+  return out;
+}
+
+const COLORS = [[255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 160, 0], [200, 0, 200], [0, 200, 200]];
+
+function progressBar(done: number, total: number): string {
+  const w = 30;
+  const f = total > 0 ? done / total : 1;
+  const n = Math.round(f * w);
+  return `loading weights [${'#'.repeat(n)}${'-'.repeat(w - n)}] ${Math.round(f * 100)}%`;
+}
+
+const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
+
+export async function chatMain(argv: string[]): Promise<number> {
+  const a = await parse(argv);
+  // Inputs first: a bad image or checkpoint path fails before the GPU is touched.
+  if (!(await stat(a.model).catch(() => null))?.isDirectory()) throw new CliError(`model directory not found: ${a.model}`);
+  const { decodeImageFile, encodePng } = await import('../platform/node-image.js');
+  const images: { image: DecodedImage; name: string }[] = [];
+  for (const p of a.images) images.push({ image: await decodeImageFile(p), name: basename(p) });
+  const { loadTokenizerDir } = await import('../platform/node-tokenizer.js');
+  const text = await loadTokenizerDir(a.model);
+  const { openCheckpointDir } = await import('../platform/node-file.js');
+  const ckpt = await openCheckpointDir(a.model);
+  const { createNodeGpu } = await import('../platform/node.js');
+  const { VilavtModel } = await import('../model/vilavt-model.js');
+  const gpu = await createNodeGpu();
+
+  const log = (s: string) => process.stderr.write(s);
+  const tty = process.stderr.isTTY === true;
+  const t0 = performance.now();
+  let last = -1;
+  const model = await VilavtModel.load(gpu, ckpt, {
+    activations: a.f16 ? 'f16' : 'f32',
+    onProgress: (done, total) => {
+      const pct = Math.floor((100 * done) / Math.max(total, 1));
+      if (tty && pct !== last) log(`\r${progressBar(done, total)}`);
+      last = pct;
+    },
+  });
+  if (tty) log('\r\x1b[2K');
+  log(`model ${a.model} loaded in ${ms(performance.now() - t0)} (${a.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
+
+  const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context });
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new CliError('interrupted'));
+  process.once('SIGINT', onSigint);
+  await mkdir(a.out, { recursive: true });
+  const out = (s: string) => process.stdout.write(s);
+  const boxesByOriginal = new Map<string, { box: readonly number[]; color: readonly number[] }[]>();
+  const saved: string[] = [];
+  let inText = false;
+  let shownCall = -1;
+  try {
+    const events = session.ask({
+      images, question: a.question, problemType: a.problemType, options: a.options, maxRounds: a.maxRounds, maxNewTokens: a.maxNewTokens,
+      replay: a.replay, signal: controller.signal,
+      sampling: { seed: a.seed, greedy: a.greedy, temperature: a.temperature, topP: a.topP },
+    });
+    for await (const e of events) {
+      let savedPath: string | null = null;
+      if (e.type === 'region') {
+        savedPath = join(a.out, `call${e.call + 1}_region${e.region_in_call}_${e.image_index === null ? 'dropped' : `image${e.image_index}`}.png`);
+        await writeFile(savedPath, await encodePng(e.image));
+        saved.push(savedPath);
+        const list = boxesByOriginal.get(e.original) ?? [];
+        list.push({ box: e.crop_box, color: COLORS[list.length % COLORS.length]! });
+        boxesByOriginal.set(e.original, list);
+      }
+      if (a.json) {
+        out(JSON.stringify(jsonEvent(e, savedPath)) + '\n');
+        continue;
+      }
+      if (e.type === 'token') {
+        if (e.call !== shownCall) out(`--- call ${e.call + 1} ---\n`);
+        shownCall = e.call;
+        out(e.text);
+        inText = true;
+        continue;
+      }
+      if (inText) out('\n');
+      inText = false;
+      out(describeEvent(e, savedPath));
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    session.close();
+    model.destroy();
+  }
+  // One annotated copy of every original that was zoomed into, boxes in call order.
+  for (const [name, boxes] of boxesByOriginal) {
+    const src = images.find((im) => im.name === name)!;
+    const path = join(a.out, `${basename(name, extname(name))}_zooms.png`);
+    await writeFile(path, await encodePng(drawBoxes(src.image, boxes)));
+    saved.push(path);
+  }
+  if (!a.json && saved.length) out(`saved ${saved.length} image(s) to ${a.out}/: ${saved.map((p) => basename(p)).join(', ')}\n`);
+  return 0;
+}
+
+/** The event as one JSON object: pixels replaced by the saved file, the prompt by its sha256. */
+function jsonEvent(e: ChatEvent, savedPath: string | null): Record<string, unknown> {
+  if (e.type === 'region') {
+    const { image: _pixels, ...rest } = e;
+    void _pixels;
+    return { ...rest, saved: savedPath };
+  }
+  if (e.type === 'turn') {
+    const { prompt, ...rest } = e;
+    return { ...rest, prompt_sha256: createHash('sha256').update(prompt).digest('hex') };
+  }
+  return e;
+}
+
+function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: string | null): string {
+  switch (e.type) {
+    case 'turn': {
+      const t = e.timings;
+      const speed = e.tokens_per_s === null ? '' : `, ${e.tokens_per_s.toFixed(1)} tok/s`;
+      return `  [call ${e.call + 1}] ${e.prompt_tokens} prompt tokens: ${e.reused_tokens} reused, ${e.prefill_tokens} prefilled; ` +
+        `${e.vision_tokens_encoded} vision tokens encoded; ${e.generated_tokens} ${e.replayed ? 'replayed' : 'generated'} tokens (${e.finish_reason})\n` +
+        `           vision ${ms(t.vision)}, text encoder ${ms(t.text)}, prefill ${ms(t.prefill)}, decode ${ms(t.decode)}${speed}\n`;
+    }
+    case 'tool_call':
+      return `  [zoom] query ${JSON.stringify(e.query)}: ${e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions'}\n`;
+    case 'tool_error':
+      return `  [tool error] ${e.feedback ?? e.error}\n`;
+    case 'region':
+      return `  [region] image ${e.source_index} box ${JSON.stringify(e.source_box)} -> ${e.image_index === null ? 'dropped (image cap)' : `image ${e.image_index}`}` +
+        ` ${e.processed_size.join('x')} (${e.pad_tokens} tokens), cut ${JSON.stringify(e.crop_box)} of ${e.original}; saved ${savedPath}\n`;
+    case 'answer':
+      return `answer: ${e.answer}\n`;
+    case 'done':
+      return `done: ${e.rounds} LLM call(s), stopped by ${e.stop_reason}\n`;
+  }
+}

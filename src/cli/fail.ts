@@ -1,0 +1,37 @@
+// How the CLI reports a failure: one line, no stack trace (VILAVT_DEBUG=1 adds it), a stable exit status.
+import { VilavtError } from '../runtime/errors.js';
+import { ImageError } from '../preprocess/errors.js';
+
+/** Bad command-line usage (exit status 2). */
+export class UsageError extends Error {}
+
+/** A failure with a message meant for the user as is (exit status 1). */
+export class CliError extends Error {}
+
+const HINTS: Record<string, string> = {
+  'context-overflow': ' (raise --context, or ask with fewer/smaller images)',
+  'device-lost': ' (the GPU driver reset or ran out of memory; restart the command)',
+  'out-of-memory': ' (try --f16, a smaller --context, or a smaller model)',
+  'no-adapter': ' (no WebGPU adapter: check the Vulkan/Metal/D3D12 driver)',
+};
+
+/** The one line printed for `e`. */
+export function describeError(e: unknown): string {
+  if (e instanceof UsageError || e instanceof CliError) return e.message;
+  if (e instanceof VilavtError) return `${e.message}${HINTS[e.code] ?? ''}`;
+  if (e instanceof ImageError) return `image error: ${e.message}`;
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && typeof err.path === 'string') {
+    const what = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' ? 'permission denied' : err.code;
+    return `${what}: ${err.path}`;
+  }
+  if (e instanceof Error && e.name === 'AbortError') return 'cancelled';
+  return `internal error: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/** Print `e` on stderr as one line (plus the stack with VILAVT_DEBUG=1); returns the exit status. */
+export function reportError(e: unknown): number {
+  process.stderr.write(`error: ${describeError(e).split('\n')[0]}\n`);
+  if (process.env.VILAVT_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  return e instanceof UsageError ? 2 : 1;
+}

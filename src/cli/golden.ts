@@ -1,0 +1,80 @@
+// `vilavt golden DIR [--f32|--f16|--both]` (also `npm run golden -- DIR`): runs a golden folder with the runner its
+// files call for — scenarios.json: the model runner (on the GPU), cases.json with `cases`: resampling,
+// cases.json with `trajectories`: the chat loop. Prints one PASS/FAIL line per check; exit status 1 on any FAIL.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { ActDType } from '../runtime/dtype.js';
+import { CliError, reportError, UsageError } from './fail.js';
+
+const USAGE = 'usage: vilavt golden DIR [--f32|--f16|--both]';
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+export async function goldenMain(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true,
+      options: { f32: { type: 'boolean' }, f16: { type: 'boolean' }, both: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(USAGE);
+  const dir = positionals[0]!;
+  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new CliError(`golden folder not found: ${dir}`);
+
+  let result: { ok: boolean; lines: string[] };
+  if (await exists(join(dir, 'scenarios.json'))) {
+    const acts: ActDType[] = values.both ? ['f32', 'f16'] : values.f16 ? ['f16'] : ['f32'];
+    const { createNodeGpu } = await import('../platform/node.js');
+    const { runModelGolden } = await import('../golden/model.js');
+    const gpu = await createNodeGpu();
+    result = { ok: true, lines: [] };
+    for (const act of acts) {
+      if (act === 'f16' && !gpu.features.f16) {
+        if (values.both) { result.lines.push('SKIP f16: this adapter has no shader-f16'); continue; }
+        throw new CliError('--f16: this adapter has no shader-f16');
+      }
+      const r = await runModelGolden(dir, gpu, act);
+      result.ok &&= r.ok;
+      result.lines.push(...r.lines);
+    }
+  } else if (await exists(join(dir, 'cases.json'))) {
+    let doc: Record<string, unknown>;
+    try {
+      doc = JSON.parse(await readFile(join(dir, 'cases.json'), 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new CliError(`${join(dir, 'cases.json')}: ${(e as Error).message}`);
+    }
+    if (Array.isArray(doc.trajectories)) {
+      result = await (await import('../golden/loop.js')).runLoopGolden(dir);
+    } else if (Array.isArray(doc.cases)) {
+      result = await (await import('../golden/resample.js')).runResampleGolden(dir);
+    } else {
+      throw new CliError(`${join(dir, 'cases.json')} has neither "cases" nor "trajectories"`);
+    }
+  } else {
+    throw new CliError(`${dir} holds neither scenarios.json nor cases.json`);
+  }
+  for (const l of result.lines) console.log(l);
+  const fails = result.lines.filter((l) => l.startsWith('FAIL')).length;
+  console.log(result.ok ? `golden ${dir}: all ${result.lines.length} checks passed` : `golden ${dir}: ${fails} of ${result.lines.length} checks FAILED`);
+  return result.ok ? 0 : 1;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  goldenMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => process.exit(reportError(e)),
+  );
+}

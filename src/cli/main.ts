@@ -1,0 +1,54 @@
+// The `vilavt` command: chat, inspect, golden, selftest. Every failure is one line on stderr and a non-zero exit.
+import { pathToFileURL } from 'node:url';
+import { reportError, UsageError } from './fail.js';
+
+const USAGE = `usage: vilavt <command> [options]
+  chat --model DIR --image PATH [--image PATH ...] "question"   answer a question about images (--help for options)
+  inspect --model DIR|config.json                                 describe a checkpoint and its memory plan
+  golden DIR [--f32|--f16|--both]                                 run a golden folder (model scenarios, resampling, loop)
+  selftest                                                        every GPU kernel against its CPU reference`;
+
+async function selftestMain(argv: string[]): Promise<number> {
+  if (argv.length) throw new UsageError('usage: vilavt selftest');
+  const { createNodeGpu } = await import('../platform/node.js');
+  const { runSelfTest } = await import('../selftest/index.js');
+  const gpu = await createNodeGpu();
+  console.log(gpu.describe());
+  const results = await runSelfTest(gpu, (r) =>
+    console.log(`${r.ok ? 'PASS' : 'FAIL'} ${r.name}: max rel err ${r.maxRelErr.toExponential(2)} (${Math.round(r.ms)} ms)${r.detail ? ` ${r.detail}` : ''}`));
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(failed ? `selftest: ${failed} of ${results.length} FAILED` : `selftest: all ${results.length} passed`);
+  return failed ? 1 : 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'chat':
+      return (await import('./chat.js')).chatMain(rest);
+    case 'inspect':
+      return (await import('./inspect.js')).inspectMain(rest);
+    case 'golden':
+      return (await import('./golden.js')).goldenMain(rest);
+    case 'selftest':
+      return selftestMain(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${cmd}'\n${USAGE}`);
+  }
+}
+
+/** Run as a program: exit with main's status; errors become one line. */
+export function run(argv: string[]): void {
+  main(argv).then(
+    (code) => { process.exitCode = code; },
+    (e: unknown) => { process.exitCode = reportError(e); },
+  );
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) run(process.argv.slice(2));

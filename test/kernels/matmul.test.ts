@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
+import { uniform } from '../helpers/random.js';
+import type { Gpu } from '../../src/runtime/device.js';
+import { decode, encode, type ActDType, type WeightDType } from '../../src/runtime/dtype.js';
+import { ShapeError } from '../../src/runtime/errors.js';
+import type { Tensor } from '../../src/runtime/tensor.js';
+import {
+  checkLinear, linear, matmulPlan, matvecPlan, recordLinear, type LinearPlan,
+} from '../../src/ops/matmul.js';
+import { refLinear, refLinearAbs } from '../../src/reference/matmul.js';
+
+interface Combo { path: FeaturePath; act: ActDType; weight: WeightDType }
+interface Shape { m: number; n: number; k: number; bias: boolean; accumulate: boolean }
+
+const WEIGHTS: readonly WeightDType[] = ['f32', 'f16', 'bf16'];
+
+async function combos(): Promise<Combo[]> {
+  const out: Combo[] = [];
+  for (const path of await featurePaths()) {
+    const acts: ActDType[] = path.optional && (await getGpu(path)).features.f16 ? ['f32', 'f16'] : ['f32'];
+    for (const act of acts) for (const weight of WEIGHTS) out.push({ path, act, weight });
+  }
+  return out;
+}
+
+// M = 1 runs the matrix-vector kernel, larger M the tiled one. K = 8 and 136 are multiples of both kernels' blocks
+// (8 and 4 elements), K = 12 only of the tiled kernel's, K = 1, 7, 129 of neither (element-wise loops; odd K also
+// makes 16-bit weight rows start in the middle of a word). M and N are never multiples of the 4×4 tile or of the
+// 4 rows per matvec invocation except where noted.
+const SHAPES: readonly Shape[] = [
+  { m: 1, n: 1, k: 1, bias: false, accumulate: false },
+  { m: 1, n: 5, k: 7, bias: true, accumulate: false },
+  { m: 1, n: 130, k: 129, bias: false, accumulate: true },
+  { m: 1, n: 130, k: 136, bias: true, accumulate: false },
+  { m: 1, n: 67, k: 8, bias: false, accumulate: true },
+  { m: 1, n: 5, k: 12, bias: true, accumulate: true },
+  { m: 3, n: 5, k: 7, bias: true, accumulate: true },
+  { m: 3, n: 130, k: 12, bias: false, accumulate: false },
+  { m: 67, n: 130, k: 129, bias: true, accumulate: false },
+  { m: 67, n: 5, k: 136, bias: false, accumulate: true },
+  { m: 67, n: 1, k: 8, bias: true, accumulate: false },
+  { m: 3, n: 1, k: 1, bias: false, accumulate: true },
+  { m: 4, n: 8, k: 16, bias: true, accumulate: false }, // exact multiples of every tile
+];
+
+interface Inputs { x: Float32Array; w: Float32Array; b: Float32Array | null; y0: Float32Array | null }
+
+/** Random inputs, rounded to their storage dtypes (the reference starts from exactly what the GPU reads). */
+function inputs(s: Shape, act: ActDType, weight: WeightDType, seed: number): Inputs {
+  const round = (v: Float32Array, d: ActDType | WeightDType) => decode(encode(v, d), d, v.length);
+  return {
+    x: round(uniform(s.m * s.k, seed), act),
+    w: round(uniform(s.n * s.k, seed + 1), weight),
+    b: s.bias ? uniform(s.n, seed + 2) : null,
+    y0: s.accumulate ? round(uniform(s.m * s.n, seed + 3), act) : null,
+  };
+}
+
+/**
+ * Run one linear and compare with the float64 reference element by element. Tolerance: the GPU sums the K products
+ * in f32 in its own order, so |err| ≤ (K + 2)·2⁻²⁴·Σ|terms| (K products, K-1 additions, + bias, + y0); the weights'
+ * and inputs' own rounding is exact here because the reference uses the same rounded values. f16 outputs add half
+ * an ulp, 2⁻¹¹·|y|. A factor 2 covers rounding of the bound itself. A wrong index or a missing term gives errors
+ * of the order of Σ|terms| and fails.
+ */
+async function check(gpu: Gpu, s: Shape, act: ActDType, weight: WeightDType, seed: number, plan?: LinearPlan): Promise<void> {
+  const v = inputs(s, act, weight, seed);
+  const x = uploadValues(gpu, v.x, [s.m, s.k], act, 'x');
+  const w = uploadValues(gpu, v.w, [s.n, s.k], weight, 'w');
+  const b = v.b ? uploadValues(gpu, v.b, [s.n], 'f32', 'bias') : null;
+  const y = gpu.tensor([s.m, s.n], act, 'y');
+  if (v.y0) gpu.write(y, encode(v.y0, act));
+  else poison(gpu, y);
+  const rec = gpu.recorder();
+  if (plan) recordLinear(rec, gpu, x, w, b, y, checkLinear(gpu, x, w, b, y), s.accumulate, plan);
+  else linear(rec, gpu, x, w, b, y, { accumulate: s.accumulate });
+  rec.submit();
+  const got = await gpu.read(y);
+  const ref = refLinear(v.x, v.w, v.b, s.m, s.n, s.k, v.y0 ?? undefined);
+  const abs = refLinearAbs(v.x, v.w, v.b, s.m, s.n, s.k, v.y0 ?? undefined);
+  const outUlp = act === 'f16' ? 2 ** -11 : 2 ** -24;
+  const label = `[${s.m}x${s.k}]·[${s.n}x${s.k}]ᵀ${s.bias ? '+b' : ''}${s.accumulate ? ' acc' : ''} ${act}/${weight}`;
+  for (let i = 0; i < ref.length; i++) {
+    const tol = 2 * ((s.k + 2) * 2 ** -24 * abs[i]! + outUlp * Math.abs(ref[i]!));
+    const err = Math.abs(got[i]! - ref[i]!);
+    if (!(err <= tol)) {
+      throw new Error(`${label}: y[${Math.floor(i / s.n)}, ${i % s.n}] = ${got[i]}, reference ${ref[i]} (tolerance ${tol})` +
+        `${w.parts.length > 1 ? `, weight in ${w.parts.length} parts` : ''}`);
+    }
+  }
+  y.release();
+  for (const t of [x, w, b]) if (t) gpu.destroyTensor(t);
+}
+
+describe('linear (kernels/matvec.wgsl, kernels/matmul.wgsl)', async () => {
+  const all = await combos();
+  const name = (c: Combo) => `${c.path.name}: act ${c.act}, weight ${c.weight}`;
+
+  it.each(all.map((c) => [name(c), c] as const))('matches the float64 reference on odd shapes (%s)', async (_, c) => {
+    const gpu = await getGpu(c.path);
+    let seed = 1;
+    for (const s of SHAPES) await check(gpu, s, c.act, c.weight, (seed += 10));
+  });
+
+  it.each(all.map((c) => [name(c), c] as const))('splits weights over several bindings (%s)', async (_, c) => {
+    // 4096-byte bindings: 130 rows of 129 bf16 (258 bytes) come in 9 parts of 14 (even: odd rows split words)
+    // rows and one of 4; f32 rows of 136 in parts of 7.
+    const gpu = await getGpu(c.path, { maxBindingBytes: 4096 });
+    let seed = 500;
+    for (const s of [
+      { m: 1, n: 130, k: 129, bias: true, accumulate: false },
+      { m: 1, n: 130, k: 136, bias: false, accumulate: true },
+      { m: 67, n: 130, k: 129, bias: false, accumulate: true },
+      { m: 5, n: 130, k: 136, bias: true, accumulate: false },
+    ]) {
+      await check(gpu, s, c.act, c.weight, (seed += 10));
+    }
+  });
+
+  it.each(all.map((c) => [name(c), c] as const))('every matrix-vector layout agrees (%s)', async (_, c) => {
+    const gpu = await getGpu(c.path);
+    const plans: LinearPlan[] = [
+      { kind: 'matvec', workgroup: 64, threadsPerRow: 1, subgroups: false },
+      { kind: 'matvec', workgroup: 256, threadsPerRow: 32, subgroups: false },
+      { kind: 'matvec', workgroup: 64, threadsPerRow: 8, subgroups: false },
+      { kind: 'matmul', workgroup: 64 },
+    ];
+    if (gpu.features.subgroups) plans.push({ kind: 'matvec', workgroup: 64, threadsPerRow: 1, subgroups: true });
+    let seed = 900;
+    for (const plan of plans) {
+      for (const s of [
+        { m: 1, n: 130, k: 136, bias: true, accumulate: false }, // 17 blocks: a partial subgroup round
+        { m: 1, n: 67, k: 8, bias: false, accumulate: true },
+        { m: 1, n: 37, k: 129, bias: false, accumulate: false },
+      ]) {
+        await check(gpu, s, c.act, c.weight, (seed += 10), plan);
+      }
+    }
+  });
+
+  it('folds matrix-vector grids over 65535 workgroups', async () => {
+    const gpu = await getGpu(CORE);
+    const plan = matvecPlan(gpu);
+    const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * 4;
+    const n = 65536 * rowsPerGroup + 77; // one more workgroup than a single grid dimension holds
+    if (n * 4 > gpu.maxBindingBytes) return; // GPU layouts with large row groups cannot reach it under the limit
+    const wv = uniform(n, 77);
+    const x = uploadValues(gpu, [0.75], [1, 1], 'f32');
+    const w = uploadValues(gpu, wv, [n, 1], 'f32');
+    const y = gpu.tensor([1, n], 'f32');
+    poison(gpu, y);
+    const rec = gpu.recorder();
+    linear(rec, gpu, x, w, null, y);
+    rec.submit();
+    const got = await gpu.read(y);
+    let bad = -1;
+    for (let i = 0; i < n && bad < 0; i++) if (got[i] !== Math.fround(0.75 * wv[i]!)) bad = i;
+    expect(bad).toBe(-1);
+    y.release();
+    gpu.destroyTensor(x);
+    gpu.destroyTensor(w);
+  });
+
+  it('rejects bad shapes, dtypes and aliasing with ShapeError', async () => {
+    const gpu = await getGpu(CORE);
+    const x = uploadValues(gpu, uniform(6, 1), [2, 3], 'f32');
+    const w = uploadValues(gpu, uniform(12, 2), [4, 3], 'bf16');
+    const y = gpu.tensor([2, 4], 'f32');
+    const rec = gpu.recorder();
+    const run = (xx: Tensor, ww: Tensor, bb: Tensor | null, yy: Tensor) => () => linear(rec, gpu, xx, ww, bb, yy);
+    const wrongK = uploadValues(gpu, uniform(8, 3), [4, 2], 'bf16');
+    const yWrong = gpu.tensor([2, 5], 'f32');
+    const y16 = gpu.tensor([2, 4], 'bf16');
+    const biasF16 = uploadValues(gpu, uniform(4, 4), [4], 'f16');
+    const biasShort = uploadValues(gpu, uniform(3, 5), [3], 'f32');
+    const wU32 = uploadValues(gpu, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, 3], 'u32');
+    const x1d = uploadValues(gpu, uniform(3, 6), [3], 'f32');
+    expect(run(x, wrongK, null, y)).toThrow(ShapeError);
+    expect(run(x, w, null, yWrong)).toThrow(ShapeError);
+    expect(run(x, w, null, y16)).toThrow(ShapeError);
+    expect(run(x, w, biasF16, y)).toThrow(ShapeError);
+    expect(run(x, w, biasShort, y)).toThrow(ShapeError);
+    expect(run(x, wU32, null, y)).toThrow(ShapeError);
+    expect(run(x1d, w, null, y)).toThrow(ShapeError);
+    const xy = gpu.tensor([2, 4], 'f32');
+    const sq = uploadValues(gpu, uniform(16, 7), [4, 4], 'f32');
+    expect(run(xy, sq, null, xy)).toThrow(/shares a GPU buffer/);
+    if (!gpu.features.f16) {
+      const xh = gpu.tensor([2, 3], 'f16');
+      const yh = gpu.tensor([2, 4], 'f16');
+      expect(run(xh, w, null, yh)).toThrow(/shader-f16/);
+    }
+    expect(matmulPlan(gpu).kind).toBe('matmul');
+  });
+});
