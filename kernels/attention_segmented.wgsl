@@ -215,7 +215,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (!live) { return; }
   let ob = (row * heads + h) * HD4;
   if (covered != 1u || bad) {
-    let nan = vec4f(bitcast<f32>(0x7fc00000u));
+    let nan = vec4f(bitcast<f32>(0x7fc00000u + min(p.nq, 0u)));  // not a constant: WGSL rejects NaN constants
     for (var c = 0u; c < HD4; c++) { out[ob + c] = act4(nan); }
     return;
   }

@@ -80,6 +80,16 @@ fn blockDot(row: u32, blocks: u32, i: u32, xa: vec4f, xb: vec4f) -> vec4f {
 }
 #endif
 
+#if SUBGROUPS
+// Block b0 + j of every row (skipped past the end: the condition is uniform, so the broadcasts stay legal).
+fn accumulateBlock(acc: ptr<function, array<vec4f, R>>, rows: ptr<function, array<u32, R>>, blocks: u32, b0: u32,
+                   j: u32, xa: vec4f, xb: vec4f) {
+  if (b0 + j < blocks) {
+    for (var r = 0u; r < R; r++) { (*acc)[r] += blockDot((*rows)[r], blocks, b0 + j, xa, xb); }
+  }
+}
+#endif
+
 fn store(n: u32, s: f32) {
   let col = p.col0 + n;
   var v = s;
@@ -113,16 +123,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 #else
   let blocks = p.k / 8u;
 #if SUBGROUPS
-  for (var b0 = 0u; b0 < blocks; b0 += sgSize) {
-    let mine = min(b0 + sgId, blocks - 1u);
+  // Lane j < 8 of each subgroup loads block b0 + j of x; the others see it through subgroupBroadcast with a
+  // constant lane (cheap on CPU adapters, unlike a shuffle). Needs subgroups of at least 8 lanes.
+  for (var b0 = 0u; b0 < blocks; b0 += 8u) {
+    let mine = min(b0 + (sgId & 7u), blocks - 1u);
     let xaMine = vec4f(x[2u * mine]);
     let xbMine = vec4f(x[2u * mine + 1u]);
-    let count = min(sgSize, blocks - b0);
-    for (var j = 0u; j < count; j++) {
-      let xa = subgroupShuffle(xaMine, j);
-      let xb = subgroupShuffle(xbMine, j);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + j, xa, xb); }
-    }
+    accumulateBlock(&acc, &rows, blocks, b0, 0u, subgroupBroadcast(xaMine, 0u), subgroupBroadcast(xbMine, 0u));
+    accumulateBlock(&acc, &rows, blocks, b0, 1u, subgroupBroadcast(xaMine, 1u), subgroupBroadcast(xbMine, 1u));
+    accumulateBlock(&acc, &rows, blocks, b0, 2u, subgroupBroadcast(xaMine, 2u), subgroupBroadcast(xbMine, 2u));
+    accumulateBlock(&acc, &rows, blocks, b0, 3u, subgroupBroadcast(xaMine, 3u), subgroupBroadcast(xbMine, 3u));
+    accumulateBlock(&acc, &rows, blocks, b0, 4u, subgroupBroadcast(xaMine, 4u), subgroupBroadcast(xbMine, 4u));
+    accumulateBlock(&acc, &rows, blocks, b0, 5u, subgroupBroadcast(xaMine, 5u), subgroupBroadcast(xbMine, 5u));
+    accumulateBlock(&acc, &rows, blocks, b0, 6u, subgroupBroadcast(xaMine, 6u), subgroupBroadcast(xbMine, 6u));
+    accumulateBlock(&acc, &rows, blocks, b0, 7u, subgroupBroadcast(xaMine, 7u), subgroupBroadcast(xbMine, 7u));
   }
 #else
   for (var i = t; i < blocks; i += T) {

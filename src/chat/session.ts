@@ -7,6 +7,7 @@ import type { Gpu } from '../runtime/device.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
+import { ContextOverflowError } from '../model/errors-kv.js';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
@@ -297,6 +298,8 @@ export class ChatSession {
     const blocks = this.blocksOf(ids, call);
     const plan = this.ctx.plan(ids, blocks);
     t.prefill += now() - t0;
+    // Before any vision work: a prompt the cache cannot hold fails now (decoding stops at the capacity later).
+    if (ids.length > this.ctx.capacity) throw new ContextOverflowError(this.ctx.capacity, ids.length);
 
     // Features of the query groups whose images must be prefilled (each group encoded once, in full).
     const groups = [...new Set(plan.newBlocks.map((b) => call.images[b]!.group))];

@@ -31,12 +31,12 @@ export function refNucleus(logits: ArrayLike<number>, temperature: number, topP:
   const probs = Float64Array.from(logits, (v) => (Number.isNaN(v) ? 0 : Math.exp((v - m) / temperature)));
   const z = probs.reduce((s, v) => s + v, 0);
   for (let i = 0; i < probs.length; i++) probs[i]! /= z;
-  const order = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]!);
+  const ascending = Float64Array.from(probs).sort();
   let cum = 0;
   let threshold = 0;
-  for (const i of order) {
-    cum += probs[i]!;
-    threshold = probs[i]!;
+  for (let i = ascending.length - 1; i >= 0; i--) {
+    cum += ascending[i]!;
+    threshold = ascending[i]!;
     if (cum >= topP) break;
   }
   const tokens: number[] = [];

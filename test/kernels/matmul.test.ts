@@ -111,7 +111,7 @@ describe('linear (kernels/matvec.wgsl, kernels/matmul.wgsl)', async () => {
     for (const s of [
       { m: 1, n: 130, k: 129, bias: true, accumulate: false },
       { m: 1, n: 130, k: 136, bias: false, accumulate: true },
-      { m: 67, n: 130, k: 129, bias: false, accumulate: true },
+      { m: 7, n: 130, k: 129, bias: false, accumulate: true }, // activations must fit one 4096-byte binding too
       { m: 5, n: 130, k: 136, bias: true, accumulate: false },
     ]) {
       await check(gpu, s, c.act, c.weight, (seed += 10));

@@ -8,7 +8,7 @@ import {
   RefError, refAdd, refApplyRotary, refCausalAttention, refGelu, refMatmul, refMropeTable, refRmsNorm,
   refRopeTable1d, refRopeTable2d, refSegmentedAttention, refSilu,
 } from './ops.js';
-import { refWeight, type RefConfig, type RefWeights } from './weights.js';
+import { refWeight, type RefConfig, type RefTextEncoderConfig, type RefWeights } from './weights.js';
 
 export * from './ops.js';
 export * from './weights.js';
@@ -312,7 +312,7 @@ export interface RefTextEncoderResult {
 /** One sequence: ids [T], mask [T] (padding keys masked; positions arange(T) whatever the padding). */
 export function refTextEncoder(weights: RefWeights, config: RefConfig, ids: readonly number[],
   mask: readonly number[]): RefTextEncoderResult {
-  const c = config.textEncoder;
+  const c = textEncoderOf(config);
   const T = ids.length;
   if (mask.length !== T) throw new RefError('ids and mask lengths differ');
   const D = c.hiddenSize;
@@ -344,6 +344,11 @@ export function refTextEncoder(weights: RefWeights, config: RefConfig, ids: read
   return { layers, lastHiddenState: refRmsNorm(x, refWeight(weights, 'text_encoder.norm.weight'), T, D, c.eps) };
 }
 
+function textEncoderOf(config: RefConfig): RefTextEncoderConfig {
+  if (!config.textEncoder) throw new RefError('this checkpoint has no text encoder (plain qwen2_5_vl)');
+  return config.textEncoder;
+}
+
 /** Bias-free gated MLP down(silu(gate(x)) ⊙ up(x)) of the LLM and the text encoder. */
 function swiglu(weights: RefWeights, p: string, x: Float64Array, rows: number, D: number, I: number): Float64Array {
   const gate = refSilu(refMatmul(x, refWeight(weights, p + 'mlp.gate_proj.weight'), rows, D, I));
@@ -353,7 +358,7 @@ function swiglu(weights: RefWeights, p: string, x: Float64Array, rows: number, D
 
 /** text_proj: [rows, Dt] -> [rows, Dv]. */
 export function refTextProj(weights: RefWeights, config: RefConfig, x: Float64Array, rows: number): Float64Array {
-  return refMatmul(x, refWeight(weights, 'text_proj.weight'), rows, config.textEncoder.hiddenSize,
+  return refMatmul(x, refWeight(weights, 'text_proj.weight'), rows, textEncoderOf(config).hiddenSize,
     config.vision.hiddenSize, refWeight(weights, 'text_proj.bias'));
 }
 

@@ -97,7 +97,8 @@ export interface RefLlmConfig {
 
 export interface RefConfig {
   vision: RefVisionConfig;
-  textEncoder: RefTextEncoderConfig;
+  /** null for a plain qwen2_5_vl checkpoint (no text_encoder_config). */
+  textEncoder: RefTextEncoderConfig | null;
   llm: RefLlmConfig;
 }
 
@@ -110,9 +111,9 @@ function num(o: Record<string, unknown>, key: string): number {
 /** Reads the fields the reference needs from a ViLaVT config.json object. */
 export function refConfigFromJson(json: Record<string, unknown>): RefConfig {
   const v = json['vision_config'] as Record<string, unknown>;
-  const t = json['text_encoder_config'] as Record<string, unknown>;
+  const t = json['text_encoder_config'] as Record<string, unknown> | undefined;
   const rope = json['rope_scaling'] as Record<string, unknown>;
-  if (!v || !t || !rope) throw new RefError('config.json needs vision_config, text_encoder_config, rope_scaling');
+  if (!v || !rope) throw new RefError('config.json needs vision_config and rope_scaling');
   const llmHidden = num(json, 'hidden_size');
   const llmHeads = num(json, 'num_attention_heads');
   return {
@@ -132,7 +133,7 @@ export function refConfigFromJson(json: Record<string, unknown>): RefConfig {
       ropeTheta: 10000,
       eps: 1e-6,
     },
-    textEncoder: {
+    textEncoder: t === undefined ? null : {
       hiddenSize: num(t, 'hidden_size'),
       numLayers: num(t, 'num_hidden_layers'),
       numHeads: num(t, 'num_attention_heads'),

@@ -1,0 +1,115 @@
+// Headless benchmark runner: `npm run bench [-- --quick] [-- --json FILE] [-- --filter TEXT]`.
+// Measures this adapter's ceilings first, then every kernel case from bench/cases/, and reports each kernel's
+// median time with its fraction of the measured streaming bandwidth and FMA rate.
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { createNodeGpu } from '../src/platform/node.js';
+import { measureCeilings } from './ceilings.js';
+import { FAMILIES } from './cases/index.js';
+import { timeWork, type BenchCase } from './timing.js';
+
+interface Args { quick: boolean; json: string | null; filter: string | null }
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { quick: false, json: null, filter: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') args.quick = true;
+    else if (a === '--json' || a === '--filter') {
+      const v = argv[++i];
+      if (!v) throw new Error(`${a} needs a value`);
+      if (a === '--json') args.json = v; else args.filter = v;
+    } else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run bench -- [--quick] [--json FILE] [--filter TEXT]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  return args;
+}
+
+export interface KernelResult {
+  family: string;
+  name: string;
+  shape: string;
+  ms_median: number;
+  ms_min: number;
+  gbps: number;
+  gflops: number;
+  fraction_of_stream_bw: number;
+  fraction_of_fma_peak: number;
+  note?: string;
+}
+
+const fmt = (v: number, d = 2) => v.toFixed(d).padStart(8);
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const gpu = await createNodeGpu();
+  console.log(`adapter: ${gpu.describe()}`);
+  console.log(`host: ${cpus().length} CPU(s), load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}` +
+    `${args.quick ? ' — quick run (short subset, fewer repetitions)' : ''}`);
+
+  const c = await measureCeilings(gpu, { quick: args.quick });
+  console.log(`\nceilings (${c.bufferBytes / 2 ** 20} MiB buffers, median of repetitions, wall clock submit→done):`);
+  console.log(`  copyBufferToBuffer      ${fmt(c.copyGbps)} GB/s`);
+  for (const [name, gbps] of Object.entries(c.streamVariants)) console.log(`  stream ${name.padEnd(30)} ${fmt(gbps)} GB/s`);
+  console.log(`  streaming read (best)   ${fmt(c.streamGbps)} GB/s  (${c.streamKernel})`);
+  console.log(`  register FMA            ${fmt(c.fmaGflops)} GFLOP/s`);
+  console.log(`  per-dispatch overhead   ${fmt(c.dispatchOverheadUs, 1)} µs`);
+
+  const results: KernelResult[] = [];
+  console.log(`\n${'kernel'.padEnd(64)} ${'ms'.padStart(8)} ${'GB/s'.padStart(8)} ${'GFLOP/s'.padStart(8)}  ${'of bw'.padStart(6)} ${'of fma'.padStart(6)}  shape`);
+  for (const family of FAMILIES) {
+    const cases: BenchCase[] = family.benchCases(gpu).filter((k) => (!args.quick || k.quick) &&
+      (!args.filter || `${family.name} ${k.name} ${k.shape}`.includes(args.filter)));
+    for (const k of cases) {
+      await k.setup(gpu);
+      try {
+        const t = await timeWork(gpu, (rec) => k.record(rec, gpu), args.quick ? { warmup: 1, reps: 3 } : { warmup: 2, reps: 7 });
+        const gbps = k.bytes / 1e6 / t.msMedian;
+        const gflops = k.flops / 1e6 / t.msMedian;
+        const r: KernelResult = {
+          family: family.name, name: k.name, shape: k.shape, ms_median: t.msMedian, ms_min: t.msMin, gbps, gflops,
+          fraction_of_stream_bw: gbps / c.streamGbps, fraction_of_fma_peak: gflops / c.fmaGflops, note: k.note,
+        };
+        results.push(r);
+        console.log(`${k.name.slice(0, 64).padEnd(64)} ${fmt(r.ms_median)} ${fmt(gbps)} ${fmt(gflops)}  ${r.fraction_of_stream_bw.toFixed(2).padStart(6)} ${r.fraction_of_fma_peak.toFixed(2).padStart(6)}  ${k.shape}${k.note ? ` (${k.note})` : ''}`);
+      } finally {
+        k.dispose(gpu);
+      }
+    }
+  }
+
+  if (args.json) {
+    const report = {
+      device: {
+        adapter: gpu.describe(),
+        vendor: gpu.adapter.vendor,
+        architecture: gpu.adapter.architecture,
+        description: gpu.adapter.description,
+        is_fallback_adapter: gpu.adapter.isFallbackAdapter,
+        features: gpu.features,
+        max_binding_bytes: gpu.maxBindingBytes,
+        copy_gbps: c.copyGbps,
+        stream_gbps: c.streamGbps,
+        stream_kernel: c.streamKernel,
+        stream_variants_gbps: c.streamVariants,
+        fma_gflops: c.fmaGflops,
+        dispatch_overhead_us: c.dispatchOverheadUs,
+        timing: 'wall clock from submit to onSubmittedWorkDone, median after warm-up; short work repeated within one submit',
+        host_cpus: cpus().length,
+        host_load_average: loadavg(),
+        quick: args.quick,
+      },
+      kernels: results,
+    };
+    writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\nwrote ${args.json}`);
+  }
+  gpu.device.destroy();
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});
