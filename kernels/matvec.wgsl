@@ -80,16 +80,6 @@ fn blockDot(row: u32, blocks: u32, i: u32, xa: vec4f, xb: vec4f) -> vec4f {
 }
 #endif
 
-#if SUBGROUPS
-// Block b0 + j of every row (skipped past the end: the condition is uniform, so the broadcasts stay legal).
-fn accumulateBlock(acc: ptr<function, array<vec4f, R>>, rows: ptr<function, array<u32, R>>, blocks: u32, b0: u32,
-                   j: u32, xa: vec4f, xb: vec4f) {
-  if (b0 + j < blocks) {
-    for (var r = 0u; r < R; r++) { (*acc)[r] += blockDot((*rows)[r], blocks, b0 + j, xa, xb); }
-  }
-}
-#endif
-
 fn store(n: u32, s: f32) {
   let col = p.col0 + n;
   var v = s;
@@ -129,14 +119,46 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let mine = min(b0 + (sgId & 7u), blocks - 1u);
     let xaMine = vec4f(x[2u * mine]);
     let xbMine = vec4f(x[2u * mine + 1u]);
-    accumulateBlock(&acc, &rows, blocks, b0, 0u, subgroupBroadcast(xaMine, 0u), subgroupBroadcast(xbMine, 0u));
-    accumulateBlock(&acc, &rows, blocks, b0, 1u, subgroupBroadcast(xaMine, 1u), subgroupBroadcast(xbMine, 1u));
-    accumulateBlock(&acc, &rows, blocks, b0, 2u, subgroupBroadcast(xaMine, 2u), subgroupBroadcast(xbMine, 2u));
-    accumulateBlock(&acc, &rows, blocks, b0, 3u, subgroupBroadcast(xaMine, 3u), subgroupBroadcast(xbMine, 3u));
-    accumulateBlock(&acc, &rows, blocks, b0, 4u, subgroupBroadcast(xaMine, 4u), subgroupBroadcast(xbMine, 4u));
-    accumulateBlock(&acc, &rows, blocks, b0, 5u, subgroupBroadcast(xaMine, 5u), subgroupBroadcast(xbMine, 5u));
-    accumulateBlock(&acc, &rows, blocks, b0, 6u, subgroupBroadcast(xaMine, 6u), subgroupBroadcast(xbMine, 6u));
-    accumulateBlock(&acc, &rows, blocks, b0, 7u, subgroupBroadcast(xaMine, 7u), subgroupBroadcast(xbMine, 7u));
+    if (b0 + 0u < blocks) {
+      let xa = subgroupBroadcast(xaMine, 0u);
+      let xb = subgroupBroadcast(xbMine, 0u);
+      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 0u, xa, xb); }
+    }
+    if (b0 + 1u < blocks) {
+      let xa = subgroupBroadcast(xaMine, 1u);
+      let xb = subgroupBroadcast(xbMine, 1u);
+      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 1u, xa, xb); }
+    }
+    if (b0 + 2u < blocks) {
+      let xa = subgroupBroadcast(xaMine, 2u);
+      let xb = subgroupBroadcast(xbMine, 2u);
+      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 2u, xa, xb); }
+    }
+    if (b0 + 3u < blocks) {
+      let xa = subgroupBroadcast(xaMine, 3u);
+      let xb = subgroupBroadcast(xbMine, 3u);
+      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 3u, xa, xb); }
+    }
+    if (b0 + 4u < blocks) {
+      let xa = subgroupBroadcast(xaMine, 4u);
+      let xb = subgroupBroadcast(xbMine, 4u);
+      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 4u, xa, xb); }
+    }
+    if (b0 + 5u < blocks) {
+      let xa = subgroupBroadcast(xaMine, 5u);
+      let xb = subgroupBroadcast(xbMine, 5u);
+      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 5u, xa, xb); }
+    }
+    if (b0 + 6u < blocks) {
+      let xa = subgroupBroadcast(xaMine, 6u);
+      let xb = subgroupBroadcast(xbMine, 6u);
+      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 6u, xa, xb); }
+    }
+    if (b0 + 7u < blocks) {
+      let xa = subgroupBroadcast(xaMine, 7u);
+      let xb = subgroupBroadcast(xbMine, 7u);
+      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 7u, xa, xb); }
+    }
   }
 #else
   for (var i = t; i < blocks; i += T) {

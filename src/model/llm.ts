@@ -18,7 +18,7 @@ import type { LlmConfig } from './config.js';
 import type { DecoderWeights } from './weights.js';
 import { KvCache } from './kv-cache.js';
 import { mropeTable } from './rope-tables.js';
-import { sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
+import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
 
 export interface ImageRows {
   /** [n, hidden] features of every image of the sequence being appended, in order. */
@@ -128,12 +128,18 @@ export class LanguageModel {
             const src = wantAll ? x : lastRow(rec, gpu, x, n - 1, s.last);
             const normed = rows === C ? s.h : sliceRows(gpu, s.h, 0, rows);
             rmsNorm(rec, gpu, src, w.norm, normed, cfg.rmsEps);
-            const logits = gpu.tensor([rows, V], act, 'llm.logits');
-            linear(rec, gpu, normed, w.lmHead, null, logits);
-            rec.submit();
-            const vals = await gpu.read(logits);
+            // Logits rows in sub-chunks: [rows, vocab] can exceed one binding (152064 columns for the 7B).
+            const eb = act === 'f32' ? 4 : 2;
+            const lc = chunkRows(gpu, rows, V * eb, rowGranularity(gpu, [cfg.hidden * eb, V * eb]));
+            const logits = gpu.tensor([lc, V], act, 'llm.logits');
+            for (let r = 0; r < rows; r += lc) {
+              const m = Math.min(lc, rows - r);
+              linear(rec, gpu, m === rows ? normed : sliceRows(gpu, normed, r, m), w.lmHead, null, m === lc ? logits : sliceRows(gpu, logits, 0, m));
+              rec.submit();
+              const vals = await gpu.read(logits);
+              out.set(vals.subarray(0, m * V), (wantAll ? c0 : 0) * V + r * V);
+            }
             logits.release();
-            out.set(vals, wantAll ? c0 * V : 0);
           }
         }
         rec.submit();

@@ -3,7 +3,7 @@
 // hold the group's projected inquiry tokens), the patch merger and the un-permutation. One call encodes any number
 // of images in any number of contiguous query groups; each group's output depends only on that group.
 import type { Gpu } from '../runtime/device.js';
-import type { ActDType } from '../runtime/dtype.js';
+import { encode, type ActDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -18,7 +18,7 @@ import type { VisionConfig } from './config.js';
 import type { VisionWeights } from './weights.js';
 import { planVisionCall, visionBlockSchedule, type GridThw, type VisionPlan } from './vision-plan.js';
 import { visionRopeTable, inquiryRopeTable } from './rope-tables.js';
-import { activationFrom, chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
+import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
 
 export interface VisionImage {
   /** [gh*gw, C*T*P*P] normalized patches in 2x2-merge order (src/preprocess/patchify.ts). */
@@ -96,10 +96,19 @@ export class VisionEncoder {
     const rec = gpu.recorder();
     const flush = async (t: Tensor): Promise<Float32Array> => { rec.submit(); return gpu.read(t); };
     try {
-      // Patch embed (a Conv3d whose stride equals its kernel is a matmul over flattened patches).
-      const px = keep(activationFrom(gpu, pixels, [N, patchDim], act, 'vit.pixels'));
+      // Patch embed (a Conv3d whose stride equals its kernel is a matmul over flattened patches). The pixels
+      // are the widest input (1176 per patch), so they go up in row chunks that fit one binding.
       const embedded = keep(gpu.tensor([N, D], act, 'vit.embed'));
-      this.linearChunked(rec, px, w.patchEmbed, null, embedded, false);
+      const eb = act === 'f32' ? 4 : 2;
+      const pc = chunkRows(gpu, N, patchDim * eb, rowGranularity(gpu, [D * eb]));
+      const px = keep(gpu.tensor([pc, patchDim], act, 'vit.pixels'));
+      for (let r = 0; r < N; r += pc) {
+        const n = Math.min(pc, N - r);
+        const chunk = n === pc ? px : sliceRows(gpu, px, 0, n);
+        gpu.write(chunk, encode(pixels.subarray(r * patchDim, (r + n) * patchDim), act));
+        linear(rec, gpu, chunk, w.patchEmbed, null, n === N ? embedded : sliceRows(gpu, embedded, r, n));
+        rec.submit(); // the next chunk overwrites the staging rows
+      }
       if (capture) capture.patchEmbed = await flush(embedded);
 
       // Window permutation of merged units (4 patch rows each); rotary tables follow the permuted order.
