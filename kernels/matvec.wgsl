@@ -8,8 +8,8 @@
 // per-lane scalar loop anyway: giving each lane its own rows keeps loads of x shared by R rows (bench/NOTES.md).
 //
 // Defines: W_F16 / W_BF16 with W16 (16-bit weights packed two per u32; else f32), ACT_F16 (x/y are f16),
-// HAS_BIAS, UNALIGNED (K % 8 != 0: element-wise loop), SUBGROUPS (T = 1 only: each lane loads a different
-// block of x and the subgroup shares it through subgroupShuffle instead of every lane loading all of x).
+// HAS_BIAS, UNALIGNED (K % 8 != 0: element-wise loop). No subgroup variant: sharing x through subgroup
+// shuffles or broadcasts measured slower on lavapipe than each lane loading it (bench/NOTES.md).
 
 override WG: u32 = 64u; // invocations per workgroup
 override T: u32 = 1u;   // invocations sharing one group of R rows: a power of two dividing WG
@@ -92,11 +92,7 @@ fn store(n: u32, s: f32) {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32
-#if SUBGROUPS
-        , @builtin(subgroup_invocation_id) sgId: u32, @builtin(subgroup_size) sgSize: u32
-#endif
-        ) {
+        @builtin(local_invocation_index) lid: u32) {
   let group = wid.x + wid.y * nwg.x;
   let t = lid % T;
   let row0 = ((group * WG + lid) / T) * R;
@@ -112,61 +108,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 #else
   let blocks = p.k / 8u;
-#if SUBGROUPS
-  // Lane j < 8 of each subgroup loads block b0 + j of x; the others see it through subgroupBroadcast with a
-  // constant lane (cheap on CPU adapters, unlike a shuffle). Needs subgroups of at least 8 lanes.
-  for (var b0 = 0u; b0 < blocks; b0 += 8u) {
-    let mine = min(b0 + (sgId & 7u), blocks - 1u);
-    let xaMine = vec4f(x[2u * mine]);
-    let xbMine = vec4f(x[2u * mine + 1u]);
-    if (b0 + 0u < blocks) {
-      let xa = subgroupBroadcast(xaMine, 0u);
-      let xb = subgroupBroadcast(xbMine, 0u);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 0u, xa, xb); }
-    }
-    if (b0 + 1u < blocks) {
-      let xa = subgroupBroadcast(xaMine, 1u);
-      let xb = subgroupBroadcast(xbMine, 1u);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 1u, xa, xb); }
-    }
-    if (b0 + 2u < blocks) {
-      let xa = subgroupBroadcast(xaMine, 2u);
-      let xb = subgroupBroadcast(xbMine, 2u);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 2u, xa, xb); }
-    }
-    if (b0 + 3u < blocks) {
-      let xa = subgroupBroadcast(xaMine, 3u);
-      let xb = subgroupBroadcast(xbMine, 3u);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 3u, xa, xb); }
-    }
-    if (b0 + 4u < blocks) {
-      let xa = subgroupBroadcast(xaMine, 4u);
-      let xb = subgroupBroadcast(xbMine, 4u);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 4u, xa, xb); }
-    }
-    if (b0 + 5u < blocks) {
-      let xa = subgroupBroadcast(xaMine, 5u);
-      let xb = subgroupBroadcast(xbMine, 5u);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 5u, xa, xb); }
-    }
-    if (b0 + 6u < blocks) {
-      let xa = subgroupBroadcast(xaMine, 6u);
-      let xb = subgroupBroadcast(xbMine, 6u);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 6u, xa, xb); }
-    }
-    if (b0 + 7u < blocks) {
-      let xa = subgroupBroadcast(xaMine, 7u);
-      let xb = subgroupBroadcast(xbMine, 7u);
-      for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, b0 + 7u, xa, xb); }
-    }
-  }
-#else
   for (var i = t; i < blocks; i += T) {
     let xa = vec4f(x[2u * i]);
     let xb = vec4f(x[2u * i + 1u]);
     for (var r = 0u; r < R; r++) { acc[r] += blockDot(rows[r], blocks, i, xa, xb); }
   }
-#endif
 #endif
 
   var sums: array<f32, R>;

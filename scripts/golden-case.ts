@@ -352,6 +352,8 @@ export async function makeGoldenCase(variant: CaseVariant): Promise<GoldenCase> 
   }
 
   // b_reencode: every region group in one call, each group with its inquiry (right-padded to the longest).
+  // Note: src/golden/model.ts compares b's inquiry_embeds row-correctly only while no group but the last is
+  // padded, so multi-group variants list their longest inquiry first.
   const regionSizes = variant.regionGroups.flatMap((g) => g.regions);
   const regionMap = variant.regionGroups.flatMap((g, k) => g.regions.map(() => k));
   const regs = pics(regionSizes);

@@ -97,12 +97,12 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     { name: 'matvec LLM mlp.gate_proj/up_proj', m: 1, n: I, k: H, weight: 'f16' },
     // Layouts `linear` does not pick here, for comparison (bench/NOTES.md).
     {
-      name: 'matvec LLM mlp.gate_proj/up_proj, layout without subgroups', m: 1, n: I, k: H, weight: 'bf16',
-      plan: (g) => (matvecPlan(g).subgroups ? { ...matvecPlan(g), subgroups: false } : null),
+      name: 'matvec LLM mlp.gate_proj/up_proj, CPU layout (1 lane per 4 rows)', m: 1, n: I, k: H, weight: 'bf16',
+      plan: () => ({ kind: 'matvec', workgroup: 64, threadsPerRow: 1 }),
     },
     {
-      name: 'matvec LLM mlp.gate_proj/up_proj, GPU layout (32 lanes per row group)', m: 1, n: I, k: H, weight: 'bf16',
-      plan: () => ({ kind: 'matvec', workgroup: 256, threadsPerRow: 32, subgroups: false }),
+      name: 'matvec LLM mlp.gate_proj/up_proj, GPU layout (32 lanes per 4 rows)', m: 1, n: I, k: H, weight: 'bf16',
+      plan: () => ({ kind: 'matvec', workgroup: 256, threadsPerRow: 32 }),
     },
     // Prefill, scaled-down row counts (see note).
     { name: 'matmul LLM attn.q_proj', m: 32, n: H, k: H, weight: 'bf16', bias: true, note: 'prefill scaled to 32 rows' },

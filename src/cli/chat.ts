@@ -6,6 +6,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { toRgb } from '../preprocess/image.js';
+import { MAX_PIXELS_TOTAL, MIN_PIXELS, smartResize } from '../preprocess/smart-resize.js';
 import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
 import { CliError, UsageError } from './fail.js';
 
@@ -154,6 +155,8 @@ export async function chatMain(argv: string[]): Promise<number> {
   const { decodeImageFile, encodePng } = await import('../platform/node-image.js');
   const images: { image: DecodedImage; name: string }[] = [];
   for (const p of a.images) images.push({ image: await decodeImageFile(p), name: basename(p) });
+  // The loop's own size check (aspect ratio over 200, ...) before the weights are loaded.
+  for (const im of images) smartResize(im.image.height, im.image.width, { minPixels: MIN_PIXELS, maxPixels: MAX_PIXELS_TOTAL / images.length });
   const { loadTokenizerDir } = await import('../platform/node-tokenizer.js');
   const text = await loadTokenizerDir(a.model);
   const { openCheckpointDir } = await import('../platform/node-file.js');
@@ -181,7 +184,6 @@ export async function chatMain(argv: string[]): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => controller.abort(new CliError('interrupted'));
   process.once('SIGINT', onSigint);
-  await mkdir(a.out, { recursive: true });
   const out = (s: string) => process.stdout.write(s);
   const boxesByOriginal = new Map<string, { box: readonly number[]; color: readonly number[] }[]>();
   const saved: string[] = [];
@@ -196,6 +198,7 @@ export async function chatMain(argv: string[]): Promise<number> {
     for await (const e of events) {
       let savedPath: string | null = null;
       if (e.type === 'region') {
+        await mkdir(a.out, { recursive: true }); // only once there is something to save
         savedPath = join(a.out, `call${e.call + 1}_region${e.region_in_call}_${e.image_index === null ? 'dropped' : `image${e.image_index}`}.png`);
         await writeFile(savedPath, await encodePng(e.image));
         saved.push(savedPath);

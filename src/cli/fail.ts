@@ -31,9 +31,13 @@ export function describeError(e: unknown): string {
 
 /** Print `e` on stderr as one line (plus the stack with VILAVT_DEBUG=1); returns the exit status. */
 export function reportError(e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`error: ${e.message}\n`); // the message's first line, then the usage text
+    return 2;
+  }
   // Multi-line messages (compiler output) are folded into the one line.
   const line = describeError(e).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
   process.stderr.write(`error: ${line.length > 500 ? `${line.slice(0, 500)}…` : line}\n`);
   if (process.env.VILAVT_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-  return e instanceof UsageError ? 2 : 1;
+  return 1;
 }

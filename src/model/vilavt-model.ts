@@ -23,7 +23,7 @@ export class VilavtModel {
   private destroyed = false;
 
   private constructor(
-    private readonly gpu: Gpu,
+    readonly gpu: Gpu,
     readonly config: ModelConfig,
     readonly weights: ModelWeights,
     readonly vision: VisionEncoder,

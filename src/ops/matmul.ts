@@ -20,8 +20,6 @@ export interface MatvecPlan {
   readonly workgroup: number;
   /** Invocations sharing one group of rows (1: each invocation owns its rows). */
   readonly threadsPerRow: number;
-  /** Share x through subgroup shuffles (threadsPerRow 1 only). */
-  readonly subgroups: boolean;
 }
 
 export interface MatmulPlan {
@@ -39,18 +37,13 @@ const WEIGHT_DTYPES: readonly string[] = ['f32', 'f16', 'bf16'];
 
 /**
  * The matrix-vector layout for this adapter. CPU adapters (lavapipe, SwiftShader) execute lanes as SIMD over a
- * loop in which any load with a non-constant offset is a per-lane scalar load: one invocation per row group with
- * x shared through subgroups wins there (bench/NOTES.md). GPUs want neighbouring lanes on neighbouring words:
- * 32 invocations per row group, reduced in workgroup memory.
+ * loop in which any load with a non-constant offset is a per-lane scalar load: one invocation per group of 4
+ * rows, loading x once for all 4, wins there (bench/NOTES.md). GPUs want neighbouring lanes on neighbouring
+ * words: 32 invocations per row group, reduced in workgroup memory (correct, but not measured on a GPU here).
  */
 export function matvecPlan(gpu: Gpu): MatvecPlan {
   const cpu = gpu.adapter.isFallbackAdapter || /llvmpipe|swiftshader|software/i.test(`${gpu.adapter.architecture} ${gpu.adapter.description}`);
-  if (!cpu) return { kind: 'matvec', workgroup: 256, threadsPerRow: 32, subgroups: false };
-  const workgroup = 64;
-  // Shuffles assume full subgroups inside one workgroup.
-  const sgMax = gpu.adapter.subgroupMaxSize ?? 0;
-  const subgroups = gpu.features.subgroups && sgMax > 0 && workgroup % sgMax === 0;
-  return { kind: 'matvec', workgroup, threadsPerRow: 1, subgroups };
+  return cpu ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : { kind: 'matvec', workgroup: 256, threadsPerRow: 32 };
 }
 
 export function matmulPlan(_gpu: Gpu): MatmulPlan {
@@ -110,6 +103,9 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
   const { m, n, k } = shape;
   if (m === 0 || n === 0) return;
   if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linear: the matrix-vector kernel takes one row, got ${m}`);
+  if (plan.kind === 'matvec' && (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256)) {
+    throw new ShapeError(`linear: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
+  }
   const w16 = shape.weight !== 'f32';
   const block = plan.kind === 'matvec' ? 8 : 4;
   const defines: Defines = {
@@ -119,7 +115,6 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
     W_BF16: shape.weight === 'bf16',
     HAS_BIAS: bias !== null,
     UNALIGNED: k % block !== 0,
-    SUBGROUPS: plan.kind === 'matvec' && plan.subgroups && plan.threadsPerRow === 1 && k % block === 0,
   };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
