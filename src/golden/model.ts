@@ -115,9 +115,12 @@ export async function runModelGolden(dir: string, gpu: Gpu, act: ActDType): Prom
       const r = await inquiryFeatures(await s.ints('query_ids'), await s.ints('query_mask'), T, Q);
       feats = r.feats;
       if (s.has('inquiry_embeds')) {
+        // Reference rows are padded [Q, T, D]: compare the valid rows of every group.
         const ref = await s.f32('inquiry_embeds');
-        const got = await concatRows(feats);
-        close(s.name, 'inquiry_embeds', got, ref.subarray(0, got.length), 'text');
+        const mask = await s.ints('query_mask');
+        const D = s.shape('inquiry_embeds')[2]!;
+        const valid = mask.flatMap((m, i) => (m === 1 ? Array.from(ref.subarray(i * D, (i + 1) * D)) : []));
+        close(s.name, 'inquiry_embeds', await concatRows(feats), valid, 'text');
       }
     }
     const { vals, capture } = await encodeVision(s, '', feats, mapping);

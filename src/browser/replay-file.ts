@@ -1,0 +1,36 @@
+// A replay file (teacher-forced assistant turns) as the browser demo reads it; the same formats as
+// `vilavt chat --replay`: a list of strings, {"assistant_turns": [...]} or {"responses": [{"text", "finish_reason",
+// "stop_reason"}]}, with an optional "question".
+import { ChatError } from '../chat/errors.js';
+import type { ReplayTurn } from '../chat/session.js';
+
+export interface ReplayFile {
+  turns: ReplayTurn[];
+  question?: string;
+}
+
+export function parseReplayFile(text: string, source: string): ReplayFile {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ChatError(`replay file ${source}: invalid JSON: ${(e as Error).message}`);
+  }
+  const bad = (why: string) =>
+    new ChatError(`replay file ${source}: ${why}; expected a list of strings, {"assistant_turns": [...]} or {"responses": [{"text": ...}]}`);
+  const obj = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
+  const list = Array.isArray(doc) ? doc : obj?.assistant_turns ?? obj?.responses;
+  if (!Array.isArray(list)) throw bad('no list of turns');
+  const turns = list.map((t, i): ReplayTurn => {
+    if (typeof t === 'string') return t;
+    const r = t !== null && typeof t === 'object' ? (t as Record<string, unknown>) : null;
+    if (!r || typeof r.text !== 'string') throw bad(`turn ${i} has no "text"`);
+    const fr = r.finish_reason;
+    if (fr !== undefined && fr !== 'stop' && fr !== 'length') throw bad(`turn ${i}: finish_reason ${JSON.stringify(fr)}`);
+    const sr = r.stop_reason;
+    if (sr !== undefined && sr !== null && !Number.isSafeInteger(sr)) throw bad(`turn ${i}: stop_reason ${JSON.stringify(sr)}`);
+    return { text: r.text, finishReason: fr, stopReason: (sr as number | null | undefined) ?? null };
+  });
+  const question = obj && typeof obj.question === 'string' ? obj.question : undefined;
+  return { turns, question };
+}
