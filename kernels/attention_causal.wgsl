@@ -24,6 +24,7 @@ struct P {
   kps: u32,         // DECODE/COMBINE: keys per split
   nsplit: u32,      // DECODE/COMBINE: splits per head
   scale_log2: f32,
+  hd4: u32,         // = HD4 as a runtime value (see attention_segmented.wgsl: keeps lavapipe's compile fast)
 }
 
 override HD4: u32;    // head_dim / 4 (head_dim <= 128)
@@ -53,8 +54,8 @@ var<private> l: f32;
 
 fn loadQ(row: u32, h: u32) {
   let qb = row * p.q_stride + p.q_off + h * HD4;
-  for (var c = 0u; c < HD4; c++) { qv[c] = vec4f(q_buf[qb + c]) * p.scale_log2; }
-  for (var c = 0u; c < HD4; c++) { acc[c] = vec4f(0.0); }
+  for (var c = 0u; c < p.hd4; c++) { qv[c] = vec4f(q_buf[qb + c]) * p.scale_log2; }
+  for (var c = 0u; c < p.hd4; c++) { acc[c] = vec4f(0.0); }
   m = NEG;
   l = 0.0;
 }
@@ -65,7 +66,7 @@ fn update4(s: vec4f) -> vec4f {
   let w = exp2(s - vec4f(mNew));
   l = l * corr + (w.x + w.y + w.z + w.w);
   m = mNew;
-  for (var c = 0u; c < HD4; c++) { acc[c] *= corr; }
+  for (var c = 0u; c < p.hd4; c++) { acc[c] *= corr; }
   return w;
 }
 
@@ -73,14 +74,14 @@ fn update4(s: vec4f) -> vec4f {
 fn attend1(j: u32, g: u32) {
   let k0 = j * p.k_stride + p.k_off + g * HD4;
   var s = 0.0;
-  for (var c = 0u; c < HD4; c++) { s += dot(qv[c], vec4f(k_buf[k0 + c])); }
+  for (var c = 0u; c < p.hd4; c++) { s += dot(qv[c], vec4f(k_buf[k0 + c])); }
   let mNew = max(m, s);
   let corr = exp2(m - mNew);
   let w = exp2(s - mNew);
   l = l * corr + w;
   m = mNew;
   let v0 = j * p.v_stride + p.v_off + g * HD4;
-  for (var c = 0u; c < HD4; c++) { acc[c] = acc[c] * corr + w * vec4f(v_buf[v0 + c]); }
+  for (var c = 0u; c < p.hd4; c++) { acc[c] = acc[c] * corr + w * vec4f(v_buf[v0 + c]); }
 }
 
 // Keys ka..kb of kv head g.
@@ -91,14 +92,14 @@ fn attendRange(ka: u32, kb: u32, g: u32) {
   for (; j + 4u <= kb; j += 4u) {
     let k0 = j * p.k_stride + kh;
     var s = vec4f(0.0);
-    for (var c = 0u; c < HD4; c++) {
+    for (var c = 0u; c < p.hd4; c++) {
       let qc = qv[c];
       s += vec4f(dot(qc, vec4f(k_buf[k0 + c])), dot(qc, vec4f(k_buf[k0 + p.k_stride + c])),
                  dot(qc, vec4f(k_buf[k0 + 2u * p.k_stride + c])), dot(qc, vec4f(k_buf[k0 + 3u * p.k_stride + c])));
     }
     let w = update4(s);
     let v0 = j * p.v_stride + vh;
-    for (var c = 0u; c < HD4; c++) {
+    for (var c = 0u; c < p.hd4; c++) {
       acc[c] += w.x * vec4f(v_buf[v0 + c]) + w.y * vec4f(v_buf[v0 + p.v_stride + c])
               + w.z * vec4f(v_buf[v0 + 2u * p.v_stride + c]) + w.w * vec4f(v_buf[v0 + 3u * p.v_stride + c]);
     }
@@ -120,7 +121,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   attendRange(ka, min(ka + p.kps, p.past + 1u), g);
   let pb = (h * p.nsplit + split) * (HD4 + 1u);
   part[pb] = vec4f(m, l, 0.0, 0.0);
-  for (var c = 0u; c < HD4; c++) { part[pb + 1u + c] = acc[c]; }
+  for (var c = 0u; c < p.hd4; c++) { part[pb + 1u + c] = acc[c]; }
 }
 #elif COMBINE
 @compute @workgroup_size(HD4)
@@ -161,6 +162,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (!live) { return; }
   let ob = (row * heads + h) * HD4;
   let inv = 1.0 / l;  // l >= 1: the row's maximum key contributes exp2(0)
-  for (var c = 0u; c < HD4; c++) { out[ob + c] = act4(acc[c] * inv); }
+  for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(acc[c] * inv); }
 }
 #endif

@@ -28,6 +28,8 @@ struct P {
   ev_off: u32,
   ek_rows: u32,
   scale_log2: f32,  // softmax scale * log2(e)
+  hd4: u32,         // = HD4 as a runtime value: loops bounded by it are not fully unrolled, which made
+                    // lavapipe's LLVM compile take up to a minute for head_dim 64/128
 }
 
 override HD4: u32;    // head_dim / 4 (head_dim <= 128)
@@ -88,7 +90,7 @@ fn update4(s: vec4f) -> vec4f {
   let w = exp2(s - vec4f(mNew));
   l = l * corr + (w.x + w.y + w.z + w.w);
   m = mNew;
-  for (var c = 0u; c < HD4; c++) { acc[c] *= corr; }
+  for (var c = 0u; c < p.hd4; c++) { acc[c] *= corr; }
   return w;
 }
 
@@ -98,7 +100,7 @@ fn update1(s: f32) -> f32 {
   let w = exp2(s - mNew);
   l = l * corr + w;
   m = mNew;
-  for (var c = 0u; c < HD4; c++) { acc[c] *= corr; }
+  for (var c = 0u; c < p.hd4; c++) { acc[c] *= corr; }
   return w;
 }
 
@@ -110,14 +112,14 @@ fn attendImage(ka: u32, kb: u32, g: u32) {
   for (; j + 4u <= kb; j += 4u) {
     let k0 = j * p.k_stride + kh;
     var s = vec4f(0.0);
-    for (var c = 0u; c < HD4; c++) {
+    for (var c = 0u; c < p.hd4; c++) {
       let qc = qv[c];
       s += vec4f(dot(qc, vec4f(k_buf[k0 + c])), dot(qc, vec4f(k_buf[k0 + p.k_stride + c])),
                  dot(qc, vec4f(k_buf[k0 + 2u * p.k_stride + c])), dot(qc, vec4f(k_buf[k0 + 3u * p.k_stride + c])));
     }
     let w = update4(s);
     let v0 = j * p.v_stride + vh;
-    for (var c = 0u; c < HD4; c++) {
+    for (var c = 0u; c < p.hd4; c++) {
       acc[c] += w.x * vAt(v0 + c) + w.y * vAt(v0 + p.v_stride + c) + w.z * vAt(v0 + 2u * p.v_stride + c)
               + w.w * vAt(v0 + 3u * p.v_stride + c);
     }
@@ -125,10 +127,10 @@ fn attendImage(ka: u32, kb: u32, g: u32) {
   for (; j < kb; j++) {
     let k0 = j * p.k_stride + kh;
     var s = 0.0;
-    for (var c = 0u; c < HD4; c++) { s += dot(qv[c], vec4f(k_buf[k0 + c])); }
+    for (var c = 0u; c < p.hd4; c++) { s += dot(qv[c], vec4f(k_buf[k0 + c])); }
     let w = update1(s);
     let v0 = j * p.v_stride + vh;
-    for (var c = 0u; c < HD4; c++) { acc[c] += w * vAt(v0 + c); }
+    for (var c = 0u; c < p.hd4; c++) { acc[c] += w * vAt(v0 + c); }
   }
 }
 
@@ -141,14 +143,14 @@ fn attendExtra(ea: u32, eb: u32, g: u32) {
   for (; j + 4u <= eb; j += 4u) {
     let k0 = j * p.ek_stride + kh;
     var s = vec4f(0.0);
-    for (var c = 0u; c < HD4; c++) {
+    for (var c = 0u; c < p.hd4; c++) {
       let qc = qv[c];
       s += vec4f(dot(qc, vec4f(ek_buf[k0 + c])), dot(qc, vec4f(ek_buf[k0 + p.ek_stride + c])),
                  dot(qc, vec4f(ek_buf[k0 + 2u * p.ek_stride + c])), dot(qc, vec4f(ek_buf[k0 + 3u * p.ek_stride + c])));
     }
     let w = update4(s);
     let v0 = j * p.ev_stride + vh;
-    for (var c = 0u; c < HD4; c++) {
+    for (var c = 0u; c < p.hd4; c++) {
       acc[c] += w.x * evAt(v0 + c) + w.y * evAt(v0 + p.ev_stride + c) + w.z * evAt(v0 + 2u * p.ev_stride + c)
               + w.w * evAt(v0 + 3u * p.ev_stride + c);
     }
@@ -156,10 +158,10 @@ fn attendExtra(ea: u32, eb: u32, g: u32) {
   for (; j < eb; j++) {
     let k0 = j * p.ek_stride + kh;
     var s = 0.0;
-    for (var c = 0u; c < HD4; c++) { s += dot(qv[c], vec4f(ek_buf[k0 + c])); }
+    for (var c = 0u; c < p.hd4; c++) { s += dot(qv[c], vec4f(ek_buf[k0 + c])); }
     let w = update1(s);
     let v0 = j * p.ev_stride + vh;
-    for (var c = 0u; c < HD4; c++) { acc[c] += w * evAt(v0 + c); }
+    for (var c = 0u; c < p.hd4; c++) { acc[c] += w * evAt(v0 + c); }
   }
 }
 #endif
@@ -177,9 +179,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
   if (live) {
     let qb = row * p.q_stride + p.q_off + h * HD4;
-    for (var c = 0u; c < HD4; c++) { qv[c] = vec4f(q_buf[qb + c]) * p.scale_log2; }
+    for (var c = 0u; c < p.hd4; c++) { qv[c] = vec4f(q_buf[qb + c]) * p.scale_log2; }
   }
-  for (var c = 0u; c < HD4; c++) { acc[c] = vec4f(0.0); }
+  for (var c = 0u; c < p.hd4; c++) { acc[c] = vec4f(0.0); }
   m = NEG;
   l = 0.0;
 
@@ -216,10 +218,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let ob = (row * heads + h) * HD4;
   if (covered != 1u || bad) {
     let nan = vec4f(bitcast<f32>(0x7fc00000u + min(p.nq, 0u)));  // not a constant: WGSL rejects NaN constants
-    for (var c = 0u; c < HD4; c++) { out[ob + c] = act4(nan); }
+    for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(nan); }
     return;
   }
   // A segment without keys gives zeros (l == 0), as flash attention does.
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var c = 0u; c < HD4; c++) { out[ob + c] = act4(acc[c] * inv); }
+  for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(acc[c] * inv); }
 }

@@ -16,6 +16,7 @@ import {
   RefError, refConfigFromJson, refGreedy, refLlmForward, refRopeIndex, refTextEncoder, refTextProj,
   refVisionForward, type RefConfig, type RefInquiry, type RefVisionResult, type RefWeights,
 } from '../test/reference/reference.js';
+import { mulberry32 } from '../src/util/random.js';
 
 /** Width x height in pixels (multiples of patch_size * spatial_merge_size). */
 export type Size = readonly [w: number, h: number];
@@ -192,18 +193,6 @@ export function variantByName(name: string): CaseVariant {
 
 // ---- generation --------------------------------------------------------------------------------------------
 
-/** mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A smooth colour field plus noise: varied like a photo, never constant. */
 function randomImage([w, h]: Size, next: () => number): Uint8Array {
   const data = new Uint8Array(w * h * 3);
@@ -275,7 +264,7 @@ export async function makeGoldenCase(variant: CaseVariant): Promise<GoldenCase> 
 
   const v = cfg.vision;
   const L = cfg.llm;
-  const next = rng(variant.seed);
+  const next = mulberry32(variant.seed);
   const pics = (sizes: readonly Size[]) => picturesOf(sizes, next, v.patchSize, v.mergeSize, v.temporalPatchSize);
   const eot = tok('<|endoftext|>');
   const textIds = (n: number): number[] => Array.from({ length: n }, () => Math.floor(next() * (L.vocabSize - 20)));

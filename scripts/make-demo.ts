@@ -26,6 +26,7 @@ import {
   QWEN3_EXTRA_TOKENS,
   qwen3EmbeddingPostProcessor,
 } from '../src/text/inquiry-tokenizer.js';
+import { mulberry32 } from '../src/util/random.js';
 
 const DEMO_FORMAT = 1;
 const SEED = 20251121;
@@ -57,18 +58,6 @@ export function qwen25TokenizerConfig(qwen3Config: Json): Json {
   return { ...qwen3Config, added_tokens_decoder: decoder, chat_template: QWEN25_VL_CHAT_TEMPLATE };
 }
 
-/** mulberry32 (the sample's flower positions). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The sign board (original pixels) and the shape on it the second zoom looks at. */
 export const SIGN_BOARD = { x: 455, y: 196, w: 130, h: 70 };
 export const SIGN_SHAPES = [
@@ -78,7 +67,7 @@ export const SIGN_SHAPES = [
 ] as const;
 
 function sampleSvg(): string {
-  const next = rng(SEED);
+  const next = mulberry32(SEED);
   const flowers: string[] = [];
   const colors = ['#ffd23f', '#ff6f91', '#ffffff', '#c084fc'];
   for (let i = 0; i < 60; i++) {
@@ -160,7 +149,7 @@ const json = (v: unknown, indent = 2) => JSON.stringify(v, null, indent) + '\n';
 async function inputsKey(): Promise<string> {
   const h = createHash('sha256').update(`format ${DEMO_FORMAT} seed ${SEED}\n`);
   const root = fileURLToPath(new URL('..', import.meta.url));
-  for (const f of ['scripts/make-demo.ts', 'src/model/tiny-checkpoint.ts', 'src/model/manifest.ts', 'src/model/safetensors.ts', 'src/text/chat-template.ts', 'src/text/inquiry-tokenizer.ts', 'src/chat/zoom.ts', 'src/preprocess/smart-resize.ts']) {
+  for (const f of ['scripts/make-demo.ts', 'src/model/tiny-checkpoint.ts', 'src/util/random.ts', 'src/model/manifest.ts', 'src/model/safetensors.ts', 'src/text/chat-template.ts', 'src/text/inquiry-tokenizer.ts', 'src/chat/zoom.ts', 'src/preprocess/smart-resize.ts']) {
     h.update(f).update(await readFile(join(root, f)));
   }
   h.update(await readFile(QWEN3_TOKENIZER)).update(await readFile(QWEN3_TOKENIZER_CONFIG));

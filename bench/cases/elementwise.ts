@@ -11,17 +11,8 @@ import { applyRope } from '../../src/ops/rope.js';
 import { embed } from '../../src/ops/rows.js';
 import { argmax, sampleTopP } from '../../src/ops/sample.js';
 import { mropeTable } from '../../src/model/rope-tables.js';
+import type { BenchCase } from '../timing.js';
 
-/** The shape of a benchmark case (bench/run.ts). */
-export interface BenchCase {
-  name: string;
-  shape: string;
-  bytes: number;
-  flops: number;
-  setup(): Promise<void> | void;
-  record(rec: Recorder): void;
-  teardown(): void;
-}
 
 const HIDDEN = 3584;
 const INTER = 18944;
@@ -58,7 +49,7 @@ function makeCase(gpu: Gpu, name: string, shape: string, bytes: number, flops: n
       }, (t) => { owned.push(t); return t; });
     },
     record(rec) { body!(rec); },
-    teardown() { for (const t of owned) gpu.destroyTensor(t); owned = []; body = null; },
+    dispose() { for (const t of owned) gpu.destroyTensor(t); owned = []; body = null; },
   };
 }
 

@@ -2,9 +2,13 @@
 import type { Gpu } from '../../src/runtime/device.js';
 import type { BenchCase } from '../timing.js';
 import { benchCases as matmul } from './matmul.js';
+import { benchCases as attention } from './attention.js';
+import { benchCases as elementwise } from './elementwise.js';
 
 export interface BenchFamily { readonly name: string; benchCases(gpu: Gpu): BenchCase[] }
 
 export const FAMILIES: readonly BenchFamily[] = [
   { name: 'matmul', benchCases: matmul },
+  { name: 'attention', benchCases: attention },
+  { name: 'elementwise', benchCases: elementwise },
 ];

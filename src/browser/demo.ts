@@ -6,6 +6,7 @@
 // Automation: `/?model=URL/&image=URL[&image=URL...][&replay=URL][&question=TEXT][&greedy=1&seed=N&temperature=T
 // &top_p=P&max_rounds=N&max_new_tokens=N&f16=1]` loads and asks at once. Progress and the outcome are published as
 // `window.__vilavtDemo` (events without pixels) for headless tests.
+import { parseReplayFile } from '../chat/replay-file.js';
 import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
 import { openCheckpoint, type FileResolver } from '../model/checkpoint.js';
 import { blobSource, httpRangeSource } from '../model/byte-source.js';
@@ -15,7 +16,6 @@ import { toRgb, type DecodedImage } from '../preprocess/image.js';
 import { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
 import { loadTextAssets, type ReadTextFile } from '../text/tokenizer-files.js';
-import { parseReplayFile } from './replay-file.js';
 
 /** A ChatEvent as published for automation: the region's pixels replaced by their size. */
 export type DemoEvent = Exclude<ChatEvent, { type: 'region' }> | (Omit<Extract<ChatEvent, { type: 'region' }>, 'image'> & { type: 'region'; image: [number, number] });

@@ -18,6 +18,7 @@ import { ChatDriver, type ChatDriverSettings, type LlmCall, type LlmResponse, ty
 import { ChatError } from './errors.js';
 import { PyDict, PyTuple, type PyValue } from './python-semantics.js';
 import type { Box } from './zoom.js';
+import { mulberry32 } from '../util/random.js';
 
 /** Decodes image file bytes (the browser's and Node's decoders differ). */
 export interface ImageDecoder {
@@ -150,18 +151,6 @@ function sameKey(a: BlockKey, b: BlockKey): boolean {
     a.group.every((im, i) => sameImage(im, b.group[i]!));
 }
 
-/** mulberry32: the seeded uniform stream of top-p sampling. */
-function uniformStream(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A parsed tool argument as plain JSON (Python ints become numbers, tuples lists). */
 export function pyToJson(v: PyValue): JsonValue {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
@@ -264,7 +253,7 @@ export class ChatSession {
     const temperature = s.temperature ?? 0.75;
     const topP = s.topP ?? 0.9;
     if (!s.greedy && !(temperature > 0 && topP > 0 && topP <= 1)) throw new ChatError(`sampling needs temperature > 0 and 0 < topP <= 1, got ${temperature}, ${topP}`);
-    const sampling: Sampling = s.greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: uniformStream(s.seed ?? 1234) };
+    const sampling: Sampling = s.greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: mulberry32(s.seed ?? 1234) };
     const images: { image: DecodedImage; name: string }[] = [];
     for (const im of o.images) {
       if (im.image instanceof Uint8Array) {

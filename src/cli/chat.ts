@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { toRgb } from '../preprocess/image.js';
 import { MAX_PIXELS_TOTAL, MIN_PIXELS, smartResize } from '../preprocess/smart-resize.js';
+import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
 import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
 import { CliError, UsageError } from './fail.js';
 
@@ -57,29 +58,15 @@ function num(name: string, v: string | undefined, dflt: number): number {
 }
 
 /** The replay file's assistant turns and question. */
-async function readReplay(path: string): Promise<{ turns: ReplayTurn[]; question?: string }> {
-  let doc: unknown;
+async function readReplay(path: string): Promise<ReplayFile> {
+  let text: string;
   try {
-    doc = JSON.parse(await readFile(path, 'utf8'));
+    text = await readFile(path, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new CliError(`cannot read replay file ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   }
-  const bad = () => new CliError(`replay file ${path}: expected a list of strings, {"assistant_turns": [...]} or {"responses": [{"text": ...}]}`);
-  const obj = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
-  const list = Array.isArray(doc) ? doc : obj?.assistant_turns ?? obj?.responses;
-  if (!Array.isArray(list)) throw bad();
-  const turns = list.map((t): ReplayTurn => {
-    if (typeof t === 'string') return t;
-    const r = t as Record<string, unknown>;
-    if (!r || typeof r.text !== 'string') throw bad();
-    const finishReason = r.finish_reason === undefined ? undefined : r.finish_reason;
-    if (finishReason !== undefined && finishReason !== 'stop' && finishReason !== 'length') throw bad();
-    const stopReason = r.stop_reason === undefined || r.stop_reason === null ? null : Number(r.stop_reason);
-    return { text: r.text, finishReason, stopReason };
-  });
-  const question = obj && typeof obj.question === 'string' ? obj.question : undefined;
-  return { turns, question };
+  return parseReplayFile(text, path);
 }
 
 async function parse(argv: string[]): Promise<ChatArgs> {

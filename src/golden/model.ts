@@ -15,6 +15,7 @@ import type { GridThw } from '../model/vision-plan.js';
 import { activationFrom } from '../model/gpu-util.js';
 import { visionRopeTable, mropeTable } from '../model/rope-tables.js';
 import { gelu, siluMul } from '../ops/activation.js';
+import { maxRelErr } from '../util/rel-err.js';
 
 export interface GoldenResult { ok: boolean; lines: string[] }
 
@@ -47,7 +48,7 @@ export async function runModelGolden(dir: string, gpu: Gpu, act: ActDType): Prom
     ok &&= pass;
     lines.push(`${pass ? 'PASS' : 'FAIL'} ${act} ${scenario}.${what}: ${limit === 'exact' ? (pass ? 'identical' : `${err} mismatches`) : `rel ${err.toExponential(2)} (tol ${limit.toExponential(0)})`}`);
   };
-  const close = (s: string, what: string, got: ArrayLike<number>, ref: ArrayLike<number>, kind: Kind) => report(s, what, relErr(got, ref), tol[kind]);
+  const close = (s: string, what: string, got: ArrayLike<number>, ref: ArrayLike<number>, kind: Kind) => report(s, what, maxRelErr(got, ref), tol[kind]);
   const exact = (s: string, what: string, got: ArrayLike<number>, ref: ArrayLike<number>) => report(s, what, mismatches(got, ref), 'exact');
   const cfg = model.config;
   const mrope = () => new MropePositions({ imagePad: cfg.llm.imageTokenId, visionStart: cfg.llm.visionStartTokenId });
@@ -269,7 +270,7 @@ export async function runModelGolden(dir: string, gpu: Gpu, act: ActDType): Prom
     if (s.has('step_positions')) exact(s.name, 'step_positions', positions, await s.ints('step_positions'));
     close(s.name, 'step_logits', gotLogits, refLogits, 'logits');
     // Token identity is required wherever the reference's top-2 margin exceeds our logit error.
-    const err = relErr(gotLogits, refLogits) * maxAbs(refLogits);
+    const err = maxRelErr(gotLogits, refLogits) * maxAbs(refLogits);
     const robust = refIds.map((_, i) => (margins ? margins[i]! > 2 * err : true));
     const compared = robust.filter(Boolean).length;
     exact(s.name, `generated_ids (${compared}/${steps} steps with top-2 margin > 2x logit error)`, gotIds.filter((_, i) => robust[i]), refIds.filter((_, i) => robust[i]));
@@ -384,17 +385,6 @@ function concatF32(parts: Float32Array[]): Float32Array {
   let at = 0;
   for (const p of parts) { out.set(p, at); at += p.length; }
   return out;
-}
-
-export function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  if (got.length !== ref.length) return Infinity;
-  let m = 0, d = 0;
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(got[i]!)) return Infinity;
-    m = Math.max(m, Math.abs(ref[i]!));
-    d = Math.max(d, Math.abs(got[i]! - ref[i]!));
-  }
-  return m === 0 ? d : d / m;
 }
 
 function maxAbs(v: ArrayLike<number>): number { let m = 0; for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]!)); return m; }

@@ -3,47 +3,24 @@
  * tiny-a checkpoint, real tensor names, optional sharding with model.safetensors.index.json). Platform-neutral:
  * returns bytes; scripts/make-tiny-checkpoint.ts writes them to a folder.
  */
-import { parseModelConfig, type IntegrationPoint } from './config.js';
+import { parseModelConfig, type LlmConfig, type TextEncoderConfig, type VisionConfig } from './config.js';
 import { f32ToBf16, f32ToF16 } from './half.js';
 import { resolveManifest } from './manifest.js';
 import { encodeSafetensors, numel, type SafetensorsDtype, type TensorToEncode } from './safetensors.js';
+import { mulberry32, normalArray } from '../util/random.js';
 
-export interface TinyLlmDims {
-  hidden: number;
-  intermediate: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  mropeSection: [number, number, number];
-  ropeTheta?: number;
-  rmsEps?: number;
-}
+/** The generator's dimensions are the parsed config's fields (src/model/config.ts); optional ones have defaults. */
+export type TinyLlmDims = Pick<LlmConfig, 'hidden' | 'intermediate' | 'layers' | 'heads' | 'kvHeads' | 'mropeSection'> &
+  Partial<Pick<LlmConfig, 'ropeTheta' | 'rmsEps'>>;
 
-export interface TinyVisionDims {
-  hidden: number;
-  depth: number;
-  heads: number;
-  intermediate: number;
-  /** Pixels; a multiple of patchSize * mergeSize. */
-  windowSize: number;
-  fullattBlocks: number[];
-  integrationPoint: IntegrationPoint;
-  patchSize?: number;
-  temporalPatchSize?: number;
-  mergeSize?: number;
-}
+/** windowSize: pixels, a multiple of patchSize * mergeSize. */
+export type TinyVisionDims =
+  Pick<VisionConfig, 'hidden' | 'depth' | 'heads' | 'intermediate' | 'windowSize' | 'fullattBlocks' | 'integrationPoint'> &
+  Partial<Pick<VisionConfig, 'patchSize' | 'temporalPatchSize' | 'mergeSize'>>;
 
-export interface TinyTextEncoderDims {
-  hidden: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  /** heads * headDim may differ from hidden (as in Qwen3). */
-  headDim: number;
-  intermediate: number;
-  /** Defaults to the LLM vocabulary size. */
-  vocab?: number;
-}
+/** heads * headDim may differ from hidden (as in Qwen3); vocab defaults to the LLM vocabulary size. */
+export type TinyTextEncoderDims = Pick<TextEncoderConfig, 'hidden' | 'layers' | 'heads' | 'kvHeads' | 'headDim' | 'intermediate'> &
+  Partial<Pick<TextEncoderConfig, 'vocab'>>;
 
 export interface TinyCheckpointOptions {
   llm: TinyLlmDims;
@@ -89,30 +66,6 @@ export function tinyADims(): Omit<TinyCheckpointOptions, 'seed' | 'dtype'> {
     tieEmbeddings: false,
     vocab: 320,
   };
-}
-
-/** mulberry32: small, fast, good enough for test weights; same seed -> same checkpoint. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function normals(n: number, next: () => number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = 1 - next(); // (0, 1]: log is finite
-    const r = Math.sqrt(-2 * Math.log(u));
-    const th = 2 * Math.PI * next();
-    out[i] = r * Math.cos(th);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(th);
-  }
-  return out;
 }
 
 function buildConfig(o: TinyCheckpointOptions, special: Record<string, number>): Record<string, unknown> {
@@ -240,12 +193,12 @@ export function makeTinyCheckpoint(o: TinyCheckpointOptions): { files: Generated
   const configJson = buildConfig(o, special);
   const config = parseModelConfig(configJson); // the generator's config must pass our own parser
   const std = o.std ?? 0.05;
-  const next = rng(o.seed);
+  const next = mulberry32(o.seed);
   const st: SafetensorsDtype = o.dtype === 'bf16' ? 'BF16' : o.dtype === 'f16' ? 'F16' : 'F32';
 
   const tensors: TensorToEncode[] = resolveManifest(config).map((t) => {
     const n = numel(t.shape);
-    const z = normals(n, next);
+    const z = normalArray(n, next);
     // Norm weights sit near 1 as in trained models; everything else is small noise (never exactly zero).
     const center = t.role.includes('norm') ? 1 : 0;
     const vals = Float32Array.from(z, (x) => center + std * x || std);

@@ -51,7 +51,7 @@ export class VisionEncoder {
   private readonly schedule;
 
   constructor(private readonly gpu: Gpu, readonly cfg: VisionConfig, private readonly w: VisionWeights, readonly act: ActDType) {
-    this.schedule = visionBlockSchedule(cfg.depth, cfg.integrationPoint, cfg.fullattBlocks);
+    this.schedule = visionBlockSchedule(cfg);
   }
 
   /** Plan for a call (integer tables only; no GPU work). */

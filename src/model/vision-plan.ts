@@ -6,6 +6,7 @@
 //  - window order:    merged units (mergeSize² consecutive patch tokens) gathered by `windowIndex`.
 
 import { VilavtError } from '../runtime/errors.js';
+import type { VisionConfig } from './config.js';
 
 /** Invalid arguments for a ViT call plan. */
 export class VisionPlanError extends VilavtError {
@@ -290,27 +291,13 @@ export function planVisionCall(input: VisionCallInput): VisionPlan {
 /** Attention kind of every ViT block (spec §3.1: QA first, then per-image full, else window). */
 export type VisionBlockKind = 'qa' | 'full' | 'window';
 
-/** Which blocks are QA blocks for each `integration_point` value (authors' __init__, HF and vLLM identical). */
-export function isQaBlock(layer: number, depth: number, integrationPoint: string | null | undefined,
-  fullattBlockIndexes: readonly number[]): boolean {
-  switch (integrationPoint) {
-    case 'all': return true;
-    case 'early': return layer < Math.floor(depth / 2);
-    case 'late': return layer >= Math.floor(depth / 2);
-    case 'late2': return layer >= Math.floor((3 * depth) / 4);
-    case 'late3': return layer >= Math.floor(depth / 4);
-    case 'sparse': return fullattBlockIndexes.includes(layer);
-    default: return false;
-  }
-}
-
-export function visionBlockSchedule(depth: number, integrationPoint: string | null | undefined,
-  fullattBlockIndexes: readonly number[]): VisionBlockKind[] {
-  checkInt(depth, 'depth', 1);
+/** The kind of every block, from the config's QA blocks (`qaBlocksFor`) and full-attention blocks. */
+export function visionBlockSchedule(v: Pick<VisionConfig, 'depth' | 'qaBlocks' | 'fullattBlocks'>): VisionBlockKind[] {
+  checkInt(v.depth, 'depth', 1);
   const kinds: VisionBlockKind[] = [];
-  for (let i = 0; i < depth; i++) {
-    if (isQaBlock(i, depth, integrationPoint, fullattBlockIndexes)) kinds.push('qa');
-    else if (fullattBlockIndexes.includes(i)) kinds.push('full');
+  for (let i = 0; i < v.depth; i++) {
+    if (v.qaBlocks.includes(i)) kinds.push('qa');
+    else if (v.fullattBlocks.includes(i)) kinds.push('full');
     else kinds.push('window');
   }
   return kinds;

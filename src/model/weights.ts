@@ -4,14 +4,17 @@
 //  - gate/up projections are fused row-wise into one [2I, D] matrix (one matmul, and silu(gate)*up reads it);
 //  - the ViT's fused qkv is split into q, k, v (separate [D, D] matrices keep every activation a plain tensor);
 //  - the QA blocks' instruct key/value projections are fused into one [2D, D] matrix.
-// The checkpoint is validated against weights-manifest.json before the first GPU allocation.
+// Before the first GPU allocation the checkpoint is validated against weights-manifest.json and every matrix is
+// checked to split into bindings by whole rows; a narrowing to f16 that overflows stops the load (and frees
+// what was uploaded) before that tensor is uploaded.
 import type { Gpu } from '../runtime/device.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { decode, encode, type WeightDType } from '../runtime/dtype.js';
+import { bytesPerElement, decode, encode, type WeightDType } from '../runtime/dtype.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ModelConfig } from './config.js';
-import { validateCheckpoint } from './manifest.js';
+import { validateCheckpoint, type ExpectedTensor } from './manifest.js';
 import { CheckpointError } from './errors.js';
+import { bindingParts } from './memory-plan.js';
 
 export interface LinearWeights { w: Tensor; b: Tensor | null }
 
@@ -59,13 +62,17 @@ export interface LoadOptions {
   onProgress?: (done: number, total: number, name: string) => void;
 }
 
+/** The part of the runtime's Gpu the loader uses (tests pass a recording fake). */
+export type WeightUploader = Pick<Gpu, 'maxBindingBytes' | 'upload' | 'destroyTensor' | 'flushErrors'>;
+
 const SRC_DTYPES: Record<string, WeightDType> = { BF16: 'bf16', F16: 'f16', F32: 'f32' };
 
-export async function loadModelWeights(gpu: Gpu, ckpt: Checkpoint, opts: LoadOptions = {}): Promise<ModelWeights> {
+export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, opts: LoadOptions = {}): Promise<ModelWeights> {
   const cfg = ckpt.config;
-  validateCheckpoint(ckpt, cfg); // one error listing every problem, before any allocation
+  const report = validateCheckpoint(ckpt, cfg); // one error listing every problem, before any allocation
   const firstMatrix = ckpt.tensors.get('model.layers.0.self_attn.q_proj.weight')?.info.dtype ?? 'BF16';
   const storage: WeightDType = opts.storage ?? SRC_DTYPES[firstMatrix] ?? 'bf16';
+  checkRowsFit(ckpt, report.expected, storage, gpu.maxBindingBytes);
   const uploaded: Tensor[] = [];
   let bytes = 0;
   const total = countUploads(cfg);
@@ -82,9 +89,16 @@ export async function loadModelWeights(gpu: Gpu, ckpt: Checkpoint, opts: LoadOpt
     const src = SRC_DTYPES[loc.info.dtype];
     if (!src) throw new CheckpointError({ file: loc.file, tensor: name, message: `unsupported dtype ${loc.info.dtype}` });
     const raw = await ckpt.read(name);
+    if (raw.byteLength !== loc.info.byteLength) {
+      throw new CheckpointError({ file: loc.file, tensor: name, message: `read ${raw.byteLength} bytes, expected ${loc.info.byteLength}` });
+    }
     if (src === dtype) return raw;
     const n = loc.info.shape.reduce((a, b) => a * b, 1);
-    return encode(decode(raw, src, n), dtype);
+    const out = encode(decode(raw, src, n), dtype);
+    if (dtype === 'f16' && !finiteF16(out)) {
+      throw new CheckpointError({ file: loc.file, tensor: name, message: 'values overflow f16 storage; load with storage bf16 or f32' });
+    }
+    return out;
   };
   const put = (data: Uint8Array, shape: number[], dtype: WeightDType, label: string): Tensor => {
     const t = gpu.upload(data, shape, dtype, label);
@@ -191,6 +205,30 @@ export function destroyModelWeights(gpu: Gpu, w: ModelWeights): void {
     for (const v of Object.values(x as object)) visit(v);
   };
   visit(w);
+}
+
+/**
+ * Every matrix is uploaded as [rows, cols] in `storage` and split by whole rows across bindings, so one row over
+ * the binding limit can never be bound: reported for all such tensors at once. (1-D parameters are f32 rows of
+ * one element; fused and split matrices keep their source's row width.)
+ */
+function checkRowsFit(ckpt: Checkpoint, expected: readonly ExpectedTensor[], storage: WeightDType, maxBindingBytes: number): void {
+  const limits = { maxBufferSize: maxBindingBytes, maxStorageBufferBindingSize: maxBindingBytes };
+  const tooWide = expected.filter((e) => e.shape.length > 1 && ckpt.tensors.has(e.name) &&
+    bindingParts(e.shape, bytesPerElement(storage), limits).parts === 0);
+  if (tooWide.length) {
+    throw new CheckpointError(
+      tooWide.map((e) => ({ file: ckpt.tensors.get(e.name)!.file, tensor: e.name, message: `one row of [${e.shape}] ${storage} exceeds the ${maxBindingBytes}-byte binding limit` })),
+      'weights cannot be split into GPU bindings',
+    );
+  }
+}
+
+/** False if narrowing produced an infinity (f16 max is 65504); f16 bits are packed two per u32, low half first. */
+function finiteF16(bytes: Uint8Array): boolean {
+  const u16 = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  for (let i = 0; i < u16.length; i++) if ((u16[i]! & 0x7fff) === 0x7c00) return false;
+  return true;
 }
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {

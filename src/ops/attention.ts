@@ -145,7 +145,7 @@ export function segmentedAttention(rec: Recorder, gpu: Gpu, a: SegmentedAttentio
     u32(vec4(v.stride)), u32(vec4(v.offset)), u32(kRows),
     u32(extra ? vec4(extra.k.stride) : 0), u32(extra ? vec4(extra.k.offset) : 0),
     u32(extra ? vec4(extra.v.stride) : 0), u32(extra ? vec4(extra.v.offset) : 0), u32(ekRows),
-    f32(scale * LOG2E),
+    f32(scale * LOG2E), u32(headDim / 4),
   ];
   const bindings: Binding[] = [q.t, k.t, a.cuQ, a.cuKv, out];
   if (!vInK) bindings.push(v.t);
@@ -209,7 +209,7 @@ export function causalAttention(rec: Recorder, gpu: Gpu, a: CausalAttentionArgs)
     const { keysPerSplit, splits } = decodeSplits(past + 1);
     const perGroup = Math.max(1, Math.floor(2 * LANES / group));
     const part = scratch(gpu, heads * splits * (headDim + 4));
-    const params = [u32(1), u32(past), ...view, u32(keysPerSplit), u32(splits), f32(scale * LOG2E)];
+    const params = [u32(1), u32(past), ...view, u32(keysPerSplit), u32(splits), f32(scale * LOG2E), u32(headDim / 4)];
     const pass1 = gpu.pipeline('attention_causal', {
       defines: { ...defines, DECODE: true }, constants: { HD4: headDim / 4, GROUP: group, ROWS: perGroup },
     });
@@ -225,7 +225,7 @@ export function causalAttention(rec: Recorder, gpu: Gpu, a: CausalAttentionArgs)
     defines, constants: { HD4: headDim / 4, GROUP: group, ROWS: tileRows },
   });
   const [x, y] = foldWorkgroups(Math.ceil(rows / tileRows));
-  rec.dispatch(pipe, [u32(rows), u32(past), ...view, u32(0), u32(0), f32(scale * LOG2E)], [q.t, k.t, v.t, out], [x, y, kvHeads]);
+  rec.dispatch(pipe, [u32(rows), u32(past), ...view, u32(0), u32(0), f32(scale * LOG2E), u32(headDim / 4)], [q.t, k.t, v.t, out], [x, y, kvHeads]);
 }
 
 /**

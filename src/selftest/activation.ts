@@ -2,7 +2,8 @@
 import type { Gpu } from '../runtime/device.js';
 import { gelu, siluMul } from '../ops/activation.js';
 import { refGelu, refSiluMul } from '../reference/activation.js';
-import { poisoned, result, runAndRead, uniform, upload } from './elementwise-util.js';
+import { poisoned, result, runAndRead, upload } from './elementwise-util.js';
+import { uniformArray } from '../util/random.js';
 import type { SelfTestCase } from './types.js';
 
 async function geluCase(gpu: Gpu) {
@@ -32,7 +33,7 @@ async function geluCase(gpu: Gpu) {
 
 async function siluCase(gpu: Gpu) {
   const m = 3, inter = 77;
-  const v = uniform(m * 2 * inter, 5, -8, 8);
+  const v = uniformArray(m * 2 * inter, 5, -8, 8);
   const gu = upload(gpu, v, [m, 2 * inter], 'f32');
   const out = poisoned(gpu, [m, inter]);
   try {

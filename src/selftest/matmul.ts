@@ -1,8 +1,10 @@
 // Self-test of the linear op (kernels/matvec.wgsl, kernels/matmul.wgsl) against the float64 reference.
 import type { Gpu } from '../runtime/device.js';
-import { decode, encode, type ActDType, type WeightDType } from '../runtime/dtype.js';
+import { encode, type ActDType, type WeightDType } from '../runtime/dtype.js';
 import { linear } from '../ops/matmul.js';
 import { refLinear, refLinearAbs } from '../reference/matmul.js';
+import { uniformArray } from '../util/random.js';
+import { stored } from './elementwise-util.js';
 import type { SelfTestCase } from './types.js';
 
 interface Shape { m: number; n: number; k: number; bias: boolean; accumulate: boolean }
@@ -16,28 +18,11 @@ const SHAPES: readonly Shape[] = [
 ];
 const WEIGHTS: readonly WeightDType[] = ['bf16', 'f16', 'f32'];
 
-function uniform(n: number, seed: number): Float32Array {
-  let a = seed >>> 0; // mulberry32
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-/** Values as stored in `dtype`, which is what the kernel reads and what the reference must start from. */
-function stored(v: Float32Array, dtype: ActDType | WeightDType): Float32Array {
-  return decode(encode(v, dtype), dtype, v.length);
-}
-
 async function runCase(gpu: Gpu, s: Shape, wd: WeightDType, act: ActDType, seed: number) {
-  const x = stored(uniform(s.m * s.k, seed), act);
-  const w = stored(uniform(s.n * s.k, seed + 1), wd);
-  const b = s.bias ? uniform(s.n, seed + 2) : null;
-  const y0 = s.accumulate ? stored(uniform(s.m * s.n, seed + 3), act) : null;
+  const x = stored(uniformArray(s.m * s.k, seed), act);
+  const w = stored(uniformArray(s.n * s.k, seed + 1), wd);
+  const b = s.bias ? uniformArray(s.n, seed + 2) : null;
+  const y0 = s.accumulate ? stored(uniformArray(s.m * s.n, seed + 3), act) : null;
   const tx = gpu.upload(encode(x, act), [s.m, s.k], act, 'selftest x');
   const tw = gpu.upload(encode(w, wd), [s.n, s.k], wd, 'selftest w');
   const tb = b ? gpu.upload(encode(b, 'f32'), [s.n], 'f32', 'selftest bias') : null;

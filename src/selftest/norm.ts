@@ -2,7 +2,9 @@
 import type { Gpu } from '../runtime/device.js';
 import { headRmsNorm, rmsNorm } from '../ops/norm.js';
 import { refHeadRmsNorm, refRmsNorm } from '../reference/norm.js';
-import { maxRelErr, poisoned, result, runAndRead, uniform, upload } from './elementwise-util.js';
+import { poisoned, result, runAndRead, upload } from './elementwise-util.js';
+import { uniformArray } from '../util/random.js';
+import { maxRelErr } from '../util/rel-err.js';
 import type { SelfTestCase } from './types.js';
 
 // f32 sums of squares over <= 22-term chains, rsqrt within 2 ulp: a few 1e-7 relative; 3e-6 leaves margin.
@@ -10,9 +12,9 @@ const TOL = 3e-6;
 const EPS = 1e-6;
 
 async function rows(gpu: Gpu, m: number, d: number, residual: boolean) {
-  const xv = uniform(m * d, 1 + d, -2, 2);
-  const rv = uniform(m * d, 2 + d);
-  const wv = uniform(d, 3 + d, 0.5, 1.5);
+  const xv = uniformArray(m * d, 1 + d, -2, 2);
+  const rv = uniformArray(m * d, 2 + d);
+  const wv = uniformArray(d, 3 + d, 0.5, 1.5);
   const x = upload(gpu, xv, [m, d], 'f32');
   const r = residual ? upload(gpu, rv, [m, d], 'f32') : null;
   const w = upload(gpu, wv, [d], 'f32');
@@ -30,8 +32,8 @@ async function rows(gpu: Gpu, m: number, d: number, residual: boolean) {
 
 async function heads(gpu: Gpu) {
   const rowsN = 3, heads = 4, hd = 8, stride = 6 * hd;
-  const v = uniform(rowsN * stride, 9, -3, 3);
-  const wv = uniform(hd, 10, 0.5, 1.5);
+  const v = uniformArray(rowsN * stride, 9, -3, 3);
+  const wv = uniformArray(hd, 10, 0.5, 1.5);
   const t = upload(gpu, v, [rowsN, stride], 'f32');
   const w = upload(gpu, wv, [hd], 'f32');
   try {

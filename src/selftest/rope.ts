@@ -3,12 +3,14 @@ import type { Gpu } from '../runtime/device.js';
 import { applyRope } from '../ops/rope.js';
 import { mropeTable, visionRopeTable } from '../model/rope-tables.js';
 import { refApplyRope } from '../reference/rope.js';
-import { maxRelErr, result, runAndRead, uniform, upload } from './elementwise-util.js';
+import { result, runAndRead, upload } from './elementwise-util.js';
+import { uniformArray } from '../util/random.js';
+import { maxRelErr } from '../util/rel-err.js';
 import type { SelfTestCase } from './types.js';
 
 async function rope(gpu: Gpu, rows: number, heads: number, extra: number, hd: number, table: Float32Array, what: string) {
   const stride = (heads + extra) * hd;
-  const v = uniform(rows * stride, rows + hd, -2, 2);
+  const v = uniformArray(rows * stride, rows + hd, -2, 2);
   const t = upload(gpu, v, [rows, stride], 'f32');
   const tab = upload(gpu, table, [rows, hd], 'f32');
   try {

@@ -3,16 +3,18 @@ import type { Gpu } from '../runtime/device.js';
 import type { WeightDType } from '../runtime/dtype.js';
 import { embed, gatherRows, scatterRows } from '../ops/rows.js';
 import { refEmbed, refGatherRows, refScatterRows } from '../reference/rows.js';
-import { maxRelErr, poisoned, result, runAndRead, stored, uniform, upload } from './elementwise-util.js';
+import { poisoned, result, runAndRead, stored, upload } from './elementwise-util.js';
+import { uniformArray } from '../util/random.js';
+import { maxRelErr } from '../util/rel-err.js';
 import type { SelfTestCase } from './types.js';
 
 async function permute(gpu: Gpu) {
   const units = 5, d = 9, perm = [3, 0, 4, 2, 1];
-  const v = uniform(4 * units * d, 21);
+  const v = uniformArray(4 * units * d, 21);
   const src = upload(gpu, v, [4 * units, d], 'f32');
   const index = upload(gpu, perm, [units], 'u32');
   const dst = poisoned(gpu, [4 * units, d]);
-  const back = upload(gpu, uniform(4 * units * d, 22), [4 * units, d], 'f32');
+  const back = upload(gpu, uniformArray(4 * units * d, 22), [4 * units, d], 'f32');
   const rowIndex = upload(gpu, perm.flatMap((u) => [4 * u, 4 * u + 1, 4 * u + 2, 4 * u + 3]), [4 * units], 'u32');
   try {
     const got = await runAndRead(gpu, (rec) => gatherRows(rec, gpu, src, index, dst, 4), dst);
@@ -27,7 +29,7 @@ async function permute(gpu: Gpu) {
 
 async function embedCase(gpu: Gpu, wdt: WeightDType) {
   const vocab = 37, d = 11, ids = [0, 36, 5, 5, 17];
-  const v = uniform(vocab * d, 23, -3, 3);
+  const v = uniformArray(vocab * d, 23, -3, 3);
   const table = upload(gpu, v, [vocab, d], wdt);
   const idsT = upload(gpu, ids, [ids.length], 'u32');
   const out = poisoned(gpu, [ids.length, d]);

@@ -2,7 +2,8 @@
 import type { Gpu } from '../runtime/device.js';
 import { argmax, sampleTopP, type TopPOptions } from '../ops/sample.js';
 import { refArgmax, refNucleus, refSampleTopP } from '../reference/sample.js';
-import { uniform, upload } from './elementwise-util.js';
+import { upload } from './elementwise-util.js';
+import { uniformArray } from '../util/random.js';
 import type { SelfTestCase } from './types.js';
 
 async function pick(gpu: Gpu, values: Float32Array, opts: TopPOptions | null): Promise<number> {
@@ -21,7 +22,7 @@ async function pick(gpu: Gpu, values: Float32Array, opts: TopPOptions | null): P
 }
 
 async function argmaxCase(gpu: Gpu) {
-  const v = uniform(5000, 31, -5, 5);
+  const v = uniformArray(5000, 31, -5, 5);
   v[4321] = 9;
   v[777] = 9; // tie: the lower index wins
   v[12] = NaN;
@@ -31,7 +32,7 @@ async function argmaxCase(gpu: Gpu) {
 }
 
 async function topPCase(gpu: Gpu) {
-  const v = uniform(3000, 32, -4, 4);
+  const v = uniformArray(3000, 32, -4, 4);
   const temperature = 0.8;
   const nucleus = refNucleus(v, temperature, 0.9);
   // A uniform in the middle of each of a few CDF intervals: far from every boundary.

@@ -17,16 +17,7 @@ import {
   pyStrip,
   pyTypeName,
 } from '../../src/chat/python-semantics.js';
-
-function pyErr(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof PyException) return `${e.pyType}: ${e.message}`;
-    throw e;
-  }
-  throw new Error('expected a Python exception');
-}
+import { pyError } from '../helpers/py-error.js';
 
 describe('str() / repr()', () => {
   it('formats floats like Python', () => {
@@ -72,7 +63,7 @@ describe('str() / repr()', () => {
     expect(pyStr('plain')).toBe('plain');
   });
   it('refuses to print ints over 4300 digits', () => {
-    expect(pyErr(() => pyStr(10n ** 4300n))).toMatch(/^ValueError: Exceeds the limit \(4300 digits\)/);
+    expect(pyError(() => pyStr(10n ** 4300n))).toMatch(/^ValueError: Exceeds the limit \(4300 digits\)/);
   });
   it('names types', () => {
     expect([null, true, 1n, 1, 's', [], new PyTuple([]), new PyDict()].map(pyTypeName)).toEqual([
@@ -132,14 +123,14 @@ describe('float()', () => {
   });
   it('raises ValueError with the repr of the original string', () => {
     for (const s of ['1__0', '_1', '1_', '1_.5', 'in f', '0x10', '', 'left', ' left ']) {
-      expect(pyErr(() => pyFloat(s))).toBe(`ValueError: could not convert string to float: ${pyRepr(s)}`);
+      expect(pyError(() => pyFloat(s))).toBe(`ValueError: could not convert string to float: ${pyRepr(s)}`);
     }
-    expect(pyErr(() => pyFloat('left'))).toBe("ValueError: could not convert string to float: 'left'");
+    expect(pyError(() => pyFloat('left'))).toBe("ValueError: could not convert string to float: 'left'");
   });
   it('raises TypeError / OverflowError like Python', () => {
-    expect(pyErr(() => pyFloat(null))).toBe("TypeError: float() argument must be a string or a real number, not 'NoneType'");
-    expect(pyErr(() => pyFloat([]))).toBe("TypeError: float() argument must be a string or a real number, not 'list'");
-    expect(pyErr(() => pyFloat(10n ** 400n))).toBe('OverflowError: int too large to convert to float');
+    expect(pyError(() => pyFloat(null))).toBe("TypeError: float() argument must be a string or a real number, not 'NoneType'");
+    expect(pyError(() => pyFloat([]))).toBe("TypeError: float() argument must be a string or a real number, not 'list'");
+    expect(pyError(() => pyFloat(10n ** 400n))).toBe('OverflowError: int too large to convert to float');
   });
 });
 
@@ -147,9 +138,9 @@ describe('iteration and comparison', () => {
   it('iterates lists, strings by character, dicts by key', () => {
     expect(pyIterate('ab')).toEqual(['a', 'b']);
     expect(pyIterate(PyDict.fromObject({ index: 0n, bbox_2d: [] }))).toEqual(['index', 'bbox_2d']);
-    expect(pyErr(() => pyIterate(5n))).toBe("TypeError: 'int' object is not iterable");
-    expect(pyErr(() => pyIterate(1.5))).toBe("TypeError: 'float' object is not iterable");
-    expect(pyErr(() => pyIterate(false))).toBe("TypeError: 'bool' object is not iterable");
+    expect(pyError(() => pyIterate(5n))).toBe("TypeError: 'int' object is not iterable");
+    expect(pyError(() => pyIterate(1.5))).toBe("TypeError: 'float' object is not iterable");
+    expect(pyError(() => pyIterate(false))).toBe("TypeError: 'bool' object is not iterable");
   });
   it('compares int and float exactly and refuses mixed types', () => {
     expect(pyLess(2n ** 53n + 1n, 9007199254740992)).toBe(false);
@@ -157,8 +148,8 @@ describe('iteration and comparison', () => {
     expect(pyLess(0n, 0.5)).toBe(true);
     expect(pyLessEqual(0n, NaN)).toBe(false);
     expect(pyLess(true, 2n)).toBe(true);
-    expect(pyErr(() => pyLessEqual(0n, [1n]))).toBe("TypeError: '<=' not supported between instances of 'int' and 'list'");
-    expect(pyErr(() => pyLess('a', 1n))).toBe("TypeError: '<' not supported between instances of 'str' and 'int'");
+    expect(pyError(() => pyLessEqual(0n, [1n]))).toBe("TypeError: '<=' not supported between instances of 'int' and 'list'");
+    expect(pyError(() => pyLess('a', 1n))).toBe("TypeError: '<' not supported between instances of 'str' and 'int'");
   });
   it('strips Python whitespace, not JS whitespace', () => {
     expect(pyStrip('\x1c a \x85')).toBe('a');

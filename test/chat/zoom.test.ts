@@ -2,21 +2,11 @@
 // arithmetic where written out below.
 import { describe, expect, it } from 'vitest';
 import { planCrop, renderCrop, type ZoomSource } from '../../src/chat/zoom.js';
-import { PyException } from '../../src/chat/python-semantics.js';
 import type { DecodedImage } from '../../src/preprocess/image.js';
+import { pyError } from '../helpers/py-error.js';
 
 const FULL = { maxPixels: 8192 * 28 * 28, minPixels: 3136 };
 const scene: ZoomSource = { width: 1288, height: 980, region: [0, 0, 1, 1], originalWidth: 1288, originalHeight: 980 };
-
-function pyError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof PyException) return `${e.pyType}: ${e.message}`;
-    throw e;
-  }
-  throw new Error('expected a Python exception');
-}
 
 describe('planCrop', () => {
   it('truncates float noise: x1=100 on a 1288-wide image starts the box at 99', () => {

@@ -4,6 +4,7 @@ import { Gpu } from '../../src/runtime/device.js';
 import { createNodeGpu } from '../../src/platform/node.js';
 import { encode, type DType } from '../../src/runtime/dtype.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
+import { maxRelErr } from '../../src/util/rel-err.js';
 
 export interface FeaturePath {
   readonly name: 'core' | 'f16';
@@ -58,21 +59,10 @@ export function uploadValues(gpu: Gpu, values: ArrayLike<number>, shape: readonl
   return gpu.upload(encode(values, dtype), shape, dtype, label);
 }
 
-/**
- * max |got - ref| / max |ref|, the relative measure used by the goldens. NaN anywhere in `got` returns
- * Infinity so poisoned (unwritten) elements always fail.
- */
+/** max |got - ref| / max |ref| (src/util/rel-err.ts): Infinity for NaN in `got`, so poisoned elements fail. */
 export function relError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
   if (got.length !== ref.length) throw new Error(`length ${got.length} != ${ref.length}`);
-  let maxRef = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const g = got[i]!;
-    if (!Number.isFinite(g)) return Infinity;
-    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
-    maxDiff = Math.max(maxDiff, Math.abs(g - ref[i]!));
-  }
-  return maxRef === 0 ? maxDiff : maxDiff / maxRef;
+  return maxRelErr(got, ref);
 }
 
 /** Largest element-wise error relative to (|ref| + atol). */

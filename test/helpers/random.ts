@@ -1,22 +1,11 @@
-// Seeded PRNG for tests (mulberry32) — inputs are random and never all zeros.
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded inputs for tests (mulberry32, src/util/random.ts): random and never all zeros.
+import { mulberry32, uniformArray } from '../../src/util/random.js';
+
+/** The seeded uniform stream in [0, 1). */
+export const rng = mulberry32;
 
 /** Uniform values in [lo, hi). */
-export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
-  return out;
-}
+export const uniform = uniformArray;
 
 /** Approximately normal values (Box-Muller), scaled by std. */
 export function randn(n: number, seed: number, std = 1): Float32Array {

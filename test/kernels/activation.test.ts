@@ -3,23 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { CORE, getGpu, poison, relError, uploadValues } from '../helpers/gpu.js';
 import { randn, uniform } from '../helpers/random.js';
 import { goldenF32, readGolden } from '../helpers/read-golden.js';
-import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
-import type { Tensor } from '../../src/runtime/tensor.js';
 import { gelu, siluMul } from '../../src/ops/activation.js';
 import { refGelu, refSiluMul } from '../../src/reference/activation.js';
 import { actCases, HALF_ULP, put } from './elementwise-helpers.js';
+import { runAndRead } from '../../src/selftest/elementwise-util.js';
 
 const GOLDEN = join(__dirname, '../fixtures/golden/tiny-a/h_ops.safetensors');
 const ULP = 2 ** -24;
-
-async function run(gpu: Gpu, op: (rec: ReturnType<Gpu['recorder']>) => void, out: Tensor): Promise<Float32Array> {
-  const rec = gpu.recorder();
-  op(rec);
-  rec.submit();
-  return gpu.read(out);
-}
 
 describe('gelu (exact erf)', async () => {
   const cases = await actCases();
@@ -38,7 +30,7 @@ describe('gelu (exact erf)', async () => {
     const x = put(gpu, xs, [n], dtype);
     const y = gpu.tensor([n], dtype, 'y');
     poison(gpu, y);
-    const got = await run(gpu, (rec) => gelu(rec, gpu, x.t, y), y);
+    const got = await runAndRead(gpu, (rec) => gelu(rec, gpu, x.t, y), y);
     const ref = refGelu(x.v);
     let worst = 0;
     for (let i = 0; i < n; i++) {
@@ -62,7 +54,7 @@ describe('gelu (exact erf)', async () => {
     const want = goldenF32(g, 'gelu_erf');
     const x = put(gpu, xs, [xs.length], dtype);
     // In place, as the patch merger uses it.
-    const got = await run(gpu, (rec) => gelu(rec, gpu, x.t, x.t), x.t);
+    const got = await runAndRead(gpu, (rec) => gelu(rec, gpu, x.t, x.t), x.t);
     // f16: the grid values themselves are rounded to f16 (2^-11 relative, slope of GELU <= 1.13) and so is y.
     const tol = dtype === 'f32' ? 1e-6 : 2e-3;
     expect(relError(got, dtype === 'f32' ? want : refGelu(x.v))).toBeLessThan(tol);
@@ -84,7 +76,7 @@ describe('siluMul', async () => {
       const gu = put(gpu, randn(m * 2 * inter, m + inter, 3), [m, 2 * inter], dtype);
       const out = gpu.tensor([m, inter], dtype, 'out');
       poison(gpu, out);
-      const got = await run(gpu, (rec) => siluMul(rec, gpu, gu.t, out), out);
+      const got = await runAndRead(gpu, (rec) => siluMul(rec, gpu, gu.t, out), out);
       expect(relError(got, refSiluMul(gu.v, m, inter)), `[${m}, ${inter}]`).toBeLessThan(TOL[dtype]);
       gpu.destroyTensor(gu.t);
       out.release();
@@ -100,7 +92,7 @@ describe('siluMul', async () => {
     const t = uploadValues(gpu, gu, [xs.length, 2], 'f32');
     const out = gpu.tensor([xs.length, 1], 'f32');
     poison(gpu, out);
-    const got = await run(gpu, (rec) => siluMul(rec, gpu, t, out), out);
+    const got = await runAndRead(gpu, (rec) => siluMul(rec, gpu, t, out), out);
     expect(relError(got, goldenF32(g, 'silu'))).toBeLessThan(1e-6);
     gpu.destroyTensor(t);
   });

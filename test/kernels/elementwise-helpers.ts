@@ -1,7 +1,8 @@
 // Helpers shared by the element-wise kernel tests (norm, activation, rope, rows, sample).
 import { featurePaths, getGpu, uploadValues, type FeaturePath } from '../helpers/gpu.js';
 import type { Gpu } from '../../src/runtime/device.js';
-import { decode, encode, type ActDType } from '../../src/runtime/dtype.js';
+import type { ActDType } from '../../src/runtime/dtype.js';
+import { stored } from '../../src/selftest/elementwise-util.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 
 export interface Case { path: FeaturePath; dtype: ActDType }
@@ -17,9 +18,7 @@ export async function actCases(): Promise<Case[]> {
 }
 
 /** Values as they are stored in `dtype` (what the kernel really reads; references start from these). */
-export function stored(values: ArrayLike<number>, dtype: ActDType | 'bf16'): Float32Array {
-  return decode(encode(values, dtype), dtype, values.length);
-}
+export { stored };
 
 /** Upload values in `dtype`; returns the tensor and the stored (rounded) values. */
 export function put(gpu: Gpu, values: ArrayLike<number>, shape: number[], dtype: ActDType): { t: Tensor; v: Float32Array } {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
 import { uniform } from '../helpers/random.js';
+import { stored } from '../../src/selftest/elementwise-util.js';
 import type { Gpu } from '../../src/runtime/device.js';
-import { decode, encode, type ActDType, type WeightDType } from '../../src/runtime/dtype.js';
+import { encode, type ActDType, type WeightDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import {
@@ -48,12 +49,11 @@ interface Inputs { x: Float32Array; w: Float32Array; b: Float32Array | null; y0:
 
 /** Random inputs, rounded to their storage dtypes (the reference starts from exactly what the GPU reads). */
 function inputs(s: Shape, act: ActDType, weight: WeightDType, seed: number): Inputs {
-  const round = (v: Float32Array, d: ActDType | WeightDType) => decode(encode(v, d), d, v.length);
   return {
-    x: round(uniform(s.m * s.k, seed), act),
-    w: round(uniform(s.n * s.k, seed + 1), weight),
+    x: stored(uniform(s.m * s.k, seed), act),
+    w: stored(uniform(s.n * s.k, seed + 1), weight),
     b: s.bias ? uniform(s.n, seed + 2) : null,
-    y0: s.accumulate ? round(uniform(s.m * s.n, seed + 3), act) : null,
+    y0: s.accumulate ? stored(uniform(s.m * s.n, seed + 3), act) : null,
   };
 }
 

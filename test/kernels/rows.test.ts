@@ -4,10 +4,10 @@ import { rng, uniform } from '../helpers/random.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType, WeightDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
-import type { Tensor } from '../../src/runtime/tensor.js';
 import { embed, gatherRows, scatterRows } from '../../src/ops/rows.js';
 import { refEmbed, refGatherRows, refScatterRows } from '../../src/reference/rows.js';
 import { actCases, put, stored } from './elementwise-helpers.js';
+import { runAndRead } from '../../src/selftest/elementwise-util.js';
 
 function permutation(n: number, seed: number): number[] {
   const r = rng(seed);
@@ -28,13 +28,6 @@ function expectSame(got: Float32Array, ref: Float64Array, what: string): void {
   }
 }
 
-async function run(gpu: Gpu, op: (rec: ReturnType<Gpu['recorder']>) => void, out: Tensor): Promise<Float32Array> {
-  const rec = gpu.recorder();
-  op(rec);
-  rec.submit();
-  return gpu.read(out);
-}
-
 describe('gatherRows / scatterRows', async () => {
   const cases = await actCases();
 
@@ -47,7 +40,7 @@ describe('gatherRows / scatterRows', async () => {
       const index = uploadValues(gpu, perm, [units], 'u32');
       const permuted = gpu.tensor([n, d], dtype, 'permuted');
       poison(gpu, permuted);
-      const got = await run(gpu, (rec) => gatherRows(rec, gpu, src.t, index, permuted, 4), permuted);
+      const got = await runAndRead(gpu, (rec) => gatherRows(rec, gpu, src.t, index, permuted, 4), permuted);
       const ref = refGatherRows(src.v, perm, 4 * d);
       expectSame(got, ref, `gather ${units}x4 rows of ${d}`);
 
@@ -56,7 +49,7 @@ describe('gatherRows / scatterRows', async () => {
       const rowIdx = uploadValues(gpu, rowIndex, [n], 'u32');
       const back = gpu.tensor([n, d], dtype, 'back');
       poison(gpu, back);
-      expectSame(await run(gpu, (rec) => scatterRows(rec, gpu, permuted, rowIdx, back, 1), back), Float64Array.from(src.v), 'unpermute');
+      expectSame(await runAndRead(gpu, (rec) => scatterRows(rec, gpu, permuted, rowIdx, back, 1), back), Float64Array.from(src.v), 'unpermute');
       for (const t of [src.t, index, rowIdx]) gpu.destroyTensor(t);
       permuted.release();
       back.release();
@@ -70,7 +63,7 @@ describe('gatherRows / scatterRows', async () => {
     const feats = put(gpu, uniform(k * d, 2, 5, 6), [k, d], dtype);
     const at = permutation(rows, 3).slice(0, k);
     const index = uploadValues(gpu, at, [k], 'u32');
-    const got = await run(gpu, (rec) => scatterRows(rec, gpu, feats.t, index, dst.t, 1), dst.t);
+    const got = await runAndRead(gpu, (rec) => scatterRows(rec, gpu, feats.t, index, dst.t, 1), dst.t);
     expectSame(got, refScatterRows(feats.v, at, dst.v, d), 'scatter');
     for (const t of [dst.t, feats.t, index]) gpu.destroyTensor(t);
   });
@@ -82,10 +75,10 @@ describe('gatherRows / scatterRows', async () => {
     const index = uploadValues(gpu, [2, 3, 0, 1000], [4], 'u32');
     const out = gpu.tensor([4, d], 'f32');
     poison(gpu, out);
-    expectSame(await run(gpu, (rec) => gatherRows(rec, gpu, src.t, index, out, 1), out), refGatherRows(src.v, [2, 3, 0, 1000], d), 'gather');
+    expectSame(await runAndRead(gpu, (rec) => gatherRows(rec, gpu, src.t, index, out, 1), out), refGatherRows(src.v, [2, 3, 0, 1000], d), 'gather');
     const dst = put(gpu, uniform(2 * d, 5), [2, d], 'f32');
     const sIdx = uploadValues(gpu, [7, 0, 2], [3], 'u32');
-    expectSame(await run(gpu, (rec) => scatterRows(rec, gpu, src.t, sIdx, dst.t, 1), dst.t), refScatterRows(src.v, [7, 0, 2], dst.v, d), 'scatter');
+    expectSame(await runAndRead(gpu, (rec) => scatterRows(rec, gpu, src.t, sIdx, dst.t, 1), dst.t), refScatterRows(src.v, [7, 0, 2], dst.v, d), 'scatter');
   });
 
   it('rejects bad shapes', async () => {
@@ -120,7 +113,7 @@ describe('embed', async () => {
     const idsT = uploadValues(gpu, ids, [ids.length], 'u32');
     const out = gpu.tensor([ids.length, d], dtype, 'out');
     poison(gpu, out);
-    const got = await run(gpu, (rec) => embed(rec, gpu, table, idsT, out), out);
+    const got = await runAndRead(gpu, (rec) => embed(rec, gpu, table, idsT, out), out);
     const ref = refEmbed(stored(values, wdt), vocab, d, ids);
     const what = `${wdt} table [${vocab}, ${d}] in ${table.parts.length} parts -> ${dtype}`;
     if (dtype === 'f32') {

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  invertPermutation, planVisionCall, visionBlockSchedule, VisionPlanError, type GridThw, type VisionCallInput,
+  invertPermutation, planVisionCall, visionBlockSchedule, VisionPlanError, type GridThw, type VisionCallInput, type VisionPlan,
 } from '../../src/model/vision-plan.js';
 import { readSafetensorsF64, refVisionIndexing, type SafetensorsF64 } from '../reference/reference.js';
+import { qaBlocksFor, type IntegrationPoint } from '../../src/model/config.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/golden/tiny-a/', import.meta.url));
 const tiny = JSON.parse(readFileSync(DIR + 'checkpoint/config.json', 'utf8')).vision_config as {
@@ -22,17 +24,22 @@ const grids3 = (flat: number[]): GridThw[] =>
   Array.from({ length: flat.length / 3 }, (_, i) => [flat[3 * i]!, flat[3 * i + 1]!, flat[3 * i + 2]!] as const);
 const diffs = (cu: ArrayLike<number>): number[] => Array.from(cu).slice(1).map((v, i) => v - cu[i]!);
 
+/** Every integer table of golden scenario `sc` equals the plan's. */
+function expectGoldenTables(p: VisionPlan, sc: string): void {
+  expect(Array.from(p.posIds)).toEqual(ints(sc, 'pos_ids'));
+  expect(Array.from(p.windowIndex)).toEqual(ints(sc, 'window_index'));
+  expect(Array.from(p.cuWindowSeqlens)).toEqual(ints(sc, 'cu_window_seqlens'));
+  expect(Array.from(p.cuSeqlens)).toEqual(ints(sc, 'cu_seqlens'));
+  expect(Array.from(p.cuSeqlensQ)).toEqual(ints(sc, 'cu_seqlens_q'));
+  expect(Array.from(p.cuSeqlensK)).toEqual(ints(sc, 'cu_seqlens_k'));
+  expect(Array.from(p.inquiryPosPadded!)).toEqual(ints(sc, 'inquiry_pos_ids'));
+}
+
 describe('planVisionCall vs golden tiny-a', () => {
   it('a_vision: one image, no inquiry (padded length 1)', () => {
     const p = planVisionCall({ grids: grids3(ints('a_vision', 'grid_thw')), imageGroup: [0], groupTextTokens: [0],
       paddedTextLen: 1, ...TINY });
-    expect(Array.from(p.posIds)).toEqual(ints('a_vision', 'pos_ids'));
-    expect(Array.from(p.windowIndex)).toEqual(ints('a_vision', 'window_index'));
-    expect(Array.from(p.cuWindowSeqlens)).toEqual(ints('a_vision', 'cu_window_seqlens'));
-    expect(Array.from(p.cuSeqlens)).toEqual(ints('a_vision', 'cu_seqlens'));
-    expect(Array.from(p.cuSeqlensQ)).toEqual(ints('a_vision', 'cu_seqlens_q'));
-    expect(Array.from(p.cuSeqlensK)).toEqual(ints('a_vision', 'cu_seqlens_k'));
-    expect(Array.from(p.inquiryPosPadded!)).toEqual(ints('a_vision', 'inquiry_pos_ids'));
+    expectGoldenTables(p, 'a_vision');
     expect(p.inquiryPos.map((a) => a.length)).toEqual([0]);
     expect(p.numMerged).toBe(12);
   });
@@ -40,13 +47,7 @@ describe('planVisionCall vs golden tiny-a', () => {
   it('b_reencode: two regions in one group with a 5-token inquiry', () => {
     const p = planVisionCall({ grids: grids3(ints('b_reencode', 'grid_thw')),
       imageGroup: ints('b_reencode', 'image_to_query_mapping'), groupTextTokens: [5], paddedTextLen: 5, ...TINY });
-    expect(Array.from(p.posIds)).toEqual(ints('b_reencode', 'pos_ids'));
-    expect(Array.from(p.windowIndex)).toEqual(ints('b_reencode', 'window_index'));
-    expect(Array.from(p.cuWindowSeqlens)).toEqual(ints('b_reencode', 'cu_window_seqlens'));
-    expect(Array.from(p.cuSeqlens)).toEqual(ints('b_reencode', 'cu_seqlens'));
-    expect(Array.from(p.cuSeqlensQ)).toEqual(ints('b_reencode', 'cu_seqlens_q'));
-    expect(Array.from(p.cuSeqlensK)).toEqual(ints('b_reencode', 'cu_seqlens_k'));
-    expect(Array.from(p.inquiryPosPadded!)).toEqual(ints('b_reencode', 'inquiry_pos_ids'));
+    expectGoldenTables(p, 'b_reencode');
     // All 5 slots are valid (right padding): positions S + 0..4.
     expect(Array.from(p.inquiryPos[0]!)).toEqual(ints('b_reencode', 'inquiry_pos_ids'));
     expect(Array.from(p.textKeyStart)).toEqual([48]);
@@ -115,21 +116,9 @@ describe('planVisionCall vs spec §8 worked examples', () => {
   });
 });
 
-/** mulberry32: small deterministic PRNG for the property test. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('planVisionCall vs the literal translation of the authors\' code (random calls)', () => {
   it('matches every table on 150 random calls', () => {
-    const r = rng(12345);
+    const r = mulberry32(12345);
     const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
     for (let trial = 0; trial < 150; trial++) {
       const geom = r() < 0.5 ? REAL : TINY;
@@ -204,13 +193,15 @@ describe('invertPermutation and block schedule', () => {
   });
 
   it('schedules QA first, then per-image full, else window (spec §3.1)', () => {
-    const real = visionBlockSchedule(32, 'late', [7, 15]);
+    const schedule = (depth: number, point: IntegrationPoint, fullattBlocks: number[]) =>
+      visionBlockSchedule({ depth, fullattBlocks, qaBlocks: qaBlocksFor(point, depth, fullattBlocks) });
+    const real = schedule(32, 'late', [7, 15]);
     const expected = Array.from({ length: 32 }, (_, i) => (i >= 16 ? 'qa' : i === 7 || i === 15 ? 'full' : 'window'));
     expect(real).toEqual(expected);
-    expect(visionBlockSchedule(32, 'late', [7, 15, 23, 31])).toEqual(expected);
-    expect(visionBlockSchedule(4, 'late', [1, 3])).toEqual(['window', 'full', 'qa', 'qa']);
-    expect(visionBlockSchedule(4, null, [1, 3])).toEqual(['window', 'full', 'window', 'full']);
-    expect(visionBlockSchedule(8, 'sparse', [1, 3])).toEqual(
+    expect(schedule(32, 'late', [7, 15, 23, 31])).toEqual(expected);
+    expect(schedule(4, 'late', [1, 3])).toEqual(['window', 'full', 'qa', 'qa']);
+    expect(schedule(4, 'none', [1, 3])).toEqual(['window', 'full', 'window', 'full']);
+    expect(schedule(8, 'sparse', [1, 3])).toEqual(
       ['window', 'qa', 'window', 'qa', 'window', 'window', 'window', 'window']);
   });
 });

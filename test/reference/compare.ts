@@ -1,4 +1,5 @@
 // Comparison of float64 results against goldens stored as F32 (test-only).
+import { maxRelErr } from '../../src/util/rel-err.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -39,16 +40,8 @@ export function diffAgainstF32(actual: ArrayLike<number>, golden: ArrayLike<numb
   return { maxRel: maxD / scale, excess: maxE / scale, maxAbsGolden: maxG };
 }
 
-/** max|a - b| / max|b| between two float64 arrays. */
+/** max|a - b| / max|b| between two float64 arrays (src/util/rel-err.ts; Infinity where a difference is NaN). */
 export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let maxB = 0;
-  let maxD = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxB = Math.max(maxB, Math.abs(b[i]!));
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= Infinity)) return NaN;
-    maxD = Math.max(maxD, d);
-  }
-  return maxD / (maxB > 0 ? maxB : 1);
+  return maxRelErr(a, b);
 }

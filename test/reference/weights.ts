@@ -68,6 +68,7 @@ export interface RefVisionConfig {
   eps: number;
 }
 
+/** The dimensions of a decoder stack (the Qwen3 text encoder; the LLM adds its own fields). */
 export interface RefTextEncoderConfig {
   hiddenSize: number;
   numLayers: number;
@@ -79,15 +80,7 @@ export interface RefTextEncoderConfig {
   ropeTheta: number;
 }
 
-export interface RefLlmConfig {
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  intermediateSize: number;
-  eps: number;
-  ropeTheta: number;
+export interface RefLlmConfig extends RefTextEncoderConfig {
   mropeSection: number[];
   vocabSize: number;
   tieWordEmbeddings: boolean;

@@ -1,7 +1,7 @@
-// The demo's replay-file parser: the three formats `vilavt chat --replay` accepts, and typed errors for the rest.
+// The replay-file parser of `vilavt chat --replay` and the browser demo: three formats, typed errors for the rest.
 import { describe, expect, it } from 'vitest';
 import { ChatError } from '../../src/chat/errors.js';
-import { parseReplayFile } from '../../src/browser/replay-file.js';
+import { parseReplayFile } from '../../src/chat/replay-file.js';
 
 describe('parseReplayFile', () => {
   it('reads a list of strings, {"assistant_turns"} with a question, and {"responses"} with stop details', () => {

@@ -1,8 +1,8 @@
-// A replay file (teacher-forced assistant turns) as the browser demo reads it; the same formats as
-// `vilavt chat --replay`: a list of strings, {"assistant_turns": [...]} or {"responses": [{"text", "finish_reason",
-// "stop_reason"}]}, with an optional "question".
-import { ChatError } from '../chat/errors.js';
-import type { ReplayTurn } from '../chat/session.js';
+// A replay file (teacher-forced assistant turns), as `vilavt chat --replay` and the browser demo read it: a list of
+// strings, {"assistant_turns": [...]} or {"responses": [{"text", "finish_reason", "stop_reason"}]}, with an optional
+// "question". Platform-neutral: callers read the text.
+import { ChatError } from './errors.js';
+import type { ReplayTurn } from './session.js';
 
 export interface ReplayFile {
   turns: ReplayTurn[];
