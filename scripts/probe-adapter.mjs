@@ -38,6 +38,11 @@ device.destroy();
 
 const info = adapter.info;
 const limits = adapter.limits;
+// Debian bookworm's own Mesa (22.x) lavapipe is too old for Dawn's WebGPU (setup installs 25.x from backports).
+const mesa = /Mesa (\d+)\./.exec(`${info.description} ${info.driver ?? ''}`);
+if (/llvmpipe/i.test(`${info.architecture} ${info.description}`) && mesa && Number(mesa[1]) < 24) {
+  fail(`Mesa lavapipe ${mesa[1]}.x is too old for Dawn (needs Mesa >= 24): ${info.description}`);
+}
 console.log(JSON.stringify({
   found: true,
   vendor: info.vendor,

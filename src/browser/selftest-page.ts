@@ -2,8 +2,9 @@
 // and publishes the outcome twice: a visible table (for screenshots) and `window.__vilavtResult` (for the
 // headless test in test/browser/). Platform-neutral: bundled by esbuild for the browser, no Node imports.
 import { Gpu, type AdapterDescription, type GpuFeatures } from '../runtime/device.js';
+import { runSelfTest } from '../selftest/index.js';
 
-export interface SelfTestCase { name: string; ok: boolean; maxRelErr: number; detail?: string }
+export interface SelfTestCase { name: string; ok: boolean; maxRelErr: number; detail?: string; skipped?: boolean }
 
 export interface BrowserSelfTestReport {
   /** True when an adapter was found and every case passed. */
@@ -24,44 +25,6 @@ declare global {
   interface Window { __vilavtResult?: BrowserSelfTestReport }
 }
 
-// Scratch case until src/selftest exists: c = a + b on 1000 f32 elements, checked against the CPU.
-async function runScratchSelfTest(gpu: Gpu): Promise<SelfTestCase[]> {
-  const d = gpu.device;
-  const n = 1000;
-  const a = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
-  const b = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.5) + 0.25);
-  const mk = (data: Float32Array | null) => {
-    const buf = d.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-    if (data) d.queue.writeBuffer(buf, 0, data);
-    return buf;
-  };
-  const ba = mk(a), bb = mk(b), bc = mk(null);
-  const module = d.createShaderModule({ code: `
-    @group(0) @binding(0) var<storage, read> a: array<f32>;
-    @group(0) @binding(1) var<storage, read> b: array<f32>;
-    @group(0) @binding(2) var<storage, read_write> c: array<f32>;
-    @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
-      if (id.x < arrayLength(&c)) { c[id.x] = a[id.x] + b[id.x]; }
-    }` });
-  const pipe = d.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const bg = d.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [ba, bb, bc].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-  const read = d.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = d.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(pipe); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(Math.ceil(n / 64)); pass.end();
-  enc.copyBufferToBuffer(bc, 0, read, 0, n * 4);
-  d.queue.submit([enc.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const c = new Float32Array(read.getMappedRange().slice(0));
-  read.unmap();
-  let maxRelErr = 0;
-  for (let i = 0; i < n; i++) {
-    const want = Math.fround(a[i]! + b[i]!);
-    maxRelErr = Math.max(maxRelErr, Math.abs(c[i]! - want) / Math.max(Math.abs(want), 1e-6));
-  }
-  return [{ name: 'scratch f32 add', ok: maxRelErr === 0, maxRelErr }];
-}
-
 async function run(): Promise<BrowserSelfTestReport> {
   const t0 = performance.now();
   const report: BrowserSelfTestReport = { ok: false, adapter: null, adapterFeatures: [], engineFeatures: null, cases: [], elapsedMs: 0 };
@@ -74,7 +37,7 @@ async function run(): Promise<BrowserSelfTestReport> {
     gpu = await Gpu.create({ gpu: navigator.gpu });
     report.adapter = gpu.adapter;
     report.engineFeatures = gpu.features;
-    report.cases = await runScratchSelfTest(gpu);
+    report.cases = (await runSelfTest(gpu)).map(({ name, ok, maxRelErr, detail, skipped }) => ({ name, ok, maxRelErr, detail, skipped }));
     report.ok = report.cases.length > 0 && report.cases.every((c) => c.ok);
   } catch (e) {
     report.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -109,8 +72,9 @@ function render(r: BrowserSelfTestReport): void {
     table.append(tr);
   };
   row(['case', 'result', 'max rel err', 'detail'], true);
-  for (const c of r.cases) row([c.name, c.ok ? 'ok' : 'FAIL', c.maxRelErr.toExponential(2), c.detail ?? ''], false, c.ok);
-  root.append(table, el('p', `${r.cases.length} cases in ${r.elapsedMs} ms`));
+  for (const c of r.cases) row([c.name, c.skipped ? 'skipped' : c.ok ? 'ok' : 'FAIL', c.maxRelErr.toExponential(2), c.detail ?? ''], false, c.ok);
+  const skipped = r.cases.filter((c) => c.skipped).length;
+  root.append(table, el('p', `${r.cases.length - skipped} cases run${skipped ? `, ${skipped} skipped (need shader-f16)` : ''} in ${r.elapsedMs} ms`));
   const json = el('pre', JSON.stringify(r));
   json.id = 'vilavt-result';
   json.hidden = true;

@@ -15,9 +15,11 @@ async function selftestMain(argv: string[]): Promise<number> {
   const gpu = await createNodeGpu();
   console.log(gpu.describe());
   const results = await runSelfTest(gpu, (r) =>
-    console.log(`${r.ok ? 'PASS' : 'FAIL'} ${r.name}: max rel err ${r.maxRelErr.toExponential(2)} (${Math.round(r.ms)} ms)${r.detail ? ` ${r.detail}` : ''}`));
+    console.log(`${r.skipped ? 'SKIP' : r.ok ? 'PASS' : 'FAIL'} ${r.name}: max rel err ${r.maxRelErr.toExponential(2)} (${Math.round(r.ms)} ms)${r.detail ? ` ${r.detail}` : ''}`));
   const failed = results.filter((r) => !r.ok).length;
-  console.log(failed ? `selftest: ${failed} of ${results.length} FAILED` : `selftest: all ${results.length} passed`);
+  const skipped = results.filter((r) => r.skipped).length;
+  const ran = results.length - skipped;
+  console.log(failed ? `selftest: ${failed} of ${ran} FAILED` : `selftest: all ${ran} passed${skipped ? ` (${skipped} skipped: feature not offered by this adapter)` : ''}`);
   return failed ? 1 : 0;
 }
 

@@ -14,7 +14,7 @@ export type { SelfTestCase } from './types.js';
 
 export const ALL_SELF_TESTS: readonly SelfTestCase[] = [...matmul, ...attention, ...norm, ...activation, ...rope, ...rows, ...sample];
 
-export interface SelfTestResult { name: string; ok: boolean; maxRelErr: number; detail?: string; ms: number }
+export interface SelfTestResult { name: string; ok: boolean; maxRelErr: number; detail?: string; skipped?: boolean; ms: number }
 
 export async function runSelfTest(gpu: Gpu, onResult?: (r: SelfTestResult) => void): Promise<SelfTestResult[]> {
   const out: SelfTestResult[] = [];

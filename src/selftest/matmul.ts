@@ -68,7 +68,7 @@ function cases(): SelfTestCase[] {
         out.push({
           name,
           async run(gpu: Gpu) {
-            if (act === 'f16' && !gpu.features.f16) return { ok: true, maxRelErr: 0, detail: 'skipped: no shader-f16' };
+            if (act === 'f16' && !gpu.features.f16) return { ok: true, skipped: true, maxRelErr: 0, detail: 'needs shader-f16' };
             return runCase(gpu, s, wd, act, caseSeed);
           },
         });

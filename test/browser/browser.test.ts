@@ -112,6 +112,11 @@ describe.skipIf(skipBrowser)('browser self-test (headless Chromium)', () => {
     // gives SwiftShader, which has no shader-f16, so on such machines this run covers the core (f32) path.
     expect(report.engineFeatures?.f16, why).toBe(report.adapterFeatures.includes('shader-f16'));
     if (report.adapter!.architecture === 'swiftshader') expect(report.engineFeatures?.f16, why).toBe(false);
+    // Only cases that need shader-f16 may be skipped, and only when the engine runs without it.
+    for (const c of report.cases.filter((x) => x.skipped)) {
+      expect(report.engineFeatures?.f16, why).toBe(false);
+      expect(c.name, why).toMatch(/f16/);
+    }
     console.log(`[browser] ${report.adapter!.vendor}/${report.adapter!.architecture}: ${report.cases.length} cases ok in ${report.elapsedMs} ms`);
   });
 
@@ -129,6 +134,7 @@ describe.skipIf(skipBrowser)('browser self-test (headless Chromium)', () => {
     const why = describeFailure(report, log);
     expect(report.adapterFeatures, why).toContain('shader-f16');
     expect(report.engineFeatures?.f16, why).toBe(true);
+    expect(report.cases.filter((c) => c.skipped), why).toEqual([]);
     console.log(`[browser] lavapipe ${report.adapter!.description}: ${report.cases.length} cases ok in ${report.elapsedMs} ms`);
   });
 });
