@@ -96,6 +96,29 @@ describe('vilavt chat', () => {
     expect(events.at(-1)).toEqual({ type: 'done', answer: a03.expected.final.answer, rounds: 4, stop_reason: 'answer' });
   });
 
+  it('--json on the demo\'s replayed two-zoom trajectory: every later turn prefills exactly its new tokens', async () => {
+    const replay = JSON.parse(readFileSync(join(demo, 'replay.json'), 'utf8')) as { question: string; assistant_turns: string[] };
+    const r = await vilavt(['chat', '--model', join(demo, 'checkpoint'), '--image', join(demo, 'sample.png'), '--json',
+      '--replay', join(demo, 'replay.json'), '--out', join(tmp, 'demo-out'), replay.question]);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const turns = events.filter((e) => e.type === 'turn');
+    const regions = events.filter((e) => e.type === 'region');
+    expect(events.filter((e) => e.type === 'tool_call')).toHaveLength(2);
+    expect(regions).toHaveLength(2);
+    expect(turns).toHaveLength(3);
+    expect(turns[0].vision_tokens_encoded).toBe(391); // 640x480 is shown as 644x476: (644/28)*(476/28) = 23*17
+    for (let i = 1; i < 3; i++) {
+      // Served from the cache: the whole previous prompt and its replayed response.
+      expect(turns[i].reused_tokens).toBe(turns[i - 1].prompt_tokens + turns[i - 1].generated_tokens);
+      expect(turns[i].prefill_tokens).toBe(turns[i].prompt_tokens - turns[i].reused_tokens);
+      // Vision only for the one new crop of the previous call.
+      expect(turns[i].vision_tokens_encoded).toBe(regions[i - 1].pad_tokens);
+    }
+    expect(events.filter((e) => e.type === 'token').map((e) => e.text).join('')).toBe(replay.assistant_turns.join(''));
+    expect(events.at(-1)).toEqual({ type: 'done', answer: 'circle', rounds: 3, stop_reason: 'answer' });
+  });
+
   it('bad input: one line on stderr, no stack trace, exit status 1', async () => {
     const model = join(demo, 'checkpoint');
     const wide = join(tmp, 'wide.png');
