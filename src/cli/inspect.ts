@@ -13,7 +13,7 @@ import { formatMemoryPlan, planMemory, WEBGPU_DEFAULT_LIMITS, type KvDtype, type
 import { openCheckpointDir } from '../platform/node-file.js';
 
 const USAGE =
-  'usage: vilavt inspect --model DIR|config.json [--context N] [--weight-dtype bf16|f16|f32] [--kv-dtype f16|f32] [--binding-limit BYTES]';
+  'usage: vilavt inspect --model DIR|config.json [--context N] [--weight-dtype bf16|f16|f32] [--kv-dtype f16|f32] [--act f32|f16] [--binding-limit BYTES]';
 
 function describeConfig(c: ModelConfig): string[] {
   const { llm, vision: v, textEncoder: te } = c;
@@ -45,6 +45,7 @@ export async function inspectMain(argv: string[]): Promise<number> {
         context: { type: 'string', default: '8192' },
         'weight-dtype': { type: 'string', default: 'bf16' },
         'kv-dtype': { type: 'string', default: 'f16' },
+        act: { type: 'string', default: 'f32' },
         'binding-limit': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -59,9 +60,10 @@ export async function inspectMain(argv: string[]): Promise<number> {
   }
   const wd = values['weight-dtype'];
   const kd = values['kv-dtype'];
+  const ad = values.act;
   const ctx = Number(values.context);
   const limitArg = values['binding-limit'] === undefined ? undefined : Number(values['binding-limit']);
-  if (!values.model || (wd !== 'bf16' && wd !== 'f16' && wd !== 'f32') || (kd !== 'f16' && kd !== 'f32') ||
+  if (!values.model || (wd !== 'bf16' && wd !== 'f16' && wd !== 'f32') || (kd !== 'f16' && kd !== 'f32') || (ad !== 'f16' && ad !== 'f32') ||
       !Number.isSafeInteger(ctx) || ctx < 1 || (limitArg !== undefined && !(Number.isSafeInteger(limitArg) && limitArg > 0))) {
     console.error(USAGE);
     return 2;
@@ -103,7 +105,7 @@ export async function inspectMain(argv: string[]): Promise<number> {
       lines.push(`expected tensors: ${[...byComp].map(([c, n]) => `${c} ${n}`).join(', ')}`);
     }
     const limits = limitArg === undefined ? WEBGPU_DEFAULT_LIMITS : { maxBufferSize: limitArg, maxStorageBufferBindingSize: limitArg };
-    const plan = planMemory(config, { contextTokens: ctx, weightDtype: wd as WeightDtype, kvDtype: kd as KvDtype, limits });
+    const plan = planMemory(config, { contextTokens: ctx, weightDtype: wd as WeightDtype, kvDtype: kd as KvDtype, actDtype: ad as 'f32' | 'f16', limits });
     lines.push('', `memory plan (${wd} weights, ${kd} KV cache, ${ctx} tokens):`, formatMemoryPlan(plan));
     console.log(lines.join('\n'));
     return 0;

@@ -160,7 +160,16 @@ export function planMemory(config: ModelConfig, opts: MemoryPlanOptions): Memory
   if (o.budgetBytes !== undefined && total > o.budgetBytes) {
     problems.push(`total ${formatBytes(total)} exceeds the budget ${formatBytes(o.budgetBytes)}`);
   }
-  if (kvBytesPerToken * o.contextTokens / llm.layers / 2 > Math.min(o.limits.maxBufferSize, o.limits.maxStorageBufferBindingSize)) {
+  // The engine binds the ViT's residual stream and each of q, k, v [N, D] whole (attention spans a whole image),
+  // so one of them must fit a single binding; the patch embed, MLP and logits are processed in row chunks.
+  const bindingLimit = Math.min(o.limits.maxBufferSize, o.limits.maxStorageBufferBindingSize);
+  if (N * D * ab > bindingLimit) {
+    const maxPatches = Math.floor(bindingLimit / (D * ab));
+    problems.push(`ViT activation [${N}, ${D}] ${o.actDtype} (${formatBytes(N * D * ab)}) exceeds the binding limit: ` +
+      `at most ${maxPatches} patches (${Math.floor(maxPatches / (vision.mergeSize * vision.mergeSize))} visual tokens) per image call` +
+      `${o.actDtype === 'f32' ? ' on the f32 path (f16 activations fit twice as many)' : ''}`);
+  }
+  if (kvBytesPerToken * o.contextTokens / llm.layers / 2 > bindingLimit) {
     problems.push(`one layer's K (or V) cache at ${o.contextTokens} tokens exceeds the binding limit`);
   }
   return {
