@@ -120,6 +120,7 @@ export class LanguageModel {
           rmsNorm(rec, gpu, lastRow(rec, gpu, x, n - 1, s.last), w.norm, state.h, cfg.rmsEps);
           linear(rec, gpu, state.h, w.lmHead, null, state.logits);
           recordSampling(rec, gpu, state, sampling);
+          rec.copy(state.token.buffer, state.token.part.byteOffset, state.readback, 0, 4);
           rec.submit();
         }
         if (out) {
@@ -212,16 +213,17 @@ export class LanguageModel {
     const past = cache.length;
     const hd = cfg.headDim;
     const rec = step.rec;
-    const pos = new Int32Array([position, position, position]);
-    gpu.write(step.rope, new Uint8Array(mropeTable(pos, hd, cfg.mropeSection, cfg.ropeTheta).buffer));
+    step.position[0] = step.position[1] = step.position[2] = position;
+    gpu.write(step.rope, new Uint8Array(mropeTable(step.position, hd, cfg.mropeSection, cfg.ropeTheta).buffer));
     embed(rec, gpu, w.embed, step.token, step.x);
     for (let l = 0; l < cfg.layers; l++) this.recordLayer(rec, l, cache, step.x, 1, past, step.rope, step.s, null);
     rmsNorm(rec, gpu, step.x, w.norm, step.h, cfg.rmsEps);
     linear(rec, gpu, step.h, w.lmHead, null, step.logits);
     recordSampling(rec, gpu, step, sampling);
+    rec.copy(step.token.buffer, step.token.part.byteOffset, step.readback, 0, 4);
     rec.submit();
     cache.commit(1);
-    const token = (await gpu.readU32(step.token))[0]!;
+    const token = await step.readToken();
     const logits = wantLogits ? await gpu.read(step.logits) : undefined;
     return { token, logits };
   }
@@ -229,7 +231,7 @@ export class LanguageModel {
   /** Prefill `ids` and sample the next token on the GPU; returns it (the only readback). */
   async prefillAndSample(cache: KvCache, ids: readonly number[], positions: Int32Array, images: ImageRows | null, state: DecodeState, sampling: Sampling): Promise<number> {
     await this.prefill(cache, ids, positions, images, { logits: 'none', sample: { state, sampling } });
-    return (await this.gpu.readU32(state.token))[0]!;
+    return state.readToken();
   }
 
   /** Persistent per-conversation decode state (scratch, token buffer, rope table): created once, reused. */
@@ -240,10 +242,24 @@ export class LanguageModel {
     const rope = gpu.upload(new Uint8Array(cfg.headDim * 4), [1, cfg.headDim], 'f32', 'llm.decodeRope');
     const logits = gpu.tensor([1, cfg.vocab], act, 'llm.decodeLogits');
     const rec = gpu.recorder();
+    // The sampled id is copied here inside the step's own submit, so a step costs one submit and one 4-byte map.
+    const readback = gpu.device.createBuffer({ label: 'llm.tokenReadback', size: 4, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
     return {
-      s, token, rope, logits, rec, x: s.x, h: s.h,
+      s, token, rope, logits, rec, readback, x: s.x, h: s.h, position: new Int32Array(3),
       setToken: (id: number) => gpu.write(token, new Uint8Array(new Uint32Array([id]).buffer)),
-      release: () => { rec.release(); s.release(); token.release(); logits.release(); gpu.destroyTensor(rope); },
+      readToken: async () => {
+        try {
+          await readback.mapAsync(0x0001 /* READ */);
+        } catch (e) {
+          gpu.assertUsable(); // a lost device becomes DeviceLostError
+          throw e;
+        }
+        const id = new Uint32Array(readback.getMappedRange(0, 4))[0]!;
+        readback.unmap();
+        await gpu.flushErrors();
+        return id;
+      },
+      release: () => { rec.release(); s.release(); token.release(); logits.release(); gpu.destroyTensor(rope); readback.destroy(); },
     };
   }
 }
@@ -254,9 +270,14 @@ export interface DecodeState {
   rope: Tensor;
   logits: Tensor;
   rec: Recorder;
+  readback: GPUBuffer;
   x: Tensor;
   h: Tensor;
+  /** Scratch for the step's (t, h, w) position. */
+  position: Int32Array;
   setToken(id: number): void;
+  /** Map the token the last submitted step sampled. */
+  readToken(): Promise<number>;
   release(): void;
 }
 
