@@ -140,7 +140,11 @@ else
     note "adapter: $(adapter_line)"
   else
     cat "$PROBE_OUT"; sed 's/^/  dawn: /' "$PROBE_ERR"
-    die "still no WebGPU adapter after installing lavapipe. Check: ls /usr/share/vulkan/icd.d/ (expect lvp_icd.json) and 'vulkaninfo --summary' (package vulkan-tools)."
+    hint=""
+    for v in VK_ICD_FILENAMES VK_DRIVER_FILES VK_ADD_DRIVER_FILES; do
+      [ -z "${!v:-}" ] || hint="$hint $v=${!v} is set and restricts the Vulkan loader's drivers;"
+    done
+    die "still no WebGPU adapter after installing lavapipe.$hint Check: ls /usr/share/vulkan/icd.d/ (expect lvp_icd.json) and 'vulkaninfo --summary' (package vulkan-tools)."
   fi
 fi
 

@@ -18,17 +18,20 @@ const resultsDir = join(root, 'test-results');
 const skipBrowser = process.env.VILAVT_SKIP_BROWSER === '1';
 const baseArgs = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run', '--disable-quic'];
-const pageTimeoutMs = 100_000; // below vitest's testTimeout (120 s) so a hung page fails with its console log
+// Page timeouts stay below the tests' timeouts so a hung page fails with its console log. The self-test page took
+// 0.8-49 s on lavapipe and 3-7 s on SwiftShader on the 2-core reference machine (the high end while it was busy).
+const defaultPageTimeoutMs = 100_000; // vitest's testTimeout is 120 s
+const lavapipePageTimeoutMs = 280_000;
 
 const html = `<!doctype html>
-<html><head><meta charset="utf-8"><title>ViLaVT WebGPU self-test</title></head>
+<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>ViLaVT WebGPU self-test</title></head>
 <body style="font-family:sans-serif"><div id="app">running…</div>
 <script type="module" src="/selftest-page.js"></script></body></html>`;
 
 let server: Server | undefined;
 let origin = '';
 
-interface Launch { label: string; executablePath: string; args: string[]; env?: Record<string, string> }
+interface Launch { label: string; executablePath: string; args: string[]; env?: Record<string, string>; timeoutMs: number }
 
 /** Open the self-test page in a fresh headless profile and return the page's report (plus its console). */
 async function runPage(launch: Launch): Promise<{ report: BrowserSelfTestReport | null; log: string[] }> {
@@ -47,7 +50,7 @@ async function runPage(launch: Launch): Promise<{ report: BrowserSelfTestReport 
     await page.goto(`${origin}/`);
     let report: BrowserSelfTestReport | null = null;
     try {
-      await page.waitForFunction(() => window.__vilavtResult !== undefined, null, { timeout: pageTimeoutMs });
+      await page.waitForFunction(() => window.__vilavtResult !== undefined, null, { timeout: launch.timeoutMs });
       report = await page.evaluate(() => window.__vilavtResult ?? null);
     } finally {
       mkdirSync(resultsDir, { recursive: true });
@@ -105,7 +108,7 @@ describe.skipIf(skipBrowser)('browser self-test (headless Chromium)', () => {
     if (!existsSync(systemChromium)) {
       throw new Error(`${systemChromium} is missing: run scripts/setup.sh as root (apt-get install chromium), or set VILAVT_SKIP_BROWSER=1 to skip the browser test`);
     }
-    const { report, log } = await runPage({ label: 'default', executablePath: systemChromium, args: baseArgs });
+    const { report, log } = await runPage({ label: 'default', executablePath: systemChromium, args: baseArgs, timeoutMs: defaultPageTimeoutMs });
     expectAllCasesPass(report, log);
     const why = describeFailure(report, log);
     // The engine must enable shader-f16 exactly when the adapter offers it. Headless Chromium without a GPU
@@ -129,6 +132,7 @@ describe.skipIf(skipBrowser)('browser self-test (headless Chromium)', () => {
     const { report, log } = await runPage({
       label: 'lavapipe-f16', executablePath: exe, args: [...baseArgs, '--use-angle=vulkan'],
       env: { VK_LAYER_PATH: join(lvpDir, 'layer'), VK_INSTANCE_LAYERS: 'VK_LAYER_spoof_swiftshader' },
+      timeoutMs: lavapipePageTimeoutMs,
     });
     expectAllCasesPass(report, log);
     const why = describeFailure(report, log);
@@ -136,5 +140,5 @@ describe.skipIf(skipBrowser)('browser self-test (headless Chromium)', () => {
     expect(report.engineFeatures?.f16, why).toBe(true);
     expect(report.cases.filter((c) => c.skipped), why).toEqual([]);
     console.log(`[browser] lavapipe ${report.adapter!.description}: ${report.cases.length} cases ok in ${report.elapsedMs} ms`);
-  });
+  }, lavapipePageTimeoutMs + 20_000);
 });
