@@ -1,16 +1,23 @@
 // Causal GQA attention over a KV cache (or a sequence's own k/v), online softmax with f32 accumulation.
 // Query row i (absolute position past + i) sees keys 0..past+i.
 //
+// A lane owns NR query rows x NH query heads of one kv head (NV = NR * NH query vectors) that share every key
+// and value load. GPUs get NR = NH = 1 (one vector per lane: loads are cheap there, registers are not); CPU
+// adapters get up to 8 vectors (there every storage load with a non-constant offset is a per-lane scalar load
+// and costs more than the FMAs it feeds: bench/NOTES.md, attention section). Lane = row lane * (GROUP / NH) +
+// head chunk.
 // Three variants of one file:
-// - default (prefill, T >= 1): a workgroup owns ROWS query rows and one kv head; lane = row * GROUP + head in
-//   group. Keys 0..past+r0 are visible to every row of the tile and are walked by all lanes together (uniform
-//   addresses, no workgroup memory or barriers); the last ROWS-1 keys are the causal triangle, masked per lane.
-// - DECODE (T == 1, flash-decoding pass 1): the key axis is cut into splits of KPS keys; lane = split in
-//   workgroup * GROUP + head in group, so the whole GPU streams the cache. Each lane writes its partial
-//   (max m, denominator l, unnormalised accumulator) to `part`.
+// - default (prefill, T >= 1): a workgroup owns LR * NR query rows and one kv head (wid.z). All lanes walk keys
+//   0..past+rEnd together (uniform addresses and control flow, no workgroup memory or barriers); the causal
+//   triangle of the tile is masked per row.
+// - DECODE (T == 1, flash-decoding pass 1): the key axis is cut into splits of KPS keys; row lane = split, so
+//   the whole device streams the cache, once per kv head when NH = GROUP. Each vector's partial (max m,
+//   denominator l, unnormalised accumulator) goes to `part`.
 // - COMBINE (flash-decoding pass 2): one workgroup per query head, one lane per 4 output columns, merges
 //   the splits' partials with the usual rescaling.
-// Scores are in log2 units (q pre-scaled by scale*log2 e); m and l are rescaled once per block of 4 keys.
+// Keys are taken in blocks of 4 (masked where invisible), scores are in log2 units (q pre-scaled by
+// scale*log2 e), and each vector's m and l are rescaled once per block.
+// Defines: ACT_F16, DECODE, COMBINE, MULTI (NV > 1: private arrays sized for 8 vectors).
 
 struct P {
   t: u32,           // query rows
@@ -29,7 +36,9 @@ struct P {
 
 override HD4: u32;    // head_dim / 4 (head_dim <= 128)
 override GROUP: u32;  // query heads per kv head
-override ROWS: u32;   // prefill: query rows per workgroup; DECODE: splits per workgroup
+override NR: u32;     // query rows per lane (DECODE: 1)
+override NH: u32;     // query heads per lane (divides GROUP; NR * NH <= MAXV)
+override LR: u32;     // row lanes per workgroup (DECODE: splits per workgroup)
 
 const NEG = -3.0e38;  // finite "minus infinity": exp2(NEG - m) == 0 without inf - inf
 
@@ -47,81 +56,99 @@ const NEG = -3.0e38;  // finite "minus infinity": exp2(NEG - m) == 0 without inf
 @group(0) @binding(4) var<storage, read_write> out: array<act4>;
 #endif
 
-var<private> qv: array<vec4f, 32>;
-var<private> acc: array<vec4f, 32>;
-var<private> m: f32;
-var<private> l: f32;
+#if MULTI
+const MAXV = 8u;      // query vectors per lane
+#else
+const MAXV = 1u;
+#endif
+override NV: u32 = NR * NH;
+var<private> qv: array<vec4f, MAXV * 32u>;   // vector v's q at [v * HD4 ..]
+var<private> acc: array<vec4f, MAXV * 32u>;
+var<private> m: array<f32, MAXV>;
+var<private> l: array<f32, MAXV>;
+var<private> lim: array<u32, MAXV>;          // row i sees keys < lim[i]
 
-fn loadQ(row: u32, h: u32) {
+// q of vector v = (row, head h), pre-scaled; accumulator cleared.
+fn loadQ(v: u32, row: u32, h: u32) {
   let qb = row * p.q_stride + p.q_off + h * HD4;
-  for (var c = 0u; c < p.hd4; c++) { qv[c] = vec4f(q_buf[qb + c]) * p.scale_log2; }
-  for (var c = 0u; c < p.hd4; c++) { acc[c] = vec4f(0.0); }
-  m = NEG;
-  l = 0.0;
+  for (var c = 0u; c < p.hd4; c++) {
+    qv[v * HD4 + c] = vec4f(q_buf[qb + c]) * p.scale_log2;
+    acc[v * HD4 + c] = vec4f(0.0);
+  }
+  m[v] = NEG;
+  l[v] = 0.0;
 }
 
-fn update4(s: vec4f) -> vec4f {
-  let mNew = max(m, max(max(s.x, s.y), max(s.z, s.w)));
-  let corr = exp2(m - mNew);
-  let w = exp2(s - vec4f(mNew));
-  l = l * corr + (w.x + w.y + w.z + w.w);
-  m = mNew;
-  for (var c = 0u; c < p.hd4; c++) { acc[c] *= corr; }
-  return w;
-}
-
-// One key j of kv head g.
-fn attend1(j: u32, g: u32) {
-  let k0 = j * p.k_stride + p.k_off + g * HD4;
-  var s = 0.0;
-  for (var c = 0u; c < p.hd4; c++) { s += dot(qv[c], vec4f(k_buf[k0 + c])); }
-  let mNew = max(m, s);
-  let corr = exp2(m - mNew);
-  let w = exp2(s - mNew);
-  l = l * corr + w;
-  m = mNew;
-  let v0 = j * p.v_stride + p.v_off + g * HD4;
-  for (var c = 0u; c < p.hd4; c++) { acc[c] = acc[c] * corr + w * vec4f(v_buf[v0 + c]); }
-}
-
-// Keys ka..kb of kv head g.
-fn attendRange(ka: u32, kb: u32, g: u32) {
+// Keys ka..kb of kv head g for every vector; row i's keys at or past lim[i] are masked.
+fn attend(ka: u32, kb: u32, g: u32) {
   let kh = p.k_off + g * HD4;
   let vh = p.v_off + g * HD4;
-  var j = ka;
-  for (; j + 4u <= kb; j += 4u) {
-    let k0 = j * p.k_stride + kh;
-    var s = vec4f(0.0);
+  let ks = p.k_stride;
+  let vs = p.v_stride;
+  let last = kb - 1u;
+  for (var j = ka; j < kb; j += 4u) {
+    // Keys j..j+3; those at or past kb read row kb-1 (in bounds) and are masked.
+    let js = vec4u(j, j + 1u, j + 2u, j + 3u);
+    let k0 = j * ks + kh;
+    let k1 = min(j + 1u, last) * ks + kh;
+    let k2 = min(j + 2u, last) * ks + kh;
+    let k3 = min(j + 3u, last) * ks + kh;
+    var s = array<vec4f, MAXV>();
     for (var c = 0u; c < p.hd4; c++) {
-      let qc = qv[c];
-      s += vec4f(dot(qc, vec4f(k_buf[k0 + c])), dot(qc, vec4f(k_buf[k0 + p.k_stride + c])),
-                 dot(qc, vec4f(k_buf[k0 + 2u * p.k_stride + c])), dot(qc, vec4f(k_buf[k0 + 3u * p.k_stride + c])));
+      let a = vec4f(k_buf[k0 + c]);
+      let b = vec4f(k_buf[k1 + c]);
+      let d = vec4f(k_buf[k2 + c]);
+      let e = vec4f(k_buf[k3 + c]);
+      for (var v = 0u; v < NV; v++) {
+        let qc = qv[v * HD4 + c];
+        s[v] += vec4f(dot(qc, a), dot(qc, b), dot(qc, d), dot(qc, e));
+      }
     }
-    let w = update4(s);
-    let v0 = j * p.v_stride + vh;
+    var corr = array<f32, MAXV>();
+    var w = array<vec4f, MAXV>();
+    for (var v = 0u; v < NV; v++) {
+      let mask = js < vec4u(min(kb, lim[v / NH]));
+      let sv = select(vec4f(NEG), s[v], mask);
+      let mNew = max(m[v], max(max(sv.x, sv.y), max(sv.z, sv.w)));
+      corr[v] = exp2(m[v] - mNew);
+      w[v] = select(vec4f(0.0), exp2(sv - vec4f(mNew)), mask);
+      l[v] = l[v] * corr[v] + (w[v].x + w[v].y + w[v].z + w[v].w);
+      m[v] = mNew;
+    }
+    let v0 = j * vs + vh;
+    let v1 = min(j + 1u, last) * vs + vh;
+    let v2 = min(j + 2u, last) * vs + vh;
+    let v3 = min(j + 3u, last) * vs + vh;
     for (var c = 0u; c < p.hd4; c++) {
-      acc[c] += w.x * vec4f(v_buf[v0 + c]) + w.y * vec4f(v_buf[v0 + p.v_stride + c])
-              + w.z * vec4f(v_buf[v0 + 2u * p.v_stride + c]) + w.w * vec4f(v_buf[v0 + 3u * p.v_stride + c]);
+      let a = vec4f(v_buf[v0 + c]);
+      let b = vec4f(v_buf[v1 + c]);
+      let d = vec4f(v_buf[v2 + c]);
+      let e = vec4f(v_buf[v3 + c]);
+      for (var v = 0u; v < NV; v++) {
+        let wv = w[v];
+        acc[v * HD4 + c] = acc[v * HD4 + c] * corr[v] + wv.x * a + wv.y * b + wv.z * d + wv.w * e;
+      }
     }
   }
-  for (; j < kb; j++) { attend1(j, g); }
 }
 #endif
 
 #if DECODE
-@compute @workgroup_size(ROWS * GROUP)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let split = wid.x * ROWS + lid / GROUP;
+@compute @workgroup_size(LR * (GROUP / NH))
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let split = wid.x * LR + lid / (GROUP / NH);
   if (split >= p.nsplit) { return; }
   let g = wid.y;
-  let h = g * GROUP + lid % GROUP;
-  loadQ(0u, h);
+  let h0 = g * GROUP + (lid % (GROUP / NH)) * NH;
+  for (var v = 0u; v < NV; v++) { loadQ(v, 0u, h0 + v); }
+  lim[0] = p.past + 1u;
   let ka = split * p.kps;
-  attendRange(ka, min(ka + p.kps, p.past + 1u), g);
-  let pb = (h * p.nsplit + split) * (HD4 + 1u);
-  part[pb] = vec4f(m, l, 0.0, 0.0);
-  for (var c = 0u; c < p.hd4; c++) { part[pb + 1u + c] = acc[c]; }
+  attend(ka, min(ka + p.kps, p.past + 1u), g);
+  for (var v = 0u; v < NV; v++) {
+    let pb = ((h0 + v) * p.nsplit + split) * (HD4 + 1u);
+    part[pb] = vec4f(m[v], l[v], 0.0, 0.0);
+    for (var c = 0u; c < p.hd4; c++) { part[pb + 1u + c] = acc[v * HD4 + c]; }
+  }
 }
 #elif COMBINE
 @compute @workgroup_size(HD4)
@@ -141,27 +168,32 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) c: u
   out[h * HD4 + c] = act4(num / den);
 }
 #else
-@compute @workgroup_size(ROWS * GROUP)
+@compute @workgroup_size(LR * (GROUP / NH))
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let r0 = (wid.x + wid.y * nwg.x) * ROWS;
+  let r0 = (wid.x + wid.y * nwg.x) * (LR * NR);
   if (r0 >= p.t) { return; }
   let g = wid.z;
   let heads = nwg.z * GROUP;
-  let row = r0 + lid / GROUP;
-  let h = g * GROUP + lid % GROUP;
-  let live = row < p.t;
-  if (live) { loadQ(row, h); }
-  // Keys every row of the tile sees, walked together.
-  attendRange(0u, p.past + r0 + 1u, g);
-  // The causal triangle of the tile: key past+r0+d is visible to rows r0+d.. only.
-  let rEnd = min(r0 + ROWS, p.t);
-  for (var j = p.past + r0 + 1u; j < p.past + rEnd; j++) {
-    if (live && j <= p.past + row) { attend1(j, g); }
+  let row0 = r0 + (lid / (GROUP / NH)) * NR;  // this lane's rows: row0 .. row0 + NR - 1
+  let h0 = g * GROUP + (lid % (GROUP / NH)) * NH;
+  for (var i = 0u; i < NR; i++) {
+    let row = min(row0 + i, p.t - 1u);  // rows past t compute a copy of the last row and are not written
+    lim[i] = p.past + row + 1u;
+    for (var hh = 0u; hh < NH; hh++) { loadQ(i * NH + hh, row, h0 + hh); }
   }
-  if (!live) { return; }
-  let ob = (row * heads + h) * HD4;
-  let inv = 1.0 / l;  // l >= 1: the row's maximum key contributes exp2(0)
-  for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(acc[c] * inv); }
+  // Keys 0..past+rEnd-1: every row of the tile sees the first past+r0+1, the rest is the causal triangle.
+  let rEnd = min(r0 + LR * NR, p.t);
+  attend(0u, p.past + rEnd, g);
+  for (var i = 0u; i < NR; i++) {
+    let row = row0 + i;
+    if (row >= p.t) { break; }
+    for (var hh = 0u; hh < NH; hh++) {
+      let v = i * NH + hh;
+      let ob = (row * heads + h0 + hh) * HD4;
+      let inv = 1.0 / l[v];  // l >= 1: the row's maximum key contributes exp2(0)
+      for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(acc[v * HD4 + c] * inv); }
+    }
+  }
 }
 #endif

@@ -2,15 +2,18 @@
 // Segment s: query rows cu_q[s]..cu_q[s+1] attend key rows cu_kv[s]..cu_kv[s+1] of k/v and, with EXTRA,
 // rows cu_e[s]..cu_e[s+1] of ek/ev, in one joint softmax.
 //
-// Layout: a workgroup owns ROWS consecutive query rows and one kv head (wid.z); lane = row * GROUP + head in
-// group, so every lane of a workgroup walks the same key rows (uniform addresses: broadcast loads, no
-// workgroup memory, no barriers; register-blocked, which is what lavapipe and real GPUs both like). A tile may
-// straddle segments: the workgroup walks each overlapping segment and only its rows' lanes take part.
-// Each lane keeps q (pre-scaled by scale*log2 e) and the f32 accumulator in registers; scores are in log2
-// units, the running max m and denominator l are rescaled once per block of 4 keys.
+// Layout: a workgroup owns LR * NR consecutive query rows and one kv head (wid.z). Each lane owns NR
+// consecutive rows of one query head (lane = row lane * GROUP + head in group), i.e. NR query vectors that
+// share every key and value load (NR = 1 on GPUs; NR = 4 on CPU adapters, where every storage load with a
+// non-constant offset is a per-lane scalar load and so costs more than the FMAs it feeds: bench/NOTES.md).
+// Every lane of a workgroup walks the same key rows (uniform control flow, no workgroup memory, no barriers).
+// A tile may straddle segments: the workgroup walks each overlapping segment and a row outside it is masked
+// (weight 0). Keys are taken in blocks of 4 (a short last block is masked), scores are in log2 units (q
+// pre-scaled by scale*log2 e), and each row's running max m and denominator l are rescaled once per block.
 // Rows whose segment reads keys outside the k/v views, or rows no segment covers, are written as NaN
 // (an invalid table must never give a quiet wrong answer).
-// Defines: ACT_F16 (act = f16), V_IN_K (v lives in k's buffer: one binding fewer), EXTRA, EV_IN_EK.
+// Defines: ACT_F16 (act = f16), V_IN_K (v lives in k's buffer: one binding fewer), EXTRA, EV_IN_EK,
+// MULTI (NR > 1: private arrays sized for 8 rows).
 
 struct P {
   nq: u32,          // query rows = rows of out
@@ -34,7 +37,8 @@ struct P {
 
 override HD4: u32;    // head_dim / 4 (head_dim <= 128)
 override GROUP: u32;  // query heads per kv head
-override ROWS: u32;   // query rows per workgroup
+override NR: u32;     // query rows per lane (<= MAXV)
+override LR: u32;     // row lanes per workgroup (lanes = LR * GROUP)
 
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> q_buf: array<act4>;
@@ -60,12 +64,34 @@ override ROWS: u32;   // query rows per workgroup
 
 const NEG = -3.0e38;  // finite "minus infinity": exp2(NEG - m) == 0 without inf - inf
 
-var<private> qv: array<vec4f, 32>;
-var<private> acc: array<vec4f, 32>;
-var<private> m: f32;
-var<private> l: f32;
+#if MULTI
+const MAXV = 8u;      // query vectors (rows) per lane
+#else
+const MAXV = 1u;
+#endif
+var<private> qv: array<vec4f, MAXV * 32u>;   // row i's q at [i * HD4 ..]
+var<private> acc: array<vec4f, MAXV * 32u>;
+var<private> m: array<f32, MAXV>;
+var<private> l: array<f32, MAXV>;
+var<private> inSeg: array<bool, MAXV>;       // row i belongs to the segment being walked
 
-fn vAt(i: u32) -> vec4f {
+fn kAt(ext: bool, i: u32) -> vec4f {
+#if EXTRA
+  if (ext) { return vec4f(ek_buf[i]); }
+#endif
+  return vec4f(k_buf[i]);
+}
+
+fn vAt(ext: bool, i: u32) -> vec4f {
+#if EXTRA
+  if (ext) {
+#if EV_IN_EK
+    return vec4f(ek_buf[i]);
+#else
+    return vec4f(ev_buf[i]);
+#endif
+  }
+#endif
 #if V_IN_K
   return vec4f(k_buf[i]);
 #else
@@ -73,117 +99,79 @@ fn vAt(i: u32) -> vec4f {
 #endif
 }
 
-#if EXTRA
-fn evAt(i: u32) -> vec4f {
-#if EV_IN_EK
-  return vec4f(ek_buf[i]);
-#else
-  return vec4f(ev_buf[i]);
-#endif
-}
-#endif
-
-// Online-softmax step for 4 scores (log2 units); returns their weights after rescaling acc and l.
-fn update4(s: vec4f) -> vec4f {
-  let mNew = max(m, max(max(s.x, s.y), max(s.z, s.w)));
-  let corr = exp2(m - mNew);
-  let w = exp2(s - vec4f(mNew));
-  l = l * corr + (w.x + w.y + w.z + w.w);
-  m = mNew;
-  for (var c = 0u; c < p.hd4; c++) { acc[c] *= corr; }
-  return w;
-}
-
-fn update1(s: f32) -> f32 {
-  let mNew = max(m, s);
-  let corr = exp2(m - mNew);
-  let w = exp2(s - mNew);
-  l = l * corr + w;
-  m = mNew;
-  for (var c = 0u; c < p.hd4; c++) { acc[c] *= corr; }
-  return w;
-}
-
-// Keys ka..kb of k/v for kv head g.
-fn attendImage(ka: u32, kb: u32, g: u32) {
-  let kh = p.k_off + g * HD4;
-  let vh = p.v_off + g * HD4;
-  var j = ka;
-  for (; j + 4u <= kb; j += 4u) {
-    let k0 = j * p.k_stride + kh;
-    var s = vec4f(0.0);
+// Keys ka..kb of k/v (ext: of ek/ev) for kv head g, added to every row with inSeg set. `ext` is a constant at
+// each call site; functions are inlined, so the buffer choice costs nothing.
+fn attend(ka: u32, kb: u32, g: u32, ext: bool) {
+  let ks = select(p.k_stride, p.ek_stride, ext);
+  let vs = select(p.v_stride, p.ev_stride, ext);
+  let kh = select(p.k_off, p.ek_off, ext) + g * HD4;
+  let vh = select(p.v_off, p.ev_off, ext) + g * HD4;
+  for (var j = ka; j < kb; j += 4u) {
+    // Keys j..j+3; those at or past kb read row kb-1 (in bounds) and are masked.
+    let valid = vec4u(j, j + 1u, j + 2u, j + 3u) < vec4u(kb);
+    let last = kb - 1u;
+    let k0 = j * ks + kh;
+    let k1 = min(j + 1u, last) * ks + kh;
+    let k2 = min(j + 2u, last) * ks + kh;
+    let k3 = min(j + 3u, last) * ks + kh;
+    var s = array<vec4f, MAXV>();
     for (var c = 0u; c < p.hd4; c++) {
-      let qc = qv[c];
-      s += vec4f(dot(qc, vec4f(k_buf[k0 + c])), dot(qc, vec4f(k_buf[k0 + p.k_stride + c])),
-                 dot(qc, vec4f(k_buf[k0 + 2u * p.k_stride + c])), dot(qc, vec4f(k_buf[k0 + 3u * p.k_stride + c])));
+      let a = kAt(ext, k0 + c);
+      let b = kAt(ext, k1 + c);
+      let d = kAt(ext, k2 + c);
+      let e = kAt(ext, k3 + c);
+      for (var i = 0u; i < NR; i++) {
+        let qc = qv[i * HD4 + c];
+        s[i] += vec4f(dot(qc, a), dot(qc, b), dot(qc, d), dot(qc, e));
+      }
     }
-    let w = update4(s);
-    let v0 = j * p.v_stride + vh;
-    for (var c = 0u; c < p.hd4; c++) {
-      acc[c] += w.x * vAt(v0 + c) + w.y * vAt(v0 + p.v_stride + c) + w.z * vAt(v0 + 2u * p.v_stride + c)
-              + w.w * vAt(v0 + 3u * p.v_stride + c);
+    var corr = array<f32, MAXV>();
+    var w = array<vec4f, MAXV>();
+    for (var i = 0u; i < NR; i++) {
+      let mask = valid & vec4<bool>(inSeg[i]);
+      let si = select(vec4f(NEG), s[i], mask);
+      let mNew = max(m[i], max(max(si.x, si.y), max(si.z, si.w)));
+      corr[i] = exp2(m[i] - mNew);
+      w[i] = select(vec4f(0.0), exp2(si - vec4f(mNew)), mask);
+      l[i] = l[i] * corr[i] + (w[i].x + w[i].y + w[i].z + w[i].w);
+      m[i] = mNew;
     }
-  }
-  for (; j < kb; j++) {
-    let k0 = j * p.k_stride + kh;
-    var s = 0.0;
-    for (var c = 0u; c < p.hd4; c++) { s += dot(qv[c], vec4f(k_buf[k0 + c])); }
-    let w = update1(s);
-    let v0 = j * p.v_stride + vh;
-    for (var c = 0u; c < p.hd4; c++) { acc[c] += w * vAt(v0 + c); }
-  }
-}
-
-#if EXTRA
-// Keys ea..eb of ek/ev for kv head g (same arithmetic as attendImage, other buffers).
-fn attendExtra(ea: u32, eb: u32, g: u32) {
-  let kh = p.ek_off + g * HD4;
-  let vh = p.ev_off + g * HD4;
-  var j = ea;
-  for (; j + 4u <= eb; j += 4u) {
-    let k0 = j * p.ek_stride + kh;
-    var s = vec4f(0.0);
+    let v0 = j * vs + vh;
+    let v1 = min(j + 1u, last) * vs + vh;
+    let v2 = min(j + 2u, last) * vs + vh;
+    let v3 = min(j + 3u, last) * vs + vh;
     for (var c = 0u; c < p.hd4; c++) {
-      let qc = qv[c];
-      s += vec4f(dot(qc, vec4f(ek_buf[k0 + c])), dot(qc, vec4f(ek_buf[k0 + p.ek_stride + c])),
-                 dot(qc, vec4f(ek_buf[k0 + 2u * p.ek_stride + c])), dot(qc, vec4f(ek_buf[k0 + 3u * p.ek_stride + c])));
-    }
-    let w = update4(s);
-    let v0 = j * p.ev_stride + vh;
-    for (var c = 0u; c < p.hd4; c++) {
-      acc[c] += w.x * evAt(v0 + c) + w.y * evAt(v0 + p.ev_stride + c) + w.z * evAt(v0 + 2u * p.ev_stride + c)
-              + w.w * evAt(v0 + 3u * p.ev_stride + c);
+      let a = vAt(ext, v0 + c);
+      let b = vAt(ext, v1 + c);
+      let d = vAt(ext, v2 + c);
+      let e = vAt(ext, v3 + c);
+      for (var i = 0u; i < NR; i++) {
+        let wi = w[i];
+        acc[i * HD4 + c] = acc[i * HD4 + c] * corr[i] + wi.x * a + wi.y * b + wi.z * d + wi.w * e;
+      }
     }
   }
-  for (; j < eb; j++) {
-    let k0 = j * p.ek_stride + kh;
-    var s = 0.0;
-    for (var c = 0u; c < p.hd4; c++) { s += dot(qv[c], vec4f(ek_buf[k0 + c])); }
-    let w = update1(s);
-    let v0 = j * p.ev_stride + vh;
-    for (var c = 0u; c < p.hd4; c++) { acc[c] += w * evAt(v0 + c); }
-  }
 }
-#endif
 
-@compute @workgroup_size(ROWS * GROUP)
+@compute @workgroup_size(LR * GROUP)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let r0 = (wid.x + wid.y * nwg.x) * ROWS;
+  let r0 = (wid.x + wid.y * nwg.x) * (LR * NR);
   if (r0 >= p.nq) { return; }
   let g = wid.z;
   let heads = nwg.z * GROUP;
-  let row = r0 + lid / GROUP;
+  let row0 = r0 + (lid / GROUP) * NR;  // this lane's rows: row0 .. row0 + NR - 1
   let h = g * GROUP + lid % GROUP;
-  let live = row < p.nq;
 
-  if (live) {
-    let qb = row * p.q_stride + p.q_off + h * HD4;
-    for (var c = 0u; c < p.hd4; c++) { qv[c] = vec4f(q_buf[qb + c]) * p.scale_log2; }
+  for (var i = 0u; i < NR; i++) {
+    let qb = min(row0 + i, p.nq - 1u) * p.q_stride + p.q_off + h * HD4;
+    for (var c = 0u; c < p.hd4; c++) {
+      qv[i * HD4 + c] = vec4f(q_buf[qb + c]) * p.scale_log2;
+      acc[i * HD4 + c] = vec4f(0.0);
+    }
+    m[i] = NEG;
+    l[i] = 0.0;
   }
-  for (var c = 0u; c < p.hd4; c++) { acc[c] = vec4f(0.0); }
-  m = NEG;
-  l = 0.0;
 
   // Last segment starting at or before r0 (uniform across the workgroup).
   var lo = 0u;
@@ -192,36 +180,44 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let mid = (lo + hi) / 2u;
     if (cu_q[mid] <= r0) { lo = mid; } else { hi = mid; }
   }
-  let rEnd = min(r0 + ROWS, p.nq);
-  var covered = 0u;
-  var bad = false;
+  let rEnd = min(r0 + LR * NR, p.nq);
+  var covered = array<u32, MAXV>();
+  var bad = array<bool, MAXV>();
   for (var s = lo; s < p.nseg && cu_q[s] < rEnd; s++) {
     let qa = cu_q[s];
     let qe = cu_q[s + 1u];
-    if (!live || row < qa || row >= qe) { continue; }
-    covered++;
     let ka = cu_kv[s];
     let kb = cu_kv[s + 1u];
-    bad = bad || kb < ka || kb > p.k_rows;
+    var badSeg = kb < ka || kb > p.k_rows;
 #if EXTRA
     let ea = cu_e[s];
     let eb = cu_e[s + 1u];
-    bad = bad || eb < ea || eb > p.ek_rows;
+    badSeg = badSeg || eb < ea || eb > p.ek_rows;
 #endif
-    if (bad) { continue; }
-    attendImage(ka, kb, g);
+    for (var i = 0u; i < NR; i++) {
+      let r = row0 + i;
+      inSeg[i] = r < p.nq && r >= qa && r < qe;
+      covered[i] += select(0u, 1u, inSeg[i]);
+      bad[i] = bad[i] || (inSeg[i] && badSeg);
+    }
+    // Walked by every lane (uniform control flow); rows outside the segment are masked by inSeg.
+    if (badSeg || qa >= qe || qe <= r0) { continue; }
+    attend(ka, kb, g, false);
 #if EXTRA
-    attendExtra(ea, eb, g);
+    attend(ea, eb, g, true);
 #endif
   }
-  if (!live) { return; }
-  let ob = (row * heads + h) * HD4;
-  if (covered != 1u || bad) {
-    let nan = vec4f(bitcast<f32>(0x7fc00000u + min(p.nq, 0u)));  // not a constant: WGSL rejects NaN constants
-    for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(nan); }
-    return;
+  for (var i = 0u; i < NR; i++) {
+    let r = row0 + i;
+    if (r >= p.nq) { break; }
+    let ob = (r * heads + h) * HD4;
+    if (covered[i] != 1u || bad[i]) {
+      let nan = vec4f(bitcast<f32>(0x7fc00000u + min(p.nq, 0u)));  // not a constant: WGSL rejects NaN constants
+      for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(nan); }
+      continue;
+    }
+    // A segment without keys gives zeros (l == 0), as flash attention does.
+    let inv = select(0.0, 1.0 / l[i], l[i] > 0.0);
+    for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(acc[i * HD4 + c] * inv); }
   }
-  // A segment without keys gives zeros (l == 0), as flash attention does.
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var c = 0u; c < p.hd4; c++) { out[ob + c] = act4(acc[c] * inv); }
 }

@@ -3,28 +3,50 @@
 //   x[d + half] ← x[d + half]·cos[d] + x[d]·sin[d]
 // (y = x·cos + rotate_half(x)·sin with emb = [θ, θ]). table[r] = [cos θ_0..θ_{half-1}, sin θ_0..θ_{half-1}], built on
 // the CPU (src/model/rope-tables.ts), so the same kernel serves vision 2-D RoPE, M-RoPE and 1-D RoPE.
+// With VEC4 an item is four consecutive d (act4 loads); p.half, p.stride and p.offset are then counted in items.
+// Layouts: ROW: one invocation per row, each table item loaded once and applied to every head (CPU adapters:
+// contiguous per-invocation streams, few loads). Otherwise one invocation per (row, head, item), p.n of them
+// (GPUs: coalesced).
 
 struct P { n: u32, heads: u32, half: u32, stride: u32, offset: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> x: array<act>;
-@group(0) @binding(2) var<storage, read> table: array<f32>;
+#if VEC4
+alias V = act4;
+alias F = vec4f;
+#else
+alias V = act;
+alias F = f32;
+#endif
+@group(0) @binding(1) var<storage, read_write> x: array<V>;
+@group(0) @binding(2) var<storage, read> table: array<F>;
 
-const WG = 256u;
+override WG: u32 = 256;
+
+fn rotate(a: u32, c: F, s: F) {
+  let x0 = F(x[a]);
+  let x1 = F(x[a + p.half]);
+  x[a] = V(x0 * c - x1 * s);
+  x[a + p.half] = V(x1 * c + x0 * s);
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * WG + lid;
   if (i >= p.n) { return; }
+#if ROW
+  let r = i;
+  let row = r * p.stride + p.offset;
+  for (var d = 0u; d < p.half; d++) {
+    let c = table[2u * p.half * r + d];
+    let s = table[2u * p.half * r + p.half + d];
+    for (var h = 0u; h < p.heads; h++) { rotate(row + h * 2u * p.half + d, c, s); }
+  }
+#else
   let d = i % p.half;
   let rh = i / p.half;
   let h = rh % p.heads;
   let r = rh / p.heads;
-  let a = r * p.stride + p.offset + h * 2u * p.half + d;
-  let c = table[2u * p.half * r + d];
-  let s = table[2u * p.half * r + p.half + d];
-  let x0 = f32(x[a]);
-  let x1 = f32(x[a + p.half]);
-  x[a] = act(x0 * c - x1 * s);
-  x[a + p.half] = act(x1 * c + x0 * s);
+  rotate(r * p.stride + p.offset + h * 2u * p.half + d, table[2u * p.half * r + d], table[2u * p.half * r + p.half + d]);
+#endif
 }

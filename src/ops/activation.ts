@@ -5,8 +5,7 @@ import { ShapeError } from '../runtime/errors.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { actDtype, requireDistinct } from './checks.js';
-
-const WG = 256;
+import { streamLayout } from './norm.js';
 
 /** out[M, I] = silu(gu[:, :I]) ⊙ gu[:, I:], from the fused gate/up projection gu [M, 2I]. */
 export function siluMul(rec: Recorder, gpu: Gpu, gu: Tensor, out: Tensor): void {
@@ -19,10 +18,16 @@ export function siluMul(rec: Recorder, gpu: Gpu, gu: Tensor, out: Tensor): void 
     throw new ShapeError(`siluMul: gu [${gu.shape}] must be [${m}, ${2 * i}] for out [${out.shape}]`);
   }
   requireDistinct('siluMul', [out], [gu]);
-  const n = m * i;
-  if (n === 0) return;
-  const pipe = gpu.pipeline('activation', { defines: { ACT_F16: dtype === 'f16' } });
-  rec.dispatch(pipe, [u32(n), u32(i)], [gu, out], foldWorkgroups(Math.ceil(n / WG)));
+  if (m * i === 0) return;
+  const vec4 = i % 4 === 0;
+  const cols = vec4 ? i / 4 : i;
+  const { workgroup, perInvocation } = streamLayout(gpu);
+  const pipe = gpu.pipeline('activation', {
+    defines: { ACT_F16: dtype === 'f16', VEC4: vec4 }, constants: { WG: workgroup, PER: perInvocation },
+  });
+  const items = m * cols;
+  rec.dispatch(pipe, [u32(items), u32(cols), u32(0)], [gu, out],
+    foldWorkgroups(Math.ceil(items / (perInvocation * workgroup))));
 }
 
 /** y = GELU(x) with the exact erf, element-wise; y may be x itself (in place). */
@@ -34,7 +39,17 @@ export function gelu(rec: Recorder, gpu: Gpu, x: Tensor, y: Tensor): void {
     throw new ShapeError('gelu: x and y overlap in one buffer at different offsets');
   }
   const n = x.numel;
-  if (n === 0) return;
-  const pipe = gpu.pipeline('activation', { defines: { ACT_F16: dtype === 'f16', GELU: true, IN_PLACE: inPlace } });
-  rec.dispatch(pipe, [u32(n), u32(0)], inPlace ? [x] : [x, y], foldWorkgroups(Math.ceil(n / WG)));
+  const { workgroup, perInvocation } = streamLayout(gpu);
+  // Four elements per item over the first n - n % 4, then (rarely) a scalar pass over the last few.
+  const body = n - (n % 4);
+  const passes: [vec4: boolean, first: number, end: number][] = [[true, 0, body / 4], [false, body, n]];
+  for (const [vec4, first, end] of passes) {
+    if (end <= first) continue;
+    const pipe = gpu.pipeline('activation', {
+      defines: { ACT_F16: dtype === 'f16', GELU: true, IN_PLACE: inPlace, VEC4: vec4 },
+      constants: { WG: workgroup, PER: perInvocation },
+    });
+    rec.dispatch(pipe, [u32(end), u32(0), u32(first)], inPlace ? [x] : [x, y],
+      foldWorkgroups(Math.ceil((end - first) / (perInvocation * workgroup))));
+  }
 }

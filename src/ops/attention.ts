@@ -102,6 +102,18 @@ const vec4 = (n: number) => n / 4;
 
 function rowsPerGroup(group: number): number { return Math.max(1, Math.floor(LANES / group)); }
 
+/** CPU adapters (lavapipe, SwiftShader): SIMD over lanes, every non-constant-offset load a per-lane scalar load. */
+
+/**
+ * Layout of the segmented kernel: `rowsPerLane` query rows per invocation share each key/value load, `rowLanes`
+ * row lanes per workgroup (times the GQA group). GPUs: one row per lane, ~32 lanes (loads are cheap and
+ * coalesced; registers are what limit occupancy). CPU adapters: 8 rows per lane, 8 lanes (one SIMD batch),
+ * because there a load costs more than the 4 FMAs it feeds (bench/NOTES.md, attention section).
+ */
+export function segmentedPlan(gpu: Gpu, group: number): { rowsPerLane: number; rowLanes: number } {
+  return gpu.cpuLayout ? { rowsPerLane: 8, rowLanes: Math.max(1, Math.floor(8 / group)) } : { rowsPerLane: 1, rowLanes: rowsPerGroup(group) };
+}
+
 /**
  * Non-causal attention inside segments: segment s's queries cuQ[s]..cuQ[s+1] attend keys cuKv[s]..cuKv[s+1]
  * of k/v, plus rows cu[s]..cu[s+1] of the extra source, in one softmax. Empty segments, segments without
@@ -133,10 +145,11 @@ export function segmentedAttention(rec: Recorder, gpu: Gpu, a: SegmentedAttentio
     throw new ShapeError(`${what}: k and v, or extra.k and extra.v, must share a buffer (9 storage bindings exceed the 8 every device has)`);
   }
   const group = heads / kvHeads;
-  const rows = rowsPerGroup(group);
+  const plan = segmentedPlan(gpu, group);
+  const rows = plan.rowsPerLane * plan.rowLanes;
   const pipe = gpu.pipeline('attention_segmented', {
-    defines: { ACT_F16: dtype === 'f16', V_IN_K: vInK, EXTRA: !!extra, EV_IN_EK: evInEk },
-    constants: { HD4: headDim / 4, GROUP: group, ROWS: rows },
+    defines: { ACT_F16: dtype === 'f16', V_IN_K: vInK, EXTRA: !!extra, EV_IN_EK: evInEk, MULTI: plan.rowsPerLane > 1 },
+    constants: { HD4: headDim / 4, GROUP: group, NR: plan.rowsPerLane, LR: plan.rowLanes },
   });
   const kRows = Math.min(viewRows(k, kvWidth), viewRows(v, kvWidth), 0xffffffff);
   const ekRows = extra ? Math.min(viewRows(extra.k, kvWidth), viewRows(extra.v, kvWidth), 0xffffffff) : 0;
@@ -155,6 +168,30 @@ export function segmentedAttention(rec: Recorder, gpu: Gpu, a: SegmentedAttentio
   }
   const [x, y] = foldWorkgroups(Math.ceil(nq / rows));
   if (nq > 0) rec.dispatch(pipe, params, bindings, [x, y, kvHeads]);
+}
+
+export interface CausalPlan { rowsPerLane: number; headsPerLane: number; rowLanes: number }
+
+/** Largest divisor of `n` that is at most `cap`. */
+function divisorAtMost(n: number, cap: number): number {
+  for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
+  return 1;
+}
+
+/**
+ * Layout of the causal kernel: a lane owns `rowsPerLane` rows x `headsPerLane` heads of one GQA group (all
+ * sharing each key/value load), `rowLanes` row lanes per workgroup (decode: splits per workgroup). GPUs: one
+ * (row, head) per lane as before. CPU adapters: up to 8 vectors per lane, heads of the group first (for decode
+ * this streams the cache once per kv head instead of once per query head).
+ */
+export function causalPlan(gpu: Gpu, group: number, decode: boolean): CausalPlan {
+  if (!gpu.cpuLayout) {
+    return decode ? { rowsPerLane: 1, headsPerLane: 1, rowLanes: Math.max(1, Math.floor(2 * LANES / group)) }
+      : { rowsPerLane: 1, headsPerLane: 1, rowLanes: rowsPerGroup(group) };
+  }
+  const headsPerLane = divisorAtMost(group, 8);
+  const lanesPerRow = group / headsPerLane;
+  return { rowsPerLane: decode ? 1 : Math.max(1, Math.floor(8 / headsPerLane)), headsPerLane, rowLanes: Math.max(1, Math.floor(8 / lanesPerRow)) };
 }
 
 /** Per-device scratch for the decode partials (grown on demand; dispatches run in order, so one suffices). */
@@ -201,30 +238,26 @@ export function causalAttention(rec: Recorder, gpu: Gpu, a: CausalAttentionArgs)
   checkView(v, past + rows, kvWidth, `${what} v`);
   checkNoAlias(out, [q.t, k.t, v.t], what);
   const group = heads / kvHeads;
-  const defines = { ACT_F16: dtype === 'f16' };
+  const dtype16 = dtype === 'f16';
   const view = [u32(vec4(q.stride)), u32(vec4(q.offset)), u32(vec4(k.stride)), u32(vec4(k.offset)),
     u32(vec4(v.stride)), u32(vec4(v.offset))];
+  const constants = (plan: CausalPlan) => ({ HD4: headDim / 4, GROUP: group, NR: plan.rowsPerLane, NH: plan.headsPerLane, LR: plan.rowLanes });
+  const defines = (plan: CausalPlan) => ({ ACT_F16: dtype16, MULTI: plan.rowsPerLane * plan.headsPerLane > 1 });
 
   if (rows === 1) {
     const { keysPerSplit, splits } = decodeSplits(past + 1);
-    const perGroup = Math.max(1, Math.floor(2 * LANES / group));
+    const plan = causalPlan(gpu, group, true);
     const part = scratch(gpu, heads * splits * (headDim + 4));
     const params = [u32(1), u32(past), ...view, u32(keysPerSplit), u32(splits), f32(scale * LOG2E), u32(headDim / 4)];
-    const pass1 = gpu.pipeline('attention_causal', {
-      defines: { ...defines, DECODE: true }, constants: { HD4: headDim / 4, GROUP: group, ROWS: perGroup },
-    });
-    rec.dispatch(pass1, params, [q.t, k.t, v.t, part], [Math.ceil(splits / perGroup), kvHeads]);
-    const pass2 = gpu.pipeline('attention_causal', {
-      defines: { ...defines, COMBINE: true }, constants: { HD4: headDim / 4, GROUP: group, ROWS: 1 },
-    });
+    const pass1 = gpu.pipeline('attention_causal', { defines: { ...defines(plan), DECODE: true }, constants: constants(plan) });
+    rec.dispatch(pass1, params, [q.t, k.t, v.t, part], [Math.ceil(splits / plan.rowLanes), kvHeads]);
+    const pass2 = gpu.pipeline('attention_causal', { defines: { ACT_F16: dtype16, COMBINE: true }, constants: { HD4: headDim / 4 } });
     rec.dispatch(pass2, params, [part, out], [heads]);
     return;
   }
-  const tileRows = rowsPerGroup(group);
-  const pipe = gpu.pipeline('attention_causal', {
-    defines, constants: { HD4: headDim / 4, GROUP: group, ROWS: tileRows },
-  });
-  const [x, y] = foldWorkgroups(Math.ceil(rows / tileRows));
+  const plan = causalPlan(gpu, group, false);
+  const pipe = gpu.pipeline('attention_causal', { defines: defines(plan), constants: constants(plan) });
+  const [x, y] = foldWorkgroups(Math.ceil(rows / (plan.rowsPerLane * plan.rowLanes)));
   rec.dispatch(pipe, [u32(rows), u32(past), ...view, u32(0), u32(0), f32(scale * LOG2E), u32(headDim / 4)], [q.t, k.t, v.t, out], [x, y, kvHeads]);
 }
 

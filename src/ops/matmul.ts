@@ -42,7 +42,7 @@ const WEIGHT_DTYPES: readonly string[] = ['f32', 'f16', 'bf16'];
  * words: 32 invocations per row group, reduced in workgroup memory (correct, but not measured on a GPU here).
  */
 export function matvecPlan(gpu: Gpu): MatvecPlan {
-  const cpu = gpu.adapter.isFallbackAdapter || /llvmpipe|swiftshader|software/i.test(`${gpu.adapter.architecture} ${gpu.adapter.description}`);
+  const cpu = gpu.cpuLayout;
   return cpu ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : { kind: 'matvec', workgroup: 256, threadsPerRow: 32 };
 }
 

@@ -7,9 +7,43 @@ import type { Tensor } from '../runtime/tensor.js';
 import { actDtype, requireDistinct, requireDtype, requirePositiveInt } from './checks.js';
 import { checkView, type StridedView } from './view.js';
 
-/** Workgroup size: small vectors (head dims) do not need 256 invocations. Powers of two only. */
-function workgroupFor(dim: number): number {
-  return dim <= 128 ? 64 : 256;
+/**
+ * CPU adapters (lavapipe, SwiftShader; `gpu.cpuLayout`) run a workgroup's invocations as SIMD lanes over a loop,
+ * and every storage load with a computed offset becomes a per-lane scalar load: one invocation streaming a long
+ * contiguous chunk is their fastest layout (bench/NOTES.md). Real GPUs want neighbouring invocations on
+ * neighbouring addresses.
+ *
+ * Layout of the streaming element-wise kernels (activation, rows): invocations per workgroup and consecutive
+ * items (vectors of 4 where shapes allow) per invocation. CPU adapters: contiguous chunks of 64 items; GPUs: one
+ * item per invocation (coalesced). Measurements: bench/NOTES.md.
+ */
+export function streamLayout(gpu: Gpu): { workgroup: number; perInvocation: number } {
+  return gpu.cpuLayout ? { workgroup: 64, perInvocation: 64 } : { workgroup: 256, perInvocation: 1 };
+}
+
+/** Workgroup size of the kernels that give each invocation a whole row or head on CPU adapters (norm, rope). */
+export const CPU_UNIT_WORKGROUP = 16;
+
+/**
+ * One dispatch of kernels/rmsnorm.wgsl over `units` vectors of `dim` elements (unit u: head u % heads of row
+ * u / heads, at row * stride + offset + head * dim). Vectors of 4 when every address is a multiple of 4.
+ * CPU adapters: one invocation per group of up to 4 heads of a row. GPUs: one workgroup per unit (small vectors
+ * such as head dims do not need 256 invocations).
+ */
+function dispatchNorm(rec: Recorder, gpu: Gpu, dtype: 'f32' | 'f16', variant: { RESIDUAL?: boolean; IN_PLACE?: boolean },
+  units: number, heads: number, dim: number, stride: number, offset: number, eps: number, bindings: Tensor[]): void {
+  const vec4 = dim % 4 === 0 && stride % 4 === 0 && offset % 4 === 0;
+  const k = vec4 ? 4 : 1;
+  const coop = !gpu.cpuLayout;
+  const items = dim / k;
+  const wg = !coop ? CPU_UNIT_WORKGROUP : items <= 32 ? 32 : items <= 64 ? 64 : 256;
+  const pipe = gpu.pipeline('rmsnorm', {
+    defines: { ACT_F16: dtype === 'f16', VEC4: vec4, COOP: coop, ...variant }, constants: { WG: wg },
+  });
+  const params = [u32(units), u32(heads), u32(dim / k), u32(stride / k), u32(offset / k), f32(eps), f32(dim)];
+  // COOP: a workgroup per unit; otherwise an invocation per group of up to 4 heads of a row.
+  const groups = coop ? units : (units / heads) * Math.ceil(heads / 4);
+  rec.dispatch(pipe, params, bindings, foldWorkgroups(coop ? groups : Math.ceil(groups / wg)));
 }
 
 function checkEps(eps: number, what: string): void {
@@ -38,10 +72,7 @@ export function rmsNorm(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, y: Tensor
   if (r) requireDistinct('rmsNorm', [x, y], [r, w]);
   else requireDistinct('rmsNorm', [y], [x, w]);
   if (m === 0) return;
-  const wg = workgroupFor(d);
-  const pipe = gpu.pipeline('rmsnorm', { defines: { ACT_F16: dtype === 'f16', RESIDUAL: !!r }, constants: { WG: wg } });
-  const params = [u32(m), u32(1), u32(d), u32(d), u32(0), f32(eps)];
-  rec.dispatch(pipe, params, r ? [x, r, w, y] : [x, w, y], foldWorkgroups(m));
+  dispatchNorm(rec, gpu, dtype, { RESIDUAL: !!r }, m, 1, d, d, 0, eps, r ? [x, r, w, y] : [x, w, y]);
 }
 
 /**
@@ -60,8 +91,5 @@ export function headRmsNorm(rec: Recorder, gpu: Gpu, view: StridedView, heads: n
   checkView(view, rows, heads * headDim, 'headRmsNorm');
   requireDistinct('headRmsNorm', [view.t], [w]);
   if (rows === 0) return;
-  const wg = workgroupFor(headDim);
-  const pipe = gpu.pipeline('rmsnorm', { defines: { ACT_F16: dtype === 'f16', IN_PLACE: true }, constants: { WG: wg } });
-  const params = [u32(rows * heads), u32(heads), u32(headDim), u32(view.stride), u32(view.offset), f32(eps)];
-  rec.dispatch(pipe, params, [view.t, w], foldWorkgroups(rows * heads));
+  dispatchNorm(rec, gpu, dtype, { IN_PLACE: true }, rows * heads, heads, headDim, view.stride, view.offset, eps, [view.t, w]);
 }

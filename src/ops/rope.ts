@@ -5,9 +5,8 @@ import { ShapeError } from '../runtime/errors.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { actDtype, requireDistinct, requireDtype, requirePositiveInt } from './checks.js';
+import { CPU_UNIT_WORKGROUP } from './norm.js';
 import { checkView, type StridedView } from './view.js';
-
-const WG = 256;
 
 /**
  * In place: each of `heads` heads of each of `rows` rows of `view` (head h of row r = headDim elements at
@@ -27,9 +26,15 @@ export function applyRope(rec: Recorder, gpu: Gpu, view: StridedView, rows: numb
   }
   checkView(view, rows, heads * headDim, 'applyRope');
   requireDistinct('applyRope', [view.t], [table]);
-  const n = rows * heads * (headDim / 2);
-  if (n === 0) return;
-  const pipe = gpu.pipeline('rope', { defines: { ACT_F16: dtype === 'f16' } });
-  rec.dispatch(pipe, [u32(n), u32(heads), u32(headDim / 2), u32(view.stride), u32(view.offset)], [view.t, table],
-    foldWorkgroups(Math.ceil(n / WG)));
+  if (rows === 0) return;
+  const half = headDim / 2;
+  const vec4 = half % 4 === 0 && view.stride % 4 === 0 && view.offset % 4 === 0;
+  const k = vec4 ? 4 : 1;
+  // CPU adapters: one invocation per row (all heads); GPUs: one per (row, head, item).
+  const row = gpu.cpuLayout;
+  const wg = row ? CPU_UNIT_WORKGROUP : 256;
+  const n = row ? rows : rows * heads * (half / k);
+  const pipe = gpu.pipeline('rope', { defines: { ACT_F16: dtype === 'f16', VEC4: vec4, ROW: row }, constants: { WG: wg } });
+  rec.dispatch(pipe, [u32(n), u32(heads), u32(half / k), u32(view.stride / k), u32(view.offset / k)], [view.t, table],
+    foldWorkgroups(Math.ceil(n / wg)));
 }

@@ -5,8 +5,8 @@ import { ShapeError } from '../runtime/errors.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { actDtype, requireDistinct, requireDtype, requirePositiveInt } from './checks.js';
+import { streamLayout } from './norm.js';
 
-const WG = 256;
 /** NaN bit patterns for invalid indices (f16: two halves, the kernel takes the low one). */
 const NAN_BITS = { f32: 0x7fc00000, f16: 0x7e007e00 } as const;
 
@@ -30,11 +30,16 @@ function moveRows(rec: Recorder, gpu: Gpu, what: string, scatter: boolean, src: 
   const dtype = actDtype(gpu, what, src, dst);
   checkUnits(what, src, dst, index, unit, scatter ? src : dst);
   const unitElems = unit * src.rowSize;
-  const n = index.numel * unitElems;
-  if (n === 0) return;
-  const pipe = gpu.pipeline('rows', { defines: { ACT_F16: dtype === 'f16', SCATTER: scatter } });
-  const params = [u32(n), u32(unitElems), u32(src.rows / unit), u32(dst.rows / unit), u32(NAN_BITS[dtype])];
-  rec.dispatch(pipe, params, [src, index, dst], foldWorkgroups(Math.ceil(n / WG)));
+  if (index.numel * unitElems === 0) return;
+  const vec4 = unitElems % 4 === 0;
+  const unitItems = vec4 ? unitElems / 4 : unitElems;
+  const n = index.numel * unitItems;
+  const { workgroup, perInvocation } = streamLayout(gpu);
+  const pipe = gpu.pipeline('rows', {
+    defines: { ACT_F16: dtype === 'f16', SCATTER: scatter, VEC4: vec4 }, constants: { WG: workgroup, PER: perInvocation },
+  });
+  const params = [u32(n), u32(unitItems), u32(src.rows / unit), u32(dst.rows / unit), u32(NAN_BITS[dtype])];
+  rec.dispatch(pipe, params, [src, index, dst], foldWorkgroups(Math.ceil(n / (workgroup * perInvocation))));
 }
 
 /**
@@ -71,14 +76,23 @@ export function embed(rec: Recorder, gpu: Gpu, table: Tensor, ids: Tensor, out: 
     throw new ShapeError(`embed: out [${out.shape}] must be [${t}, ${d}] for ${t} ids and table [${table.shape}]`);
   }
   if (ids.part.buffer === out.part.buffer) throw new ShapeError('embed: ids and out share a GPU buffer');
-  const n = t * d;
-  if (n === 0) return;
+  if (t * d === 0) return;
+  // Items of 8 elements (one vec4<u32>) from 16-bit tables, of 4 from f32 tables, where the row length allows.
+  const wide = table.dtype === 'f32' ? 4 : 8;
+  const k = d % wide === 0 ? wide : 1;
+  const items = d / k;
+  const n = t * items;
+  const { workgroup, perInvocation } = streamLayout(gpu);
   const pipe = gpu.pipeline('rows', {
-    defines: { ACT_F16: dtype === 'f16', EMBED: true, W_F16: table.dtype === 'f16', W_BF16: table.dtype === 'bf16' },
+    defines: {
+      ACT_F16: dtype === 'f16', EMBED: true, VEC4: k === 4, VEC8: k === 8,
+      W_F16: table.dtype === 'f16', W_BF16: table.dtype === 'bf16',
+    },
+    constants: { WG: workgroup, PER: perInvocation },
   });
-  const grid = foldWorkgroups(Math.ceil(n / WG));
+  const grid = foldWorkgroups(Math.ceil(n / (workgroup * perInvocation)));
   for (const part of table.parts) {
     if (part.rows === 0) continue;
-    rec.dispatch(pipe, [u32(n), u32(d), u32(part.row0), u32(part.rows), u32(vocab), u32(NAN_BITS[dtype])], [part, ids, out], grid);
+    rec.dispatch(pipe, [u32(n), u32(items), u32(part.row0), u32(part.rows), u32(vocab), u32(NAN_BITS[dtype])], [part, ids, out], grid);
   }
 }

@@ -35,6 +35,12 @@ export interface GpuOptions {
   disable?: { f16?: boolean; subgroups?: boolean; timestamp?: boolean };
   /** Force a smaller per-binding limit than the device's (tests of tensor splitting). */
   maxBindingBytes?: number;
+  /**
+   * Kernel layouts: 'cpu' (software adapters such as lavapipe/SwiftShader: long per-invocation loops, no barriers)
+   * or 'gpu' (wide workgroups, cooperative reductions). Default: chosen from the adapter. Tests force 'gpu' to cover
+   * the GPU layouts on a software adapter.
+   */
+  kernelLayout?: 'cpu' | 'gpu';
   label?: string;
 }
 
@@ -59,6 +65,8 @@ export class Gpu implements RecorderHost, TensorOwner {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
   readonly maxBindingBytes: number;
+  /** True when kernels should use their CPU-adapter layouts (see GpuOptions.kernelLayout). */
+  readonly cpuLayout: boolean;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
@@ -74,7 +82,10 @@ export class Gpu implements RecorderHost, TensorOwner {
     readonly adapter: AdapterDescription,
     readonly features: GpuFeatures,
     maxBindingBytes: number,
+    kernelLayout?: 'cpu' | 'gpu',
   ) {
+    this.cpuLayout = kernelLayout ? kernelLayout === 'cpu'
+      : adapter.isFallbackAdapter || /llvmpipe|swiftshader|software/i.test(`${adapter.architecture} ${adapter.description}`);
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool((size, usage, label) => this.createBuffer(size, usage, label));
     this.maxBindingBytes = maxBindingBytes;
@@ -123,7 +134,7 @@ export class Gpu implements RecorderHost, TensorOwner {
     const deviceBinding = device.limits.maxStorageBufferBindingSize;
     const binding = Math.min(deviceBinding, device.limits.maxBufferSize, opts.maxBindingBytes ?? Infinity);
     // Keep bindings 4-byte aligned (16-bit types are packed in words).
-    return new Gpu(device, desc, { f16, subgroups, timestamp }, Math.floor(binding / 4) * 4);
+    return new Gpu(device, desc, { f16, subgroups, timestamp }, Math.floor(binding / 4) * 4, opts.kernelLayout);
   }
 
   get limits(): GPUSupportedLimits { return this.device.limits; }

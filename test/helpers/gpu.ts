@@ -18,13 +18,14 @@ export const F16: FeaturePath = { name: 'f16', optional: true };
 const devices = new Map<string, Promise<Gpu>>();
 const keep: Gpu[] = [];
 
-export function getGpu(path: FeaturePath = CORE, opts: { maxBindingBytes?: number } = {}): Promise<Gpu> {
-  const key = `${path.name}:${opts.maxBindingBytes ?? ''}`;
+export function getGpu(path: FeaturePath = CORE, opts: { maxBindingBytes?: number; kernelLayout?: 'cpu' | 'gpu' } = {}): Promise<Gpu> {
+  const key = `${path.name}:${opts.maxBindingBytes ?? ''}:${opts.kernelLayout ?? ''}`;
   let p = devices.get(key);
   if (!p) {
     p = createNodeGpu({
       disable: path.optional ? {} : { f16: true, subgroups: true },
       maxBindingBytes: opts.maxBindingBytes,
+      kernelLayout: opts.kernelLayout,
     }).then((g) => { keep.push(g); return g; });
     devices.set(key, p);
   }
