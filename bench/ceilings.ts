@@ -4,7 +4,7 @@
 import type { Gpu } from '../src/runtime/device.js';
 import { buildModule } from '../src/runtime/wgsl.js';
 import { foldWorkgroups } from '../src/runtime/recorder.js';
-import { timeWork, type TimingOptions } from './timing.js';
+import { prepareSampler, timeWork, type TimingOptions } from './timing.js';
 
 export interface Ceilings {
   /** Bytes copied per second by copyBufferToBuffer (each byte read once and written once). */
@@ -19,6 +19,13 @@ export interface Ceilings {
   /** Extra wall-clock microseconds per tiny dispatch when many are recorded in one pass. */
   dispatchOverheadUs: number;
   bufferBytes: number;
+  /**
+   * Re-measure the best streaming kernel and the FMA kernel now (GB/s, GFLOP/s): the runner interleaves these
+   * with each kernel's repetitions, so a kernel's fractions compare timings taken moments apart. On a shared or
+   * throttled host the ceilings drift during a run; paired ratios cancel that drift.
+   */
+  probe(): Promise<{ streamGbps: number; fmaGflops: number }>;
+  dispose(): void;
 }
 
 // Each invocation reads PER consecutive vec4<u32> (a contiguous chunk, like a matrix-vector row) or strided
@@ -97,12 +104,17 @@ export async function measureCeilings(gpu: Gpu, opts: { quick?: boolean } = {}):
     streamVariants[name] = bytes / 1e6 / t.msMedian;
   }
   const [streamKernelName, streamGbps] = Object.entries(streamVariants).reduce((a, b) => (b[1] > a[1] ? b : a));
+  const best = configs.find(([wg, per, chunked]) => `${chunked ? 'chunk' : 'grid-stride'} wg${wg} x${per} vec4<u32>` === streamKernelName)!;
+  const bestPipe = await gpu.pipelines.compileSource(`stream ${streamKernelName}`, buildModule('stream', streamKernel(best[0], best[1], best[2]), {}));
+  const streamSampler = await prepareSampler(gpu, (rec) => rec.dispatch(bestPipe, [], [{ buffer: src }, { buffer: small }], foldWorkgroups(vec4s / best[1] / best[0])), timing);
 
   const fmaWg = 64;
   const fmaGroups = opts.quick ? 64 : 256;
   const fmaPipe = await gpu.pipelines.compileSource('fma', buildModule('fma', fmaKernel(fmaWg), {}));
   const fma = await timeWork(gpu, (rec) => rec.dispatch(fmaPipe, [], [{ buffer: small }], [fmaGroups]), timing);
-  const fmaGflops = (fmaGroups * fmaWg * FMA_ITER * 8 * 4 * 2) / 1e6 / fma.msMedian;
+  const fmaFlops = fmaGroups * fmaWg * FMA_ITER * 8 * 4 * 2;
+  const fmaGflops = fmaFlops / 1e6 / fma.msMedian;
+  const fmaSampler = await prepareSampler(gpu, (rec) => rec.dispatch(fmaPipe, [], [{ buffer: small }], [fmaGroups]), timing);
 
   // Many tiny dispatches in one pass versus one: the slope is the per-dispatch cost.
   const tinyPipe = await gpu.pipelines.compileSource('tiny', buildModule('tiny', TINY, {}));
@@ -113,7 +125,7 @@ export async function measureCeilings(gpu: Gpu, opts: { quick?: boolean } = {}):
   }, { ...timing, maxPerSubmit: 1 });
   const dispatchOverheadUs = Math.max(0, (lots.msMedian - one.msMedian) / (many - 1)) * 1000;
 
-  for (const b of [src, dst, small]) b.destroy();
+  dst.destroy();
   return {
     copyGbps: bytes / 1e6 / copy.msMedian,
     streamGbps,
@@ -122,5 +134,7 @@ export async function measureCeilings(gpu: Gpu, opts: { quick?: boolean } = {}):
     fmaGflops,
     dispatchOverheadUs,
     bufferBytes: bytes,
+    probe: async () => ({ streamGbps: bytes / 1e6 / (await streamSampler.sample()), fmaGflops: fmaFlops / 1e6 / (await fmaSampler.sample()) }),
+    dispose: () => { streamSampler.dispose(); fmaSampler.dispose(); src.destroy(); small.destroy(); },
   };
 }

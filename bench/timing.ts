@@ -30,9 +30,11 @@ export interface Timing { msMedian: number; msMin: number; reps: number; perSubm
 
 export interface TimingOptions { warmup?: number; reps?: number; targetMs?: number; maxPerSubmit?: number }
 
-/** Median wall-clock milliseconds of one call of `record`, after warm-up. */
-export async function timeWork(gpu: Gpu, record: (rec: Recorder) => void, opts: TimingOptions = {}): Promise<Timing> {
-  const { warmup = 2, reps = 7, targetMs = 20, maxPerSubmit = 64 } = opts;
+/** A warmed-up timer for one piece of work: each `sample()` is one wall-clock measurement (ms per repetition). */
+export interface Sampler { sample(): Promise<number>; perSubmit: number; dispose(): void }
+
+export async function prepareSampler(gpu: Gpu, record: (rec: Recorder) => void, opts: TimingOptions = {}): Promise<Sampler> {
+  const { warmup = 2, targetMs = 20, maxPerSubmit = 64 } = opts;
   const rec = gpu.recorder();
   const run = async (times: number): Promise<number> => {
     const t0 = performance.now();
@@ -45,12 +47,23 @@ export async function timeWork(gpu: Gpu, record: (rec: Recorder) => void, opts: 
   for (let i = 0; i < warmup; i++) once = Math.min(once, await run(1));
   await gpu.flushErrors(); // compile and validation errors surface here, not as a fast wrong timing
   const perSubmit = Math.max(1, Math.min(maxPerSubmit, Math.ceil(targetMs / Math.max(once, 1e-3))));
+  return {
+    perSubmit,
+    sample: async () => (await run(perSubmit)) / perSubmit,
+    dispose: () => rec.destroy(),
+  };
+}
+
+/** Median wall-clock milliseconds of one call of `record`, after warm-up. */
+export async function timeWork(gpu: Gpu, record: (rec: Recorder) => void, opts: TimingOptions = {}): Promise<Timing> {
+  const { reps = 7 } = opts;
+  const s = await prepareSampler(gpu, record, opts);
   const samples: number[] = [];
-  for (let i = 0; i < reps; i++) samples.push((await run(perSubmit)) / perSubmit);
+  for (let i = 0; i < reps; i++) samples.push(await s.sample());
   await gpu.flushErrors();
-  rec.destroy();
+  s.dispose();
   samples.sort((a, b) => a - b);
-  return { msMedian: median(samples), msMin: samples[0]!, reps, perSubmit };
+  return { msMedian: median(samples), msMin: samples[0]!, reps, perSubmit: s.perSubmit };
 }
 
 export function median(sorted: readonly number[]): number {
