@@ -109,6 +109,18 @@ describe('ChatSession', () => {
     expect(ev.at(-1)).toEqual({ type: 'done', answer: 'circle', rounds: 3, stop_reason: 'answer' });
   });
 
+  it('several sessions share one loaded model: concurrent conversations, separate caches, same results', async () => {
+    const a = session();
+    const b = session();
+    const opts = ask({ sampling: { seed: 7, greedy: true }, replay: replay.assistant_turns.slice(0, 1), maxNewTokens: 6, maxRounds: 2 });
+    const [ea, eb] = await Promise.all([collect(a.ask(opts)), collect(b.ask(opts))]);
+    const view = (ev: ChatEvent[]) => ev.map((e) => (e.type === 'turn' ? { ...e, timings: null, tokens_per_s: null } : e.type === 'region' ? { ...e, image: null } : e));
+    expect(view(ea)).toEqual(view(eb));
+    expect(a.cachedTokens).toBe(b.cachedTokens);
+    // Interleaving did not mix the caches: a third, solo run gives the same trajectory.
+    expect(view(await collect(session().ask(opts)))).toEqual(view(ea));
+  });
+
   it('samples after a partial replay, within max tokens; greedy and seeded top-p are reproducible', async () => {
     const s = session(); // later runs reuse the cached image and replayed turn: only sampling differs
     const run = async (sampling: AskOptions['sampling']) =>
