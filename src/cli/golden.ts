@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { ActDType } from '../runtime/dtype.js';
 import { CliError, reportError, UsageError } from './fail.js';
 
-const USAGE = 'usage: vilavt golden DIR [--f32|--f16|--both]';
+const USAGE = 'usage: vilavt golden DIR [--f32|--f16|--both]   (model scenarios: both paths by default)';
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
@@ -35,14 +35,16 @@ export async function goldenMain(argv: string[]): Promise<number> {
 
   let result: { ok: boolean; lines: string[] };
   if (await exists(join(dir, 'scenarios.json'))) {
-    const acts: ActDType[] = values.both ? ['f32', 'f16'] : values.f16 ? ['f16'] : ['f32'];
+    // Default: both paths (f16 only where the adapter has shader-f16, reported as skipped otherwise).
+    const both = values.both || (!values.f32 && !values.f16);
+    const acts: ActDType[] = both ? ['f32', 'f16'] : values.f16 ? ['f16'] : ['f32'];
     const { createNodeGpu } = await import('../platform/node.js');
     const { runModelGolden } = await import('../golden/model.js');
     const gpu = await createNodeGpu();
     result = { ok: true, lines: [] };
     for (const act of acts) {
       if (act === 'f16' && !gpu.features.f16) {
-        if (values.both) { result.lines.push('SKIP f16: this adapter has no shader-f16'); continue; }
+        if (both) { result.lines.push('SKIP f16: this adapter has no shader-f16'); continue; }
         throw new CliError('--f16: this adapter has no shader-f16');
       }
       const r = await runModelGolden(dir, gpu, act);
