@@ -40,7 +40,7 @@ override NR: u32;     // query rows per lane (DECODE: 1)
 override NH: u32;     // query heads per lane (divides GROUP; NR * NH <= MAXV)
 override LR: u32;     // row lanes per workgroup (DECODE: splits per workgroup)
 
-const NEG = -3.0e38;  // finite "minus infinity": exp2(NEG - m) == 0 without inf - inf
+#include "_online_softmax.wgsl" // NEG, softmaxStep()
 
 @group(0) @binding(0) var<uniform> p: P;
 #if COMBINE
@@ -107,13 +107,11 @@ fn attend(ka: u32, kb: u32, g: u32) {
     var corr = array<f32, MAXV>();
     var w = array<vec4f, MAXV>();
     for (var v = 0u; v < NV; v++) {
-      let mask = js < vec4u(min(kb, lim[v / NH]));
-      let sv = select(vec4f(NEG), s[v], mask);
-      let mNew = max(m[v], max(max(sv.x, sv.y), max(sv.z, sv.w)));
-      corr[v] = exp2(m[v] - mNew);
-      w[v] = select(vec4f(0.0), exp2(sv - vec4f(mNew)), mask);
-      l[v] = l[v] * corr[v] + (w[v].x + w[v].y + w[v].z + w[v].w);
-      m[v] = mNew;
+      let st = softmaxStep(m[v], l[v], s[v], js < vec4u(min(kb, lim[v / NH])));
+      m[v] = st.m;
+      l[v] = st.l;
+      corr[v] = st.corr;
+      w[v] = st.w;
     }
     let v0 = j * vs + vh;
     let v1 = min(j + 1u, last) * vs + vh;

@@ -62,7 +62,7 @@ override LR: u32;     // row lanes per workgroup (lanes = LR * GROUP)
 #endif
 #endif
 
-const NEG = -3.0e38;  // finite "minus infinity": exp2(NEG - m) == 0 without inf - inf
+#include "_online_softmax.wgsl" // NEG, softmaxStep()
 
 #if MULTI
 const MAXV = 8u;      // query vectors (rows) per lane
@@ -128,13 +128,11 @@ fn attend(ka: u32, kb: u32, g: u32, ext: bool) {
     var corr = array<f32, MAXV>();
     var w = array<vec4f, MAXV>();
     for (var i = 0u; i < NR; i++) {
-      let mask = valid & vec4<bool>(inSeg[i]);
-      let si = select(vec4f(NEG), s[i], mask);
-      let mNew = max(m[i], max(max(si.x, si.y), max(si.z, si.w)));
-      corr[i] = exp2(m[i] - mNew);
-      w[i] = select(vec4f(0.0), exp2(si - vec4f(mNew)), mask);
-      l[i] = l[i] * corr[i] + (w[i].x + w[i].y + w[i].z + w[i].w);
-      m[i] = mNew;
+      let st = softmaxStep(m[i], l[i], s[i], valid & vec4<bool>(inSeg[i]));
+      m[i] = st.m;
+      l[i] = st.l;
+      corr[i] = st.corr;
+      w[i] = st.w;
     }
     let v0 = j * vs + vh;
     let v1 = min(j + 1u, last) * vs + vh;

@@ -15,43 +15,10 @@ const TN = 4u; // weight rows (output columns) per invocation
 
 struct Params { m: u32, n: u32, k: u32, col0: u32, ldy: u32, acc: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-#if UNALIGNED
-@group(0) @binding(1) var<storage, read> x: array<act>;
-#else
-@group(0) @binding(1) var<storage, read> x: array<act4>;
-#endif
-#if W16
-#if UNALIGNED
-@group(0) @binding(2) var<storage, read> w: array<u32>;
-#else
-@group(0) @binding(2) var<storage, read> w: array<vec2<u32>>;
-#endif
-#else
-#if UNALIGNED
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-#else
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-#endif
-#endif
-@group(0) @binding(3) var<storage, read_write> y: array<act>;
-#if HAS_BIAS
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-#endif
+alias WBlock16 = vec2<u32>; // 4 packed 16-bit weights
+#include "_weights.wgsl" // x, w, y, bias; UNALIGNED: weight(e)
 
-#if UNALIGNED
-// Weight element e of the bound part (16-bit: element e is the low half of word e/2 when e is even).
-fn weight(e: u32) -> f32 {
-#if W_BF16
-  let word = w[e >> 1u];
-  return bitcast<f32>(select(word << 16u, word & 0xffff0000u, (e & 1u) == 1u));
-#elif W_F16
-  let v = unpack2x16float(w[e >> 1u]);
-  return select(v.x, v.y, (e & 1u) == 1u);
-#else
-  return w[e];
-#endif
-}
-#else
+#if !UNALIGNED
 // Elements 4b .. 4b+3 of weight row `row`.
 fn weight4(row: u32, blocks: u32, b: u32) -> vec4f {
 #if W_BF16

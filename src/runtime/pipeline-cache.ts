@@ -1,7 +1,7 @@
 // Compute pipelines are created once per (kernel, defines, override constants) and cached. The feature set is
 // part of the key through the defines (ACT_F16, SUBGROUPS, ...), and the cache belongs to one device.
 import { ShaderCompileError } from './errors.js';
-import { buildModule, type Defines } from './wgsl.js';
+import { expandModule, locate, type Defines, type SourceLine } from './wgsl.js';
 import { WGSL_SOURCES } from './wgsl.generated.js';
 
 export interface PipelineSpec {
@@ -45,7 +45,7 @@ export class PipelineCache {
     const key = stableKey(kernel, spec);
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const code = buildModule(kernel, this.source(kernel), spec.defines ?? {});
+    const { code, origin } = this.build(kernel, spec);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: kernel, code });
     const gpuPipeline = this.device.createComputePipeline({
@@ -57,7 +57,7 @@ export class PipelineCache {
     this.pending.push(
       Promise.all([module.getCompilationInfo(), scope]).then(([info, err]) => {
         const msgs = info.messages.filter((m) => m.type === 'error');
-        if (msgs.length) return new ShaderCompileError(kernel, formatMessages(msgs, 1));
+        if (msgs.length) return new ShaderCompileError(kernel, formatMessages(msgs, origin));
         if (err) return new ShaderCompileError(kernel, err.message);
         return null;
       }),
@@ -72,21 +72,27 @@ export class PipelineCache {
     const key = stableKey(kernel, spec);
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const p = await this.compile(kernel, buildModule(kernel, this.source(kernel), spec.defines ?? {}), spec, key, 1);
+    const { code, origin } = this.build(kernel, spec);
+    const p = await this.compile(kernel, code, spec, key, origin);
     this.cache.set(key, p);
     return p;
   }
 
   /** Compile arbitrary WGSL (benchmarks, tests); not cached. */
   async compileSource(name: string, code: string, spec: PipelineSpec = {}): Promise<Pipeline> {
-    return this.compile(name, code, spec, `${name}|source`, 0);
+    return this.compile(name, code, spec, `${name}|source`, null);
   }
 
-  private async compile(kernel: string, code: string, spec: PipelineSpec, key: string, preludeLines: number): Promise<Pipeline> {
+  private build(kernel: string, spec: PipelineSpec) {
+    return expandModule(kernel, this.source(kernel), spec.defines ?? {}, this.sources);
+  }
+
+  /** `origin`: each code line's (file, line) for messages; null for arbitrary source (plain line numbers). */
+  private async compile(kernel: string, code: string, spec: PipelineSpec, key: string, origin: readonly SourceLine[] | null): Promise<Pipeline> {
     const module = this.device.createShaderModule({ label: kernel, code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length) throw new ShaderCompileError(kernel, formatMessages(errors, preludeLines));
+    if (errors.length) throw new ShaderCompileError(kernel, formatMessages(errors, origin));
     try {
       const gpuPipeline = await this.device.createComputePipelineAsync({
         label: key,
@@ -105,7 +111,7 @@ export class PipelineCache {
   }
 }
 
-function formatMessages(msgs: readonly GPUCompilationMessage[], preludeLines: number): string {
-  // Line numbers are those of the kernel file: the prelude of kernels/ sources occupies exactly one line.
-  return msgs.map((m) => `  line ${m.lineNum - preludeLines}:${m.linePos}: ${m.message}`).join('\n');
+function formatMessages(msgs: readonly GPUCompilationMessage[], origin: readonly SourceLine[] | null): string {
+  // Kernel sources: `matmul.wgsl:LINE:POS` or `_snippet.wgsl:LINE:POS` (the line as written in that file).
+  return msgs.map((m) => `  ${locate(origin, m.lineNum)}:${m.linePos}: ${m.message}`).join('\n');
 }
