@@ -4,7 +4,7 @@
 // of images in any number of contiguous query groups; each group's output depends only on that group.
 import type { Gpu } from '../runtime/device.js';
 import { encode, type ActDType } from '../runtime/dtype.js';
-import { ShapeError } from '../runtime/errors.js';
+import { ShapeError, VilavtError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { linear } from '../ops/matmul.js';
@@ -80,6 +80,13 @@ export class VisionEncoder {
     const hd = cfg.headDim;
     const unit = plan.mergeUnit;
     const patchDim = w.patchEmbed.shape[1]!;
+    // The residual stream and q/k/v [N, D] are bound whole (attention spans whole images and groups).
+    const maxPatches = Math.floor(gpu.maxBindingBytes / (D * (act === 'f32' ? 4 : 2)));
+    if (N > maxPatches) {
+      throw new VilavtError('image-too-large', `this vision call has ${N} patches (${plan.numMerged} visual tokens); with ${act} ` +
+        `activations one call holds at most ${maxPatches} on this adapter (binding limit ${gpu.maxBindingBytes} bytes)` +
+        `${act === 'f32' && gpu.features.f16 ? ': use f16 activations (--f16)' : ''} or a smaller image budget`);
+    }
     for (const img of call.images) {
       const n = img.grid[0] * img.grid[1] * img.grid[2];
       if (img.pixelValues.length !== n * patchDim) throw new ShapeError(`pixel values of grid [${img.grid}] need ${n}x${patchDim} values, got ${img.pixelValues.length}`);

@@ -71,4 +71,13 @@ describe('chunked execution equals whole-tensor execution', () => {
     expect(relError(ls, lb)).toBeLessThan(1e-6);
     mSmall.destroy(); mBig.destroy();
   });
+
+  it('a vision call whose residual stream cannot be bound is a typed error naming the limit, not a crash', async () => {
+    const gpu = await getGpu(CORE, { maxBindingBytes: 4096 });
+    const model = await VilavtModel.load(gpu, await openCheckpointDir(join(DIR, 'checkpoint')));
+    // 48 patches x 32 x f32 = 6144 bytes > 4096: at most 32 patches per call.
+    const call = { images: [{ pixelValues: uniform(48 * 1176, 5), grid: [1, 6, 8] as [number, number, number] }], imageGroup: [0], inquiries: [null] };
+    await expect(model.vision.encode(call)).rejects.toMatchObject({ code: 'image-too-large', message: expect.stringContaining('at most 32') });
+    model.destroy();
+  });
 });
