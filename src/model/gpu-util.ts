@@ -4,20 +4,25 @@ import { encode, storageBytes, type DType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
 import { Tensor } from '../runtime/tensor.js';
 
-/** Upload small integer tables (segment boundaries, indices) as a u32 tensor. */
+/**
+ * Small per-call tables (segment boundaries, indices, token ids) as a pooled u32 tensor: no buffer is created per
+ * call once the pool is warm. Release it (t.release()) after the submit that reads it.
+ */
 export function uploadU32(gpu: Gpu, values: ArrayLike<number>, label: string): Tensor {
-  const n = Math.max(values.length, 1);
-  const data = new Uint32Array(n);
+  const data = new Uint32Array(Math.max(values.length, 1));
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (!Number.isInteger(v) || v < 0) throw new ShapeError(`${label}: ${v} is not a u32`);
     data[i] = v;
   }
-  return gpu.upload(new Uint8Array(data.buffer), [values.length], 'u32', label);
+  const t = gpu.tensor([values.length], 'u32', label);
+  gpu.write(t, new Uint8Array(data.buffer));
+  return t;
 }
 
+/** Per-call f32 tables (rotary cos/sin) as a pooled tensor; release it after the submit that reads it. */
 export function uploadF32(gpu: Gpu, values: ArrayLike<number>, shape: readonly number[], label: string): Tensor {
-  return gpu.upload(encode(values, 'f32'), shape, 'f32', label);
+  return activationFrom(gpu, values, shape, 'f32', label);
 }
 
 /** Upload f32 values into a pooled activation tensor of `dtype` (pixels, features). */

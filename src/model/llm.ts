@@ -150,7 +150,7 @@ export class LanguageModel {
     } finally {
       rec.release();
       s.release();
-      for (const t of owned) gpu.destroyTensor(t);
+      for (const t of owned) t.release();
     }
   }
 
@@ -214,7 +214,8 @@ export class LanguageModel {
     const hd = cfg.headDim;
     const rec = step.rec;
     step.position[0] = step.position[1] = step.position[2] = position;
-    gpu.write(step.rope, new Uint8Array(mropeTable(step.position, hd, cfg.mropeSection, cfg.ropeTheta).buffer));
+    mropeTable(step.position, hd, cfg.mropeSection, cfg.ropeTheta, step.ropeValues);
+    gpu.write(step.rope, step.ropeBytes);
     embed(rec, gpu, w.embed, step.token, step.x);
     for (let l = 0; l < cfg.layers; l++) this.recordLayer(rec, l, cache, step.x, 1, past, step.rope, step.s, null);
     rmsNorm(rec, gpu, step.x, w.norm, step.h, cfg.rmsEps);
@@ -242,10 +243,11 @@ export class LanguageModel {
     const rope = gpu.upload(new Uint8Array(cfg.headDim * 4), [1, cfg.headDim], 'f32', 'llm.decodeRope');
     const logits = gpu.tensor([1, cfg.vocab], act, 'llm.decodeLogits');
     const rec = gpu.recorder();
+    const ropeValues = new Float32Array(cfg.headDim);
     // The sampled id is copied here inside the step's own submit, so a step costs one submit and one 4-byte map.
     const readback = gpu.device.createBuffer({ label: 'llm.tokenReadback', size: 4, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
     return {
-      s, token, rope, logits, rec, readback, x: s.x, h: s.h, position: new Int32Array(3),
+      s, token, rope, logits, rec, readback, x: s.x, h: s.h, position: new Int32Array(3), ropeValues, ropeBytes: new Uint8Array(ropeValues.buffer),
       setToken: (id: number) => gpu.write(token, new Uint8Array(new Uint32Array([id]).buffer)),
       readToken: async () => {
         try {
@@ -273,8 +275,10 @@ export interface DecodeState {
   readback: GPUBuffer;
   x: Tensor;
   h: Tensor;
-  /** Scratch for the step's (t, h, w) position. */
+  /** Scratch for the step's (t, h, w) position and its rotary row (no per-token allocations). */
   position: Int32Array;
+  ropeValues: Float32Array;
+  ropeBytes: Uint8Array;
   setToken(id: number): void;
   /** Map the token the last submitted step sampled. */
   readToken(): Promise<number>;

@@ -9,11 +9,18 @@ import { ShapeError } from '../runtime/errors.js';
 const fr = Math.fround;
 
 /** f32 inverse frequencies theta^(-2f/dim), f = 0..dim/2-1. */
+const invFreqCache = new Map<string, Float32Array>();
+
+/** Inverse frequencies (cached per dim and theta: every decode step asks for the same ones). Do not mutate. */
 export function invFreqF32(dim: number, theta: number): Float32Array {
+  const key = `${dim}:${theta}`;
+  const hit = invFreqCache.get(key);
+  if (hit) return hit;
   if (!Number.isInteger(dim) || dim < 2 || dim % 2 !== 0) throw new ShapeError(`rotary dim ${dim} must be even and >= 2`);
   if (!(theta > 0) || !Number.isFinite(theta)) throw new ShapeError(`rotary theta must be positive, got ${theta}`);
   const out = new Float32Array(dim / 2);
   for (let f = 0; f < dim / 2; f++) out[f] = fr(1 / fr(fr(theta) ** fr((2 * f) / dim)));
+  invFreqCache.set(key, out);
   return out;
 }
 
@@ -83,7 +90,7 @@ export function inquiryRopeTable(positions: ArrayLike<number>, headDim: number, 
  * Returns [L, headDim].
  */
 export function mropeTable(pos: ArrayLike<number>, headDim: number, mropeSection: readonly number[],
-  theta: number): Float32Array {
+  theta: number, into?: Float32Array): Float32Array {
   checkHeadDim(headDim, 2, 'mropeTable');
   const half = headDim / 2;
   if (mropeSection.length !== 3 || mropeSection.some((s) => !Number.isInteger(s) || s < 0) ||
@@ -96,7 +103,8 @@ export function mropeTable(pos: ArrayLike<number>, headDim: number, mropeSection
   const rows = pos.length / 3;
   const s0 = mropeSection[0]!;
   const s01 = s0 + mropeSection[1]!;
-  const out = new Float32Array(rows * headDim);
+  if (into && into.length !== rows * headDim) throw new ShapeError(`mropeTable: output of ${into.length} values for [${rows}, ${headDim}]`);
+  const out = into ?? new Float32Array(rows * headDim);
   for (let r = 0; r < rows; r++) {
     fillRow(out, r, half, (f) => fr(pos[(f < s0 ? 0 : f < s01 ? 1 : 2) * rows + r]! * inv[f]!));
   }

@@ -85,7 +85,7 @@ export class TextEncoder {
     } finally {
       rec.release();
       for (const t of temps) t.release();
-      for (const t of tables) gpu.destroyTensor(t);
+      for (const t of tables) t.release();
     }
   }
 }

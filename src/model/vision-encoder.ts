@@ -93,9 +93,7 @@ export class VisionEncoder {
     }
 
     const pooled: Tensor[] = [];
-    const uploaded: Tensor[] = [];
     const keep = (t: Tensor): Tensor => { pooled.push(t); return t; };
-    const table = (t: Tensor): Tensor => { uploaded.push(t); return t; };
     const pixels = new Float32Array(N * patchDim);
     let at = 0;
     for (const img of call.images) { pixels.set(img.pixelValues, at); at += img.pixelValues.length; }
@@ -119,14 +117,14 @@ export class VisionEncoder {
       if (capture) capture.patchEmbed = await flush(embedded);
 
       // Window permutation of merged units (4 patch rows each); rotary tables follow the permuted order.
-      const windowIndex = table(uploadU32(gpu, plan.windowIndex, 'vit.windowIndex'));
+      const windowIndex = keep(uploadU32(gpu, plan.windowIndex, 'vit.windowIndex'));
       const x = keep(gpu.tensor([N, D], act, 'vit.x'));
       gatherRows(rec, gpu, embedded, windowIndex, x, unit);
-      const rope = table(uploadF32(gpu, visionRopeTable(plan.posIdsWindowOrder, hd, cfg.ropeTheta), [N, hd], 'vit.rope'));
+      const rope = keep(uploadF32(gpu, visionRopeTable(plan.posIdsWindowOrder, hd, cfg.ropeTheta), [N, hd], 'vit.rope'));
 
-      const cuWindow = table(uploadU32(gpu, plan.cuWindowSeqlens, 'vit.cuWindow'));
-      const cuImage = table(uploadU32(gpu, plan.cuSeqlens, 'vit.cuImage'));
-      const cuGroup = table(uploadU32(gpu, plan.cuSeqlensQ, 'vit.cuGroup'));
+      const cuWindow = keep(uploadU32(gpu, plan.cuWindowSeqlens, 'vit.cuWindow'));
+      const cuImage = keep(uploadU32(gpu, plan.cuSeqlens, 'vit.cuImage'));
+      const cuGroup = keep(uploadU32(gpu, plan.cuSeqlensQ, 'vit.cuGroup'));
 
       // Inquiry tokens of all groups, concatenated, with their rotary table (same position on both axes).
       const textRows = call.inquiries.reduce((s, e) => s + (e ? e.rows : 0), 0);
@@ -149,8 +147,8 @@ export class VisionEncoder {
         text = {
           e,
           kv: keep(gpu.tensor([textRows, 2 * D], act, 'vit.inquiryKv')),
-          rope: table(uploadF32(gpu, inquiryRopeTable(Int32Array.from(positions), hd, cfg.ropeTheta), [textRows, hd], 'vit.inquiryRope')),
-          cu: table(uploadU32(gpu, cu, 'vit.cuText')),
+          rope: keep(uploadF32(gpu, inquiryRopeTable(Int32Array.from(positions), hd, cfg.ropeTheta), [textRows, hd], 'vit.inquiryRope')),
+          cu: keep(uploadU32(gpu, cu, 'vit.cuText')),
         };
       }
 
@@ -211,7 +209,6 @@ export class VisionEncoder {
     } finally {
       rec.release();
       for (const t of pooled) t.release();
-      for (const t of uploaded) gpu.destroyTensor(t);
     }
   }
 

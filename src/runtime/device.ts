@@ -221,7 +221,7 @@ export class Gpu implements RecorderHost, TensorOwner {
       throw new ShapeError(`activation ${label} [${shape}] ${dtype} needs ${bytes} bytes, over the binding limit ${this.maxBindingBytes}; process it in chunks`);
     }
     const buffer = this.pool.acquire(bytes, label);
-    return new Tensor(shape, dtype, [{ buffer, byteOffset: 0, byteLength: bytes, row0: 0, rows: shape[0] ?? 1 }], this, label);
+    return new Tensor(shape, dtype, [{ buffer, byteOffset: 0, byteLength: Math.max(bytes, 4), row0: 0, rows: shape[0] ?? 1 }], this, label);
   }
 
   releaseTensor(t: Tensor): void { for (const p of t.parts) this.pool.release(p.buffer); }
