@@ -66,6 +66,8 @@ export function refSegmentedAttention(a: RefSegmentedArgs): Float64Array {
 export interface RefCausalArgs {
   q: RefView; rows: number; k: RefView; v: RefView; past: number;
   heads: number; kvHeads: number; headDim: number; scale: number;
+  /** Optional padding mask over key rows (0 = masked), as the reference's padded text-encoder batches use. */
+  keyMask?: ArrayLike<number>;
 }
 
 /** Causal GQA attention: query row i sees keys 0..past+i; returns [rows, heads*headDim]. */
@@ -76,7 +78,7 @@ export function refCausalAttention(a: RefCausalArgs): Float64Array {
   const srcs = [{ k: a.k, v: a.v }];
   for (let i = 0; i < a.rows; i++) {
     const keys: [number, number][] = [];
-    for (let j = 0; j <= a.past + i; j++) keys.push([0, j]);
+    for (let j = 0; j <= a.past + i; j++) if (!a.keyMask || a.keyMask[j] !== 0) keys.push([0, j]);
     for (let h = 0; h < heads; h++) attendRow(a.q, i, h, srcs, keys, Math.floor(h / group), d, scale, out, (i * heads + h) * d);
   }
   return out;

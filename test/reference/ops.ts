@@ -1,7 +1,11 @@
 // Float64 operator references (test-only). Row-major Float64Array everywhere; linear weights in PyTorch
 // [out, in] layout. Kernel tests use these directly, so every function takes arbitrary dims.
-// erf / erfc / exact GELU are the product references' (src/reference/activation.ts: one implementation).
+// erf / erfc / GELU, matmul, RMSNorm and attention are the product references (src/reference/): one implementation,
+// wrapped here with this oracle's Float64Array signatures and shape checks.
 export { refErf, refErfc, refGelu } from '../../src/reference/activation.js';
+import { refLinear } from '../../src/reference/matmul.js';
+import { refRmsNorm as productRmsNorm } from '../../src/reference/norm.js';
+import { refCausalAttention as productCausal, refSegmentedAttention as productSegmented } from '../../src/reference/attention.js';
 
 export class RefError extends Error {
   override readonly name = 'RefError';
@@ -11,37 +15,20 @@ function expectLength(a: ArrayLike<number>, n: number, what: string): void {
   if (a.length !== n) throw new RefError(`${what}: expected ${n} elements, got ${a.length}`);
 }
 
-/** Y[rows, outDim] = X[rows, inDim] · Wᵀ (+ b), W is [outDim, inDim]. */
+/** Y[rows, outDim] = X[rows, inDim] · Wᵀ (+ b), W is [outDim, inDim] (the product reference, length-checked). */
 export function refMatmul(x: Float64Array, w: Float64Array, rows: number, inDim: number, outDim: number,
   bias?: Float64Array): Float64Array {
   expectLength(x, rows * inDim, 'refMatmul x');
   expectLength(w, outDim * inDim, 'refMatmul w');
   if (bias) expectLength(bias, outDim, 'refMatmul bias');
-  const y = new Float64Array(rows * outDim);
-  for (let r = 0; r < rows; r++) {
-    const xo = r * inDim;
-    for (let o = 0; o < outDim; o++) {
-      const wo = o * inDim;
-      let s = 0;
-      for (let i = 0; i < inDim; i++) s += x[xo + i]! * w[wo + i]!;
-      y[r * outDim + o] = s + (bias ? bias[o]! : 0);
-    }
-  }
-  return y;
+  return refLinear(x, w, bias ?? null, rows, outDim, inDim);
 }
 
 /** y = w ⊙ x / sqrt(mean(x²) + eps) over the last dim (rows of `dim`). */
 export function refRmsNorm(x: Float64Array, weight: Float64Array, rows: number, dim: number, eps: number): Float64Array {
   expectLength(x, rows * dim, 'refRmsNorm x');
   expectLength(weight, dim, 'refRmsNorm weight');
-  const y = new Float64Array(rows * dim);
-  for (let r = 0; r < rows; r++) {
-    let ss = 0;
-    for (let i = 0; i < dim; i++) ss += x[r * dim + i]! ** 2;
-    const inv = 1 / Math.sqrt(ss / dim + eps);
-    for (let i = 0; i < dim; i++) y[r * dim + i] = weight[i]! * (x[r * dim + i]! * inv);
-  }
-  return y;
+  return productRmsNorm(x, weight, rows, dim, eps).y;
 }
 
 export function refAdd(a: Float64Array, b: Float64Array): Float64Array {
@@ -177,36 +164,10 @@ export function refMrope(x: Float64Array, pos: ArrayLike<number>, heads: number,
 
 // ---- attention ---------------------------------------------------------------------------------------------
 
-/** softmax(q·K_sel ᵀ·scale)·V_sel for one query row of one head over the key rows `keys`. Zero if no key. */
-function attendRow(q: Float64Array, qo: number, k: Float64Array, v: Float64Array, keys: number[], kvStride: number,
-  kvo: number, headDim: number, scale: number, out: Float64Array, oo: number): void {
-  if (keys.length === 0) return; // out is zero-initialised: a query with no key contributes nothing
-  const s = new Float64Array(keys.length);
-  let max = -Infinity;
-  for (let i = 0; i < keys.length; i++) {
-    const ko = keys[i]! * kvStride + kvo;
-    let dot = 0;
-    for (let d = 0; d < headDim; d++) dot += q[qo + d]! * k[ko + d]!;
-    s[i] = dot * scale;
-    if (s[i]! > max) max = s[i]!;
-  }
-  let sum = 0;
-  for (let i = 0; i < keys.length; i++) {
-    s[i] = Math.exp(s[i]! - max);
-    sum += s[i]!;
-  }
-  for (let i = 0; i < keys.length; i++) {
-    const p = s[i]! / sum;
-    const vo = keys[i]! * kvStride + kvo;
-    for (let d = 0; d < headDim; d++) out[oo + d] += p * v[vo + d]!;
-  }
-}
-
-function checkHeads(heads: number, kvHeads: number): number {
+function checkHeads(heads: number, kvHeads: number): void {
   if (!Number.isInteger(heads / kvHeads) || kvHeads < 1) {
     throw new RefError(`heads ${heads} must be a positive multiple of kvHeads ${kvHeads}`);
   }
-  return heads / kvHeads;
 }
 
 /**
@@ -217,7 +178,7 @@ function checkHeads(heads: number, kvHeads: number): number {
 export function refSegmentedAttention(q: Float64Array, k: Float64Array, v: Float64Array, cuQ: ArrayLike<number>,
   cuK: ArrayLike<number>, heads: number, kvHeads: number, headDim: number,
   scale = 1 / Math.sqrt(headDim)): Float64Array {
-  const rep = checkHeads(heads, kvHeads);
+  checkHeads(heads, kvHeads);
   const nq = q.length / (heads * headDim);
   const nk = k.length / (kvHeads * headDim);
   expectLength(v, k.length, 'refSegmentedAttention v');
@@ -225,19 +186,11 @@ export function refSegmentedAttention(q: Float64Array, k: Float64Array, v: Float
   if (cuQ[0] !== 0 || cuK[0] !== 0 || cuQ[cuQ.length - 1] !== nq || cuK[cuK.length - 1] !== nk) {
     throw new RefError(`segments must cover [0, ${nq}) queries and [0, ${nk}) keys`);
   }
-  const out = new Float64Array(nq * heads * headDim);
-  for (let s = 0; s + 1 < cuQ.length; s++) {
-    const keys: number[] = [];
-    for (let j = cuK[s]!; j < cuK[s + 1]!; j++) keys.push(j);
-    for (let i = cuQ[s]!; i < cuQ[s + 1]!; i++) {
-      for (let h = 0; h < heads; h++) {
-        const kvh = Math.floor(h / rep);
-        attendRow(q, (i * heads + h) * headDim, k, v, keys, kvHeads * headDim, kvh * headDim, headDim, scale, out,
-          (i * heads + h) * headDim);
-      }
-    }
-  }
-  return out;
+  const view = (data: Float64Array, width: number) => ({ data, stride: width, offset: 0 });
+  return productSegmented({
+    q: view(q, heads * headDim), k: view(k, kvHeads * headDim), v: view(v, kvHeads * headDim), cuQ, cuKv: cuK,
+    heads, kvHeads, headDim, scale,
+  });
 }
 
 /**
@@ -247,21 +200,15 @@ export function refSegmentedAttention(q: Float64Array, k: Float64Array, v: Float
  */
 export function refCausalAttention(q: Float64Array, k: Float64Array, v: Float64Array, heads: number,
   kvHeads: number, headDim: number, opts: { keyMask?: ArrayLike<number>; scale?: number } = {}): Float64Array {
-  const rep = checkHeads(heads, kvHeads);
+  checkHeads(heads, kvHeads);
   const lq = q.length / (heads * headDim);
   const lk = k.length / (kvHeads * headDim);
   if (!Number.isInteger(lq) || !Number.isInteger(lk) || lq > lk) throw new RefError(`bad causal shapes Lq ${lq} Lk ${lk}`);
   expectLength(v, k.length, 'refCausalAttention v');
   if (opts.keyMask) expectLength(opts.keyMask, lk, 'refCausalAttention keyMask');
-  const scale = opts.scale ?? 1 / Math.sqrt(headDim);
-  const out = new Float64Array(lq * heads * headDim);
-  for (let i = 0; i < lq; i++) {
-    const keys: number[] = [];
-    for (let j = 0; j <= lk - lq + i; j++) if (!opts.keyMask || opts.keyMask[j] !== 0) keys.push(j);
-    for (let h = 0; h < heads; h++) {
-      attendRow(q, (i * heads + h) * headDim, k, v, keys, kvHeads * headDim, Math.floor(h / rep) * headDim, headDim,
-        scale, out, (i * heads + h) * headDim);
-    }
-  }
-  return out;
+  return productCausal({
+    q: { data: q, stride: heads * headDim, offset: 0 }, rows: lq, past: lk - lq,
+    k: { data: k, stride: kvHeads * headDim, offset: 0 }, v: { data: v, stride: kvHeads * headDim, offset: 0 },
+    heads, kvHeads, headDim, scale: opts.scale ?? 1 / Math.sqrt(headDim), keyMask: opts.keyMask,
+  });
 }
