@@ -96,11 +96,9 @@ export class LanguageModel {
           if (featRows.length) {
             const fi = uploadU32(gpu, featRows, 'llm.featRows'); owned.push(fi);
             const ci = uploadU32(gpu, chunkRows, 'llm.padRows'); owned.push(ci);
-            const tmp = gpu.tensor([featRows.length, D], act, 'llm.imageRows');
+            const tmp = gpu.tensor([featRows.length, D], act, 'llm.imageRows'); owned.push(tmp);
             gatherRows(rec, gpu, images.features, fi, tmp, 1);
             scatterRows(rec, gpu, tmp, ci, x, 1);
-            rec.submit();
-            tmp.release();
           }
         }
         const pos = new Int32Array(3 * n);
