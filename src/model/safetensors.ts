@@ -7,7 +7,7 @@
  */
 import type { ByteSource } from './byte-source.js';
 import { CheckpointError, type CheckpointProblem } from './errors.js';
-import { bf16ToF32, f16ToF32 } from './half.js';
+import { decode } from '../runtime/dtype.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -180,9 +180,9 @@ export class SafetensorsFile {
           ? new Float32Array(a.buffer, 0, n)
           : new Float32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
       case 'F16':
-        return f16ToF32(new Uint16Array(a.buffer, a.byteOffset, n));
+        return decode(a, 'f16', n);
       case 'BF16':
-        return bf16ToF32(new Uint16Array(a.buffer, a.byteOffset, n));
+        return decode(a, 'bf16', n);
       case 'F64':
         return Float32Array.from(new Float64Array(a.buffer, a.byteOffset, n));
       case 'I64':

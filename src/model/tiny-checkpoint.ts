@@ -4,7 +4,7 @@
  * returns bytes; scripts/make-tiny-checkpoint.ts writes them to a folder.
  */
 import { parseModelConfig, type LlmConfig, type TextEncoderConfig, type VisionConfig } from './config.js';
-import { f32ToBf16, f32ToF16 } from './half.js';
+import { encode } from '../runtime/dtype.js';
 import { resolveManifest } from './manifest.js';
 import { encodeSafetensors, numel, type SafetensorsDtype, type TensorToEncode } from './safetensors.js';
 import { mulberry32, normalArray } from '../util/random.js';
@@ -205,8 +205,7 @@ export function makeTinyCheckpoint(o: TinyCheckpointOptions): { files: Generated
     let data: Uint8Array;
     if (st === 'F32') data = new Uint8Array(vals.buffer);
     else {
-      const bits = st === 'BF16' ? f32ToBf16(vals) : f32ToF16(vals);
-      data = new Uint8Array(bits.buffer);
+      data = encode(vals, st === 'BF16' ? 'bf16' : 'f16').subarray(0, vals.length * 2); // no word padding in files
     }
     return { name: t.name, dtype: st, shape: t.shape, data };
   });

@@ -90,7 +90,22 @@ export function decode(bytes: Uint8Array, dtype: DType, n: number): Float32Array
   if (dtype === 'i32') return Float32Array.from(new Int32Array(aligned.buffer, aligned.byteOffset, n));
   const u16 = new Uint16Array(aligned.buffer, aligned.byteOffset, n);
   const out = new Float32Array(n);
-  const conv = dtype === 'f16' ? f16BitsToNumber : bf16BitsToNumber;
-  for (let i = 0; i < n; i++) out[i] = conv(u16[i]!);
+  if (dtype === 'bf16') {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) bits[i] = u16[i]! << 16; // bf16 is the top half of an f32: exact
+  } else {
+    const table = f16Table();
+    for (let i = 0; i < n; i++) out[i] = table[u16[i]!]!;
+  }
   return out;
+}
+
+let f16Values: Float32Array | undefined;
+/** All 65536 f16 values as f32 (256 KiB, built on first use): checkpoint-sized widening is a table lookup. */
+function f16Table(): Float32Array {
+  if (!f16Values) {
+    f16Values = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Values[h] = f16BitsToNumber(h);
+  }
+  return f16Values;
 }

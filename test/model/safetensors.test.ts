@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { blobSource, bytesSource, httpRangeSource, type ByteSource } from '../../src/model/byte-source.js';
 import { CheckpointError } from '../../src/model/errors.js';
-import { numberToBf16Bits, numberToF16Bits } from '../../src/model/half.js';
+import { numberToBf16Bits, numberToF16Bits } from '../../src/runtime/dtype.js';
 import { encodeSafetensors, SafetensorsFile, type SafetensorsDtype } from '../../src/model/safetensors.js';
 
 const u8 = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

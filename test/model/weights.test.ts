@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/model/byte-source.js';
 import { openCheckpoint, type Checkpoint, type CheckpointFile } from '../../src/model/checkpoint.js';
 import { CheckpointError } from '../../src/model/errors.js';
-import { bf16ToF32 } from '../../src/model/half.js';
+import { decode } from '../../src/runtime/dtype.js';
 import { encodeSafetensors, SafetensorsFile } from '../../src/model/safetensors.js';
 import { makeTinyCheckpoint, tinyADims } from '../../src/model/tiny-checkpoint.js';
 import { destroyModelWeights, loadModelWeights, type WeightUploader } from '../../src/model/weights.js';
@@ -100,7 +100,7 @@ describe('loadModelWeights (no device)', () => {
     await loadModelWeights(r2.gpu, f32, { storage: 'bf16' });
     const name = 'model.layers.0.mlp.down_proj.weight';
     const src = await f32.readF32(name);
-    const got = bf16ToF32(new Uint16Array(r2.get(name).bytes.buffer));
+    const got = decode(r2.get(name).bytes, 'bf16', r2.get(name).bytes.byteLength / 2);
     const u32 = new Uint32Array(src.buffer);
     for (let i = 0; i < src.length; i++) {
       const lo = new Float32Array(new Uint32Array([u32[i]! & 0xffff0000]).buffer)[0]!; // truncated toward zero
