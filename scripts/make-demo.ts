@@ -146,7 +146,8 @@ export function makeReplay(): { question: string; assistant_turns: string[] } {
 
 const json = (v: unknown, indent = 2) => JSON.stringify(v, null, indent) + '\n';
 
-async function inputsKey(): Promise<string> {
+/** Hash of everything the demo files are made from (same key = same bytes). */
+export async function inputsKey(): Promise<string> {
   const h = createHash('sha256').update(`format ${DEMO_FORMAT} seed ${SEED}\n`);
   const root = fileURLToPath(new URL('..', import.meta.url));
   for (const f of ['scripts/make-demo.ts', 'src/model/tiny-checkpoint.ts', 'src/util/random.ts', 'src/model/manifest.ts', 'src/model/safetensors.ts', 'src/text/chat-template.ts', 'src/text/inquiry-tokenizer.ts', 'src/chat/zoom.ts', 'src/preprocess/smart-resize.ts']) {
