@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ChatDriver, type CropRecord, type LlmCall, type TurnOutcome } from '../chat/driver.js';
 import { PyDict, PyTuple, pyHasNonFinite, pyIdentical, pyJsonLoads, pyRepr, type PyValue } from '../chat/python-semantics.js';
-import type { ContentItem } from '../chat/conversation.js';
+import type { ContentItem } from '../text/conversation.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { decodeImageFile } from '../platform/node-image.js';
 
