@@ -15,7 +15,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LAYERS: Readonly<Record<string, readonly string[]>> = {
   'src/util': [],
   'src/runtime': ['src/util'],
-  'src/reference': ['src/util'],
+  'src/reference': ['src/ops', 'src/runtime', 'src/util'],
   'src/ops': ['src/runtime', 'src/util'],
   'src/selftest': ['src/ops', 'src/reference', 'src/runtime', 'src/util'],
   'src/py': ['src/runtime', 'src/util'],

@@ -9,7 +9,7 @@ import { benchCases as activation } from './activation.js';
 import { benchCases as rope } from './rope.js';
 import { benchCases as rows } from './rows.js';
 import { benchCases as sample } from './sample.js';
-import { benchCases as q4 } from './q4.js';
+import { benchCases as q4 } from './matmul-q4.js';
 
 export interface BenchFamily { readonly name: string; benchCases(gpu: Gpu): BenchCase[] }
 
@@ -21,5 +21,5 @@ export const FAMILIES: readonly BenchFamily[] = [
   { name: 'rope', benchCases: rope },
   { name: 'rows', benchCases: rows },
   { name: 'sample', benchCases: sample },
-  { name: 'q4', benchCases: q4 },
+  { name: 'matmul-q4', benchCases: q4 },
 ];

@@ -7,9 +7,9 @@ import { ShapeError } from '../runtime/errors.js';
 import type { Defines } from '../runtime/wgsl.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { isQ4, linearQ4, type Q4Weight } from './linear-q4.js';
+import { isQ4, linearQ4, type Q4Weight } from './matmul-q4.js';
 
-/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/linear-q4.ts). */
+/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/matmul-q4.ts). */
 export type LinearWeight = Tensor | Q4Weight;
 
 export interface LinearOptions {
