@@ -126,6 +126,8 @@ export class VilavtServer {
   private readonly queue: JobQueue;
   private readonly store: ConversationStore;
   private readonly created = Math.floor(Date.now() / 1000);
+  /** Chat completions by outcome (GET /health). */
+  private readonly counts = { completed: 0, cancelled: 0, failed: 0 };
 
   constructor(private readonly o: ServerOptions) {
     this.queue = new JobQueue(o.maxQueue);
@@ -162,7 +164,7 @@ export class VilavtServer {
       sendJson(res, 200, {
         status: 'ok', model: this.o.engine.modelId,
         queue: { running: this.queue.busy, waiting: this.queue.length, limit: this.o.maxQueue },
-        conversations: this.store.stats,
+        conversations: this.store.stats, requests: this.counts,
       });
       return;
     }
@@ -215,7 +217,14 @@ export class VilavtServer {
     res.on('close', () => {
       if (!res.writableFinished) controller.abort(new DOMException('the client disconnected', 'AbortError'));
     });
-    await this.queue.run(() => this.complete(r, plan, res, controller.signal), controller.signal);
+    try {
+      await this.queue.run(() => this.complete(r, plan, res, controller.signal), controller.signal);
+      this.counts.completed++;
+    } catch (e) {
+      if (controller.signal.aborted) this.counts.cancelled++;
+      else this.counts.failed++;
+      throw e;
+    }
   }
 
   private async complete(r: ChatRequest, plan: ConversationPlan, res: ServerResponse, signal: AbortSignal): Promise<void> {
@@ -225,7 +234,8 @@ export class VilavtServer {
     const stream = r.stream ? new SseStream(res, id, created, model) : null;
     const builder = new CompletionBuilder(stream, r.ext.crops ? this.o.engine.encodePng : null);
 
-    let session = this.store.take(historyKey(r.messages.slice(0, -1)));
+    const previousKey = historyKey(r.messages.slice(0, -1));
+    let session = this.store.take(previousKey);
     let source: ConversationSource = 'continued';
     if (!session) {
       session = this.o.engine.newSession();
@@ -240,7 +250,10 @@ export class VilavtServer {
       });
       for await (const e of events) await builder.add(e);
     } catch (e) {
-      session.close(); // its conversation ended mid-question: not continuable
+      // A failed or cancelled follow-up leaves the conversation as it was before it (ChatSession restores it):
+      // keep it for a retry; a new conversation that failed has nothing to continue.
+      if (source === 'continued' && session.hasConversation) this.store.put(previousKey, session);
+      else session.close();
       if (stream?.started) stream.fail(toApiError(e));
       throw e;
     }
