@@ -44,7 +44,7 @@ interface ChatArgs {
   f16: boolean;
 }
 
-function int(name: string, v: string | undefined, dflt: number, min: number): number {
+export function int(name: string, v: string | undefined, dflt: number, min: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);

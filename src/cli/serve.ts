@@ -3,6 +3,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { int } from './chat.js';
 import { CliError, UsageError } from './fail.js';
 
 const USAGE = `usage: vilavt serve --model DIR [options]
@@ -34,13 +35,6 @@ export interface ServeArgs {
   maxImageBytes: number;
   maxPixels: number;
   maxBodyBytes: number;
-}
-
-function int(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
 }
 
 export async function parseServeArgs(argv: string[]): Promise<ServeArgs | null> {

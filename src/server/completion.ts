@@ -3,26 +3,13 @@
 // tool calls, regions and the extracted answer). Streaming and non-streaming share this code, so the streamed
 // deltas concatenate to exactly the non-streamed content.
 import type { ChatEvent, JsonValue, TurnTimings } from '../chat/session.js';
-import type { Box } from '../chat/zoom.js';
 import type { RgbImage } from '../preprocess/image.js';
 
 /** Text between the responses of two LLM calls in `content`. */
 export const ROUND_SEPARATOR = '\n\n';
 
-export interface RegionInfo {
-  region_in_call: number;
-  source_index: number;
-  image_index: number | null;
-  original: string;
-  source_box: Box;
-  crop_box: [number, number, number, number];
-  region: Box;
-  zoom_size: [number, number];
-  processed_size: [number, number];
-  pad_tokens: number;
-  /** The crop the model saw, as a PNG data URL (request `vilavt.crops: true`). */
-  image_url?: string;
-}
+/** A region of a tool call as the API reports it: the session's event without its pixels, plus the crop as a PNG (request `vilavt.crops: true`). */
+export type RegionInfo = Omit<Extract<ChatEvent, { type: 'region' }>, 'type' | 'call' | 'image'> & { image_url?: string };
 
 export interface RoundInfo {
   call: number;
