@@ -17,7 +17,9 @@ import {
   imageIndexPromptV2,
   questionText,
 } from './prompts.js';
-import { PY_RE_SPACE_CLASS, PyDict, pyStr, pyStrip, type PyValue } from './python-semantics.js';
+import { pyStr } from '../py/repr.js';
+import { PyDict, type PyValue } from '../py/value.js';
+import { PY_RE_SPACE_CLASS, pyStrip } from '../py/whitespace.js';
 import { parseToolCall, validateToolCall } from './tool-call.js';
 import { planCrop, renderCrop, type Box, type CropPlan } from './zoom.js';
 

@@ -16,7 +16,7 @@ import { validInquiryIds } from '../text/inquiry-tokenizer.js';
 import { ContextCache, type ImageBlock } from './context-cache.js';
 import { ChatDriver, type ChatDriverSettings, type DriverMark, type LlmCall, type LlmResponse, type StopCause, type TurnOutcome } from './driver.js';
 import { ChatError } from './errors.js';
-import { PyDict, PyTuple, type PyValue } from './python-semantics.js';
+import { PyDict, PyTuple, type PyValue } from '../py/value.js';
 import type { Box } from './zoom.js';
 import { mulberry32 } from '../util/random.js';
 
