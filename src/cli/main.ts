@@ -5,6 +5,7 @@ import { reportError, UsageError } from './fail.js';
 const USAGE = `usage: vilavt <command> [options]
   chat --model DIR --image PATH [--image PATH ...] "question"   answer a question about images (--help for options)
   inspect --model DIR|config.json                                 describe a checkpoint and its memory plan
+  quantize --model IN --out OUT [--group 128]                     write a 4-bit (AWQ layout) copy of a checkpoint
   golden DIR [--f32|--f16|--both]                                 run a golden folder (model scenarios, resampling, loop)
   selftest                                                        every GPU kernel against its CPU reference`;
 
@@ -30,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./chat.js')).chatMain(rest);
     case 'inspect':
       return (await import('./inspect.js')).inspectMain(rest);
+    case 'quantize':
+      return (await import('./quantize.js')).quantizeMain(rest);
     case 'golden':
       return (await import('./golden.js')).goldenMain(rest);
     case 'selftest':
