@@ -2,7 +2,7 @@
 // quantized ViLaVT stores 4-bit (docs/QUANTIZATION.md measures what each choice costs). Platform-neutral; the
 // streaming file writer is src/cli/quantize.ts.
 import { f16BitsToNumber, numberToF16Bits } from '../runtime/dtype.js';
-import type { Q4Parts } from '../ops/linear-q4.js';
+import type { Q4Parts } from '../ops/matmul-q4.js';
 import { quantizable, type ExpectedTensor } from './manifest.js';
 
 /** Round half to even (torch.round, numpy.round). */

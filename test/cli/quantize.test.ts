@@ -11,11 +11,11 @@ import { openCheckpointDir } from '../../src/platform/node-file.js';
 import { awqToQ4, QWEIGHT, QZEROS, SCALES } from '../../src/model/awq.js';
 import { validateCheckpoint } from '../../src/model/manifest.js';
 import { encodeSafetensors, type TensorToEncode } from '../../src/model/safetensors.js';
-import { refDequantQ4 } from '../../src/reference/linear-q4.js';
+import { refDequantQ4 } from '../../src/reference/matmul-q4.js';
 import { f16BitsToNumber } from '../../src/runtime/dtype.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
 import { MropePositions } from '../../src/model/mrope.js';
-import { isQ4 } from '../../src/ops/linear-q4.js';
+import { isQ4 } from '../../src/ops/matmul-q4.js';
 import { CORE, getGpu } from '../helpers/gpu.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vilavt-quantize-'));
