@@ -10,6 +10,8 @@ import type { CacheEntry } from './model-cache.js';
 export interface ModelFiles {
   origin: 'network' | 'cache' | 'folder';
   label: string;
+  /** The OPFS cache entry the files come from or go to (null for a picked folder). */
+  cacheKey: string | null;
   resolve: FileResolver;
   readText: ReadTextFile;
   /** Weight files (safetensors) with their sizes, before any of them is read. */
@@ -54,6 +56,7 @@ export function folderFiles(list: readonly File[]): ModelFiles {
   return {
     origin: 'folder',
     label,
+    cacheKey: null,
     async resolve(name) {
       const f = files.get(name);
       if (!f) return null;
@@ -88,6 +91,7 @@ export function cachedFiles(entry: CacheEntry): ModelFiles {
   return {
     origin: 'cache',
     label: entry.meta.url,
+    cacheKey: entry.key,
     async resolve(name) {
       const f = await stored(name);
       if (!f) return null;

@@ -131,6 +131,7 @@ class Download {
 export class UrlFiles implements ModelFiles {
   readonly origin = 'network' as const;
   readonly label: string;
+  readonly cacheKey: string;
   /** Weight bytes fetched over the network by this load. */
   downloaded = 0;
   private readonly base: URL;
@@ -142,6 +143,7 @@ export class UrlFiles implements ModelFiles {
   constructor(private readonly entry: CacheEntry, private readonly signal: AbortSignal) {
     this.base = new URL(entry.meta.url);
     this.label = entry.meta.url;
+    this.cacheKey = entry.key;
   }
 
   private url(name: string): string {
