@@ -16,7 +16,7 @@ import { validInquiryIds } from '../text/inquiry-tokenizer.js';
 import { ContextCache, type ImageBlock } from './context-cache.js';
 import { ChatDriver, type ChatDriverSettings, type DriverMark, type LlmCall, type LlmResponse, type StopCause, type TurnOutcome } from './driver.js';
 import { ChatError } from './errors.js';
-import { PyDict, PyTuple, type PyValue } from './python-semantics.js';
+import { PyDict, PyTuple, type PyValue } from '../py/value.js';
 import type { Box } from './zoom.js';
 import { mulberry32 } from '../util/random.js';
 
@@ -76,6 +76,20 @@ export interface AskOptions {
    * whatever prefix the new prompt shares with it). A stopped or failed follow-up leaves the conversation as it was.
    */
   followUp?: boolean;
+  /**
+   * A new conversation (not with followUp) that starts with these earlier exchanges as plain text — their tool
+   * calls are not re-run — and then asks `question` with `images` as a follow-up.
+   */
+  history?: readonly HistoryExchange[];
+  /** Extra instructions appended to the system prompt (new conversations only). */
+  systemNote?: string;
+}
+
+/** An earlier message and the answer given to it (the assistant's text as written). */
+export interface HistoryExchange {
+  images: readonly ChatImage[];
+  question: string;
+  answer: string;
 }
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
@@ -267,13 +281,7 @@ export class ChatSession {
     const topP = s.topP ?? 0.9;
     if (!s.greedy && !(temperature > 0 && topP > 0 && topP <= 1)) throw new ChatError(`sampling needs temperature > 0 and 0 < topP <= 1, got ${temperature}, ${topP}`);
     const sampling: Sampling = s.greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: mulberry32(s.seed ?? 1234) };
-    const images: { image: DecodedImage; name: string }[] = [];
-    for (const im of o.images) {
-      if (im.image instanceof Uint8Array) {
-        if (!this.decoder) throw new ChatError(`image ${im.name} is given as bytes but the session has no image decoder`);
-        images.push({ image: await this.decoder.decode(im.image, im.name), name: im.name });
-      } else images.push({ image: im.image, name: im.name });
-    }
+    const images = await this.decodeAll(o.images);
     let driver: ChatDriver;
     let mark: DriverMark | null = null;
     if (o.followUp) {
@@ -282,10 +290,19 @@ export class ChatSession {
       mark = driver.mark();
       driver.followUp({ images, question: o.question, problemType: o.problemType, options: o.options, maxCalls: o.maxRounds ?? driver.settings.maxCalls });
     } else {
-      driver = new ChatDriver({
-        images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null,
-        settings: { ...this.settings, maxCalls: o.maxRounds ?? 10 },
-      });
+      const settings = { ...this.settings, maxCalls: o.maxRounds ?? 10 };
+      const history = o.history ?? [];
+      const first = history[0];
+      driver = first
+        ? new ChatDriver({ images: await this.decodeAll(first.images), question: first.question, problemType: 'free-form', options: null, settings, systemNote: o.systemNote })
+        : new ChatDriver({ images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null, settings, systemNote: o.systemNote });
+      for (let i = 0; i < history.length; i++) {
+        driver.assumeAnswer(history[i]!.answer);
+        const next = history[i + 1];
+        driver.followUp(next
+          ? { images: await this.decodeAll(next.images), question: next.question }
+          : { images, question: o.question, problemType: o.problemType, options: o.options });
+      }
     }
     this.conversation = null; // until this message completes
     const firstCall = driver.calls;
@@ -311,6 +328,17 @@ export class ChatSession {
         this.conversation = driver;
       }
     }
+  }
+
+  private async decodeAll(list: readonly ChatImage[]): Promise<{ image: DecodedImage; name: string }[]> {
+    const images: { image: DecodedImage; name: string }[] = [];
+    for (const im of list) {
+      if (im.image instanceof Uint8Array) {
+        if (!this.decoder) throw new ChatError(`image ${im.name} is given as bytes but the session has no image decoder`);
+        images.push({ image: await this.decoder.decode(im.image, im.name), name: im.name });
+      } else images.push({ image: im.image, name: im.name });
+    }
+    return images;
   }
 
   /** One LLM call: prefill (reusing the cache), then sample + decode or teacher-force the replayed text. */

@@ -7,6 +7,10 @@ import { ShapeError } from '../runtime/errors.js';
 import type { Defines } from '../runtime/wgsl.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { isQ4, linearQ4, type Q4Weight } from './linear-q4.js';
+
+/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/linear-q4.ts). */
+export type LinearWeight = Tensor | Q4Weight;
 
 export interface LinearOptions {
   /** y += x·Wᵀ (+ b) instead of y = … */
@@ -88,10 +92,11 @@ export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null,
 
 /**
  * y[M, N] = x[M, K]·w[N, K]ᵀ (+ bias[N]); with `accumulate`, y += …  x/y act (f32 | f16), w f32 | f16 | bf16 (may be
- * split by rows), bias f32 or null. M == 1 uses the matrix-vector kernel.
+ * split by rows) or a q4 weight (`linearQ4`), bias f32 or null. M == 1 uses the matrix-vector kernel.
  */
-export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor,
+export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeight, bias: Tensor | null, y: Tensor,
   opts: LinearOptions = {}): void {
+  if (isQ4(w)) { linearQ4(rec, gpu, x, w, bias, y, opts); return; }
   const shape = checkLinear(gpu, x, w, bias, y);
   const plan = shape.m === 1 ? matvecPlan(gpu) : matmulPlan(gpu);
   recordLinear(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, plan);
