@@ -5,7 +5,7 @@
 
 import { fetchImage } from '../preprocess/fetch-image.js';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
-import { renderPrompt, type ContentItem, type Message } from './conversation.js';
+import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import {
   REASONING_SYSTEM_PROMPT,

@@ -7,23 +7,20 @@ import type { Gpu } from '../runtime/device.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
-import { ContextOverflowError } from '../model/errors-kv.js';
-import type { DecodedImage, RgbImage } from '../preprocess/image.js';
+import { ContextOverflowError } from '../runtime/errors.js';
+import type { DecodedImage, ImageDecoder, RgbImage } from '../preprocess/image.js';
+export type { ImageDecoder } from '../preprocess/image.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { validInquiryIds } from '../text/inquiry-tokenizer.js';
-import { ContextCache, type ImageBlock } from './context-cache.js';
+import { ContextCache, type ImageBlock } from '../model/context-cache.js';
+import { assembleImageRows, type ImageRowSource } from '../model/image-rows.js';
 import { ChatDriver, type ChatDriverSettings, type DriverMark, type LlmCall, type LlmResponse, type StopCause, type TurnOutcome } from './driver.js';
 import { ChatError } from './errors.js';
 import { PyDict, PyTuple, type PyValue } from '../py/value.js';
 import type { Box } from './zoom.js';
 import { mulberry32 } from '../util/random.js';
-
-/** Decodes image file bytes (the browser's and Node's decoders differ). */
-export interface ImageDecoder {
-  decode(bytes: Uint8Array, name: string): Promise<DecodedImage>;
-}
 
 export interface ChatSessionOptions {
   gpu: Gpu;
@@ -366,7 +363,7 @@ export class ChatSession {
         feats.set(g, f);
         visionTokens += f.rows;
       }
-      const assembled = this.assembleRows(call, blocks, plan.keep, plan.newBlocks, feats);
+      const assembled = assembleImageRows(this.gpu, this.rowSources(call, blocks, plan.keep, plan.newBlocks, feats));
       rows = assembled.rows;
       ownRows = assembled.owned;
       if (signal?.aborted) throw abortReason(signal);
@@ -478,38 +475,14 @@ export class ChatSession {
     }
   }
 
-  /** Feature rows of the new blocks in pad order (one group's tensor as is, else copied into one tensor). */
-  private assembleRows(call: LlmCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
-    feats: ReadonlyMap<number, Tensor>): { rows: ImageRows | null; owned: Tensor | null } {
-    if (newBlocks.length === 0) return { rows: null, owned: null };
-    const padRows: number[] = [];
-    const slices: { tensor: Tensor; row0: number; rows: number }[] = [];
-    for (const b of newBlocks) {
+  /** Where each new block's feature rows come from: its group's features, after the earlier images of the group. */
+  private rowSources(call: LlmCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
+    feats: ReadonlyMap<number, Tensor>): ImageRowSource[] {
+    return newBlocks.map((b) => {
       const im = call.images[b]!;
-      const block = blocks[b]!;
-      for (let r = 0; r < im.padTokens; r++) padRows.push(block.start - keep + r);
       const row0 = call.images.filter((x) => x.group === im.group && x.index < im.index).reduce((n, x) => n + x.padTokens, 0);
-      slices.push({ tensor: feats.get(im.group)!, row0, rows: im.padTokens });
-    }
-    const first = slices[0]!.tensor;
-    const whole = slices.every((sl) => sl.tensor === first) && slices[0]!.row0 === 0 && padRows.length === first.rows &&
-      slices.every((sl, i) => i === 0 || sl.row0 === slices[i - 1]!.row0 + slices[i - 1]!.rows);
-    if (whole) return { rows: { features: first, padRows }, owned: null };
-    const hidden = first.rowSize;
-    const out = this.gpu.tensor([padRows.length, hidden], first.dtype, 'chat.imageRows');
-    const rowBytes = hidden * first.elementBytes;
-    const rec = this.gpu.recorder();
-    try {
-      let at = 0;
-      for (const sl of slices) {
-        rec.copy(sl.tensor.buffer, sl.tensor.part.byteOffset + sl.row0 * rowBytes, out.buffer, out.part.byteOffset + at * rowBytes, sl.rows * rowBytes);
-        at += sl.rows;
-      }
-      rec.submit();
-    } finally {
-      rec.release();
-    }
-    return { rows: { features: out, padRows }, owned: out };
+      return { tensor: feats.get(im.group)!, row0, rows: im.padTokens, padStart: blocks[b]!.start - keep };
+    });
   }
 }
 
