@@ -401,7 +401,7 @@ function evaluate(n: Node): PyValue {
     case 'unary':
       return unary(n.op, evaluate(n.x));
     case 'binary':
-      return binary(n.op, evaluate(n.a), evaluate(n.b));
+      return pyBinary(n.op, evaluate(n.a), evaluate(n.b));
     case 'unsupported':
       n.before.forEach(evaluate);
       throw new PyExpressionUnsupportedError(n.what);
@@ -444,7 +444,8 @@ function toFloat(v: bigint | number): number {
   return f;
 }
 
-function binary(op: string, a: PyValue, b: PyValue): PyValue {
+/** a <op> b for + - * / // % ** on Python values (what the evaluator models). */
+export function pyBinary(op: string, a: PyValue, b: PyValue): PyValue {
   const ia = asInt(a);
   const ib = asInt(b);
   const na = ia ?? (typeof a === 'number' ? a : null);

@@ -151,20 +151,6 @@ function sameKey(a: BlockKey, b: BlockKey): boolean {
     a.group.every((im, i) => sameImage(im, b.group[i]!));
 }
 
-/** A parsed tool argument as plain JSON (Python ints become numbers, tuples lists). */
-export function pyToJson(v: PyValue): JsonValue {
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
-  if (Array.isArray(v)) return v.map(pyToJson);
-  if (v instanceof PyTuple) return v.items.map(pyToJson);
-  if (v instanceof PyDict) {
-    const o: { [k: string]: JsonValue } = {};
-    for (const [k, val] of v.entries) o[typeof k === 'string' ? k : String(pyToJson(k))] = pyToJson(val);
-    return o;
-  }
-  return v;
-}
-
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
 }
