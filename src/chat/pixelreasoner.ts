@@ -240,9 +240,13 @@ export class PixelReasonerDriver implements LoopDriver {
     );
   }
 
-  private addImage(driverImage: RgbImage, originalName: string): PixelReasonerImage {
+  /** vLLM's processor on a driver image: the image the model sees. */
+  private modelView(driverImage: RgbImage): RgbImage {
     const s = this.settings;
-    const image = fetchImage(driverImage, { minPixels: s.vllmMinPixels, maxPixels: s.vllmMaxPixels });
+    return fetchImage(driverImage, { minPixels: s.vllmMinPixels, maxPixels: s.vllmMaxPixels });
+  }
+
+  private addImage(driverImage: RgbImage, originalName: string, image = this.modelView(driverImage)): PixelReasonerImage {
     const im: PixelReasonerImage = {
       index: this.images.length, group: this.images.length, image, width: image.width, height: image.height,
       padTokens: (image.width / 28) * (image.height / 28), driverImage, originalName,
@@ -310,9 +314,7 @@ export class PixelReasonerDriver implements LoopDriver {
     let content: ContentItem[];
     if (tool.crop) {
       const c = tool.crop;
-      const im = this.addImage(c.processed, this.images[c.sourceIndex]!.originalName);
-      c.model = im.image;
-      c.padTokens = im.padTokens;
+      const im = this.addImage(c.processed, this.images[c.sourceIndex]!.originalName, c.model);
       c.newIndex = im.index;
       content = [{ type: 'text', text: `\nHere is the cropped image (Image Size: ${c.processed.width}x${c.processed.height}):` }, { type: 'image', index: im.index }];
     } else {
@@ -383,10 +385,11 @@ export class PixelReasonerDriver implements LoopDriver {
       if (e instanceof ImageError && e.code === 'aspect_ratio') throw new PyException('ValueError', e.message);
       throw e;
     }
+    const model = this.modelView(processed);
     return {
       targetImage, sourceIndex, bboxMode: normalized ? 'normalized' : 'pixels', sourceWidth: W, sourceHeight: H, region, box,
       bbox: [0, 1, 2, 3].map((i) => pyFloat(b(i))) as Box, cropBox: nums.map(roundHalfEven) as [number, number, number, number], cropWidth: cut.width, cropHeight: cut.height,
-      processed, model: processed, padTokens: 0, newIndex: null,
+      processed, model, padTokens: (model.width / 28) * (model.height / 28), newIndex: null,
     };
   }
 

@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PyDict, pyIdentical, pyJsonLoads, pyRepr, type PyValue } from '../chat/python-semantics.js';
+import type { ContentItem } from '../chat/conversation.js';
+import { PyDict, PyTuple, pyHasNonFinite, pyIdentical, pyJsonLoads, pyRepr, type PyValue } from '../chat/python-semantics.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { decodeImageFile } from '../platform/node-image.js';
 
@@ -59,7 +60,27 @@ export function diff(path: string, exp: PyValue, got: PyValue): string | null {
 }
 
 
-export type TrajectoryRunner = (traj: PyValue, images: Map<string, DecodedImage>, sizes: PyValue) => Promise<string | null>;
+/** The parsed tool arguments as the golden writes them: JSON, or {"python_repr"} with NaN/inf. */
+export function parsedAsGolden(v: PyValue): PyValue {
+  if (pyHasNonFinite(v)) return dict({ python_repr: pyRepr(v) });
+  const toJson = (x: PyValue): PyValue => {
+    if (Array.isArray(x)) return x.map(toJson);
+    if (x instanceof PyTuple) return x.items.map(toJson);
+    if (x instanceof PyDict) {
+      const d = new PyDict();
+      for (const [k, val] of x.entries) d.set(typeof k === 'string' ? k : pyRepr(k), toJson(val));
+      return d;
+    }
+    return x;
+  };
+  return toJson(v);
+}
+
+export const contentAsGolden = (items: readonly ContentItem[]): PyValue =>
+  items.map((it) => (it.type === 'text' ? dict({ type: 'text', text: it.text }) : dict({ type: 'image' })));
+
+/** Returns the first difference or null; `note` records informative differences (printed as NOTE lines). */
+export type TrajectoryRunner = (traj: PyValue, images: Map<string, DecodedImage>, sizes: PyValue, note: (s: string) => void) => Promise<string | null>;
 
 /** Runs every trajectory of DIR/cases.json (images decoded once); one PASS line per trajectory or its first difference. */
 export async function runTrajectoryFile(dir: string, run: TrajectoryRunner): Promise<{ ok: boolean; lines: string[] }> {
@@ -73,8 +94,9 @@ export async function runTrajectoryFile(dir: string, run: TrajectoryRunner): Pro
   for (const traj of get(cases, 'trajectories') as PyValue[]) {
     const name = str(get(traj, 'name'));
     let problem: string | null;
+    const notes: string[] = [];
     try {
-      problem = await run(traj, images, sizes);
+      problem = await run(traj, images, sizes, (n) => notes.push(`NOTE ${name} / ${n}`));
     } catch (e) {
       problem = `threw ${(e as Error).stack ?? String(e)}`;
     }
@@ -83,6 +105,7 @@ export async function runTrajectoryFile(dir: string, run: TrajectoryRunner): Pro
       ok = false;
       lines.push(`FAIL ${name} / ${problem}`);
     }
+    lines.push(...notes);
   }
   return { ok, lines };
 }

@@ -3,29 +3,9 @@
 // int and float stay distinct (a bbox of `100.0` must not pass for `100`).
 
 import { ChatDriver, type CropRecord, type LlmCall, type TurnOutcome } from '../chat/driver.js';
-import { PyDict, PyTuple, pyHasNonFinite, pyRepr, type PyValue } from '../chat/python-semantics.js';
-import { dict, diff, get, int, ints, runTrajectoryFile, sha256, str } from './compare.js';
-import type { ContentItem } from '../chat/conversation.js';
+import type { PyDict, PyValue } from '../chat/python-semantics.js';
+import { contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str } from './compare.js';
 import type { DecodedImage } from '../preprocess/image.js';
-
-/** The parsed tool arguments as the golden writes them: JSON, or {"python_repr"} with NaN/inf. */
-function parsedAsGolden(v: PyValue): PyValue {
-  if (pyHasNonFinite(v)) return dict({ python_repr: pyRepr(v) });
-  const toJson = (x: PyValue): PyValue => {
-    if (Array.isArray(x)) return x.map(toJson);
-    if (x instanceof PyTuple) return x.items.map(toJson);
-    if (x instanceof PyDict) {
-      const d = new PyDict();
-      for (const [k, val] of x.entries) d.set(typeof k === 'string' ? k : pyRepr(k), toJson(val));
-      return d;
-    }
-    return x;
-  };
-  return toJson(v);
-}
-
-const contentAsGolden = (items: readonly ContentItem[]): PyValue =>
-  items.map((it) => (it.type === 'text' ? dict({ type: 'text', text: it.text }) : dict({ type: 'image' })));
 
 function cropAsGolden(c: CropRecord): PyDict {
   return dict({
