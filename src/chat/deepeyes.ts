@@ -8,12 +8,15 @@ import { cropImage, toRgb, type RgbImage } from '../preprocess/image.js';
 import { resize } from '../preprocess/resample.js';
 import { roundHalfEven, smartResizeCore } from '../preprocess/smart-resize.js';
 import { ImageError } from '../preprocess/errors.js';
-import { renderPrompt, type ContentItem, type Message } from './conversation.js';
+import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import type { GenerationRules, LoopCall, LoopDriver, LoopImage, LoopQuestion, LoopResult, ToolEvent } from './loop-driver.js';
-import { pyGetItem, pyUnpack } from './python-access.js';
-import { pyBinary, pyEval } from './python-expression.js';
-import { PyException, pyLess, pyStrip, pyTypeName, type PyValue } from './python-semantics.js';
+import { pyGetItem, pyUnpack } from '../py/subscript.js';
+import { pyBinary, pyEval } from '../py/eval.js';
+import { pyLess } from '../py/compare.js';
+import { PyException } from '../py/errors.js';
+import { pyTypeName, type PyValue } from '../py/value.js';
+import { pyStrip } from '../py/whitespace.js';
 import { pyToJson } from './py-json.js';
 
 /** DE-E:53-71 (= PROMPT.SYSTEM_PROMPT_V2 of the training code). */

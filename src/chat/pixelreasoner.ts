@@ -9,12 +9,16 @@ import { fetchImage } from '../preprocess/fetch-image.js';
 import { cropImage, type RgbImage } from '../preprocess/image.js';
 import { roundHalfEven } from '../preprocess/smart-resize.js';
 import type { Box } from './zoom.js';
-import { renderPrompt, type ContentItem, type Message } from './conversation.js';
+import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import type { GenerationRules, LoopCall, LoopDriver, LoopImage, LoopQuestion, LoopResponse, LoopResult, ToolEvent } from './loop-driver.js';
-import { pyGetItem } from './python-access.js';
-import { pyBinary } from './python-expression.js';
-import { PyDict, PyException, PyJsonDecodeError, pyFloat, pyJsonLoads, pyLess, type PyValue } from './python-semantics.js';
+import { pyGetItem } from '../py/subscript.js';
+import { pyBinary } from '../py/eval.js';
+import { pyLess } from '../py/compare.js';
+import { PyException, PyJsonDecodeError } from '../py/errors.js';
+import { pyFloat } from '../py/float.js';
+import { pyJsonLoads } from '../py/json-loads.js';
+import { PyDict, type PyValue } from '../py/value.js';
 import { pyToJson } from './py-json.js';
 
 /** Qwen-Agent's tool description objects (PR-E:124-148, 47-68), in the order the driver lists them. */

@@ -1,5 +1,5 @@
 // A parsed Python value as plain JSON for events and logs (ints become numbers, tuples lists, NaN/inf strings).
-import { PyDict, PyTuple, type PyValue } from './python-semantics.js';
+import { PyDict, PyTuple, type PyValue } from '../py/value.js';
 import type { JsonValue } from './loop-driver.js';
 
 export function pyToJson(v: PyValue): JsonValue {

@@ -7,23 +7,20 @@ import type { Gpu } from '../runtime/device.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
-import { ContextOverflowError } from '../model/errors-kv.js';
-import type { DecodedImage, RgbImage } from '../preprocess/image.js';
+import { ContextOverflowError } from '../runtime/errors.js';
+import type { DecodedImage, ImageDecoder, RgbImage } from '../preprocess/image.js';
+export type { ImageDecoder } from '../preprocess/image.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { validInquiryIds } from '../text/inquiry-tokenizer.js';
-import { ContextCache, type ImageBlock } from './context-cache.js';
+import { ContextCache, type ImageBlock } from '../model/context-cache.js';
+import { assembleImageRows, type ImageRowSource } from '../model/image-rows.js';
 import { ChatDriver, type ChatDriverSettings, type DriverMark } from './driver.js';
 import type { LoopCall, LoopDriver, LoopResponse, SystemName, ToolEvent } from './loop-driver.js';
 import { createLoopDriver } from './systems.js';
 import { ChatError } from './errors.js';
 import { mulberry32 } from '../util/random.js';
-
-/** Decodes image file bytes (the browser's and Node's decoders differ). */
-export interface ImageDecoder {
-  decode(bytes: Uint8Array, name: string): Promise<DecodedImage>;
-}
 
 export interface ChatSessionOptions {
   gpu: Gpu;
@@ -80,6 +77,20 @@ export interface AskOptions {
    * whatever prefix the new prompt shares with it). A stopped or failed follow-up leaves the conversation as it was.
    */
   followUp?: boolean;
+  /**
+   * A new conversation (not with followUp) that starts with these earlier exchanges as plain text — their tool
+   * calls are not re-run — and then asks `question` with `images` as a follow-up.
+   */
+  history?: readonly HistoryExchange[];
+  /** Extra instructions appended to the system prompt (new conversations only). */
+  systemNote?: string;
+}
+
+/** An earlier message and the answer given to it (the assistant's text as written). */
+export interface HistoryExchange {
+  images: readonly ChatImage[];
+  question: string;
+  answer: string;
 }
 
 export type { JsonValue, SystemName, ToolEvent } from './loop-driver.js';
@@ -235,28 +246,33 @@ export class ChatSession {
   }
 
   private async *loop(o: AskOptions): AsyncGenerator<ChatEvent> {
-    const images: { image: DecodedImage; name: string }[] = [];
-    for (const im of o.images) {
-      if (im.image instanceof Uint8Array) {
-        if (!this.decoder) throw new ChatError(`image ${im.name} is given as bytes but the session has no image decoder`);
-        images.push({ image: await this.decoder.decode(im.image, im.name), name: im.name });
-      } else images.push({ image: im.image, name: im.name });
-    }
+    const images = await this.decodeAll(o.images);
     const system = o.system ?? this.system;
     let driver: LoopDriver;
     let mark: DriverMark | null = null;
     let vilavt: ChatDriver | null = null;
+    if (system !== 'vilavt' && (o.followUp || o.history?.length || o.systemNote !== undefined)) {
+      throw new ChatError(`followUp, history and systemNote are ViLaVT conversation features; ${system}'s reference answers one question`);
+    }
     if (o.followUp) {
-      if (system !== 'vilavt') throw new ChatError(`followUp: only the vilavt loop continues a conversation (${system}'s reference answers one question)`);
       if (!this.conversation) throw new ChatError('followUp: there is no conversation to continue (none was completed since the session started)');
       driver = vilavt = this.conversation;
       mark = vilavt.mark();
       vilavt.followUp({ images, question: o.question, problemType: o.problemType, options: o.options, maxCalls: o.maxRounds ?? vilavt.settings.maxCalls });
     } else if (system === 'vilavt') {
-      driver = vilavt = new ChatDriver({
-        images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null,
-        settings: { ...this.settings, maxCalls: o.maxRounds ?? 10 },
-      });
+      const settings = { ...this.settings, maxCalls: o.maxRounds ?? 10 };
+      const history = o.history ?? [];
+      const first = history[0];
+      driver = vilavt = first
+        ? new ChatDriver({ images: await this.decodeAll(first.images), question: first.question, problemType: 'free-form', options: null, settings, systemNote: o.systemNote })
+        : new ChatDriver({ images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null, settings, systemNote: o.systemNote });
+      for (let i = 0; i < history.length; i++) {
+        vilavt.assumeAnswer(history[i]!.answer);
+        const next = history[i + 1];
+        vilavt.followUp(next
+          ? { images: await this.decodeAll(next.images), question: next.question }
+          : { images, question: o.question, problemType: o.problemType, options: o.options });
+      }
     } else {
       driver = createLoopDriver(system, { images, question: o.question, options: o.options ?? null, problemType: o.problemType, maxCalls: o.maxRounds });
     }
@@ -264,6 +280,7 @@ export class ChatSession {
     const s = o.sampling ?? {};
     const maxNew = o.maxNewTokens ?? gen.maxNewTokens;
     if (!Number.isSafeInteger(maxNew) || maxNew < 1) throw new ChatError(`maxNewTokens must be a positive integer, got ${maxNew}`);
+    // The system's own decoding unless the caller sets any sampling parameter.
     const greedy = s.greedy ?? (s.temperature === undefined && s.topP === undefined ? gen.greedy : false);
     const temperature = s.temperature ?? gen.temperature;
     const topP = s.topP ?? gen.topP;
@@ -296,6 +313,17 @@ export class ChatSession {
     }
   }
 
+  private async decodeAll(list: readonly ChatImage[]): Promise<{ image: DecodedImage; name: string }[]> {
+    const images: { image: DecodedImage; name: string }[] = [];
+    for (const im of list) {
+      if (im.image instanceof Uint8Array) {
+        if (!this.decoder) throw new ChatError(`image ${im.name} is given as bytes but the session has no image decoder`);
+        images.push({ image: await this.decoder.decode(im.image, im.name), name: im.name });
+      } else images.push({ image: im.image, name: im.name });
+    }
+    return images;
+  }
+
   /** One LLM call: prefill (reusing the cache), then sample + decode or teacher-force the replayed text. */
   private async *runCall(call: LoopCall, replay: ReplayTurn | undefined, sampling: Sampling, maxNew: number, skipSpecialTokens: boolean,
     signal: AbortSignal | undefined, out: { response?: LoopResponse }): AsyncGenerator<ChatEvent> {
@@ -321,7 +349,7 @@ export class ChatSession {
         feats.set(g, f);
         visionTokens += f.rows;
       }
-      const assembled = this.assembleRows(call, blocks, plan.keep, plan.newBlocks, feats);
+      const assembled = assembleImageRows(this.gpu, this.rowSources(call, blocks, plan.keep, plan.newBlocks, feats));
       rows = assembled.rows;
       ownRows = assembled.owned;
       if (signal?.aborted) throw abortReason(signal);
@@ -435,38 +463,14 @@ export class ChatSession {
     }
   }
 
-  /** Feature rows of the new blocks in pad order (one group's tensor as is, else copied into one tensor). */
-  private assembleRows(call: LoopCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
-    feats: ReadonlyMap<number, Tensor>): { rows: ImageRows | null; owned: Tensor | null } {
-    if (newBlocks.length === 0) return { rows: null, owned: null };
-    const padRows: number[] = [];
-    const slices: { tensor: Tensor; row0: number; rows: number }[] = [];
-    for (const b of newBlocks) {
+  /** Where each new block's feature rows come from: its group's features, after the earlier images of the group. */
+  private rowSources(call: LoopCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
+    feats: ReadonlyMap<number, Tensor>): ImageRowSource[] {
+    return newBlocks.map((b) => {
       const im = call.images[b]!;
-      const block = blocks[b]!;
-      for (let r = 0; r < im.padTokens; r++) padRows.push(block.start - keep + r);
       const row0 = call.images.filter((x) => x.group === im.group && x.index < im.index).reduce((n, x) => n + x.padTokens, 0);
-      slices.push({ tensor: feats.get(im.group)!, row0, rows: im.padTokens });
-    }
-    const first = slices[0]!.tensor;
-    const whole = slices.every((sl) => sl.tensor === first) && slices[0]!.row0 === 0 && padRows.length === first.rows &&
-      slices.every((sl, i) => i === 0 || sl.row0 === slices[i - 1]!.row0 + slices[i - 1]!.rows);
-    if (whole) return { rows: { features: first, padRows }, owned: null };
-    const hidden = first.rowSize;
-    const out = this.gpu.tensor([padRows.length, hidden], first.dtype, 'chat.imageRows');
-    const rowBytes = hidden * first.elementBytes;
-    const rec = this.gpu.recorder();
-    try {
-      let at = 0;
-      for (const sl of slices) {
-        rec.copy(sl.tensor.buffer, sl.tensor.part.byteOffset + sl.row0 * rowBytes, out.buffer, out.part.byteOffset + at * rowBytes, sl.rows * rowBytes);
-        at += sl.rows;
-      }
-      rec.submit();
-    } finally {
-      rec.release();
-    }
-    return { rows: { features: out, padRows }, owned: out };
+      return { tensor: feats.get(im.group)!, row0, rows: im.padTokens, padStart: blocks[b]!.start - keep };
+    });
   }
 }
 

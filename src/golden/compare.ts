@@ -4,8 +4,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContentItem } from '../chat/conversation.js';
-import { PyDict, PyTuple, pyHasNonFinite, pyIdentical, pyJsonLoads, pyRepr, type PyValue } from '../chat/python-semantics.js';
+import type { ContentItem } from '../text/conversation.js';
+import { pyJsonLoads } from '../py/json-loads.js';
+import { pyRepr } from '../py/repr.js';
+import { pyHasNonFinite, pyIdentical } from '../py/structure.js';
+import { PyDict, PyTuple, type PyValue } from '../py/value.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { decodeImageFile } from '../platform/node-image.js';
 

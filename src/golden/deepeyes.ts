@@ -2,7 +2,7 @@
 // through DeepEyesDriver — the driver the session runs — and compares every recorded field. A tool error's `error`
 // text is informative in the golden (the script only prints it): a difference there is a NOTE, not a failure.
 import { DeepEyesDriver, DEEPEYES_SETTINGS, type DeepEyesCall, type DeepEyesOutcome } from '../chat/deepeyes.js';
-import { PyDict, type PyValue } from '../chat/python-semantics.js';
+import { PyDict, type PyValue } from '../py/value.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { checkInputImages, contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str } from './compare.js';
 

@@ -3,7 +3,7 @@
 // int and float stay distinct (a bbox of `100.0` must not pass for `100`).
 
 import { ChatDriver, type CropRecord, type LlmCall, type TurnOutcome } from '../chat/driver.js';
-import type { PyDict, PyValue } from '../chat/python-semantics.js';
+import type { PyDict, PyValue } from '../py/value.js';
 import { contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str } from './compare.js';
 import type { DecodedImage } from '../preprocess/image.js';
 

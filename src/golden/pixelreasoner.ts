@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { PixelReasonerDriver, PIXELREASONER_SETTINGS, type PixelReasonerCall, type PixelReasonerOutcome } from '../chat/pixelreasoner.js';
 import type { LoopResponse } from '../chat/loop-driver.js';
-import { PyDict, type PyValue } from '../chat/python-semantics.js';
+import { PyDict, type PyValue } from '../py/value.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { qwen25TokenizerConfig, qwen25TokenizerJson } from '../text/qwen25-tokenizer-files.js';

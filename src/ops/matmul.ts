@@ -1,4 +1,4 @@
-// Linear layers: y = x·Wᵀ (+ b), optionally accumulated into y (kernels/matvec.wgsl for one row, kernels/matmul.wgsl
+// Linear layers: y = x·Wᵀ (+ b), optionally accumulated into y (kernels/matmul_vec.wgsl for one row, kernels/matmul.wgsl
 // for many). A weight larger than the binding limit arrives split by rows; each part is one dispatch writing its
 // own range of output columns.
 import type { Gpu } from '../runtime/device.js';
@@ -7,13 +7,17 @@ import { ShapeError } from '../runtime/errors.js';
 import type { Defines } from '../runtime/wgsl.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { isQ4, linearQ4, type Q4Weight } from './matmul-q4.js';
+
+/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/matmul-q4.ts). */
+export type LinearWeight = Tensor | Q4Weight;
 
 export interface LinearOptions {
   /** y += x·Wᵀ (+ b) instead of y = … */
   accumulate?: boolean;
 }
 
-/** How the matrix-vector kernel is laid out (kernels/matvec.wgsl): see `matvecPlan`. */
+/** How the matrix-vector kernel is laid out (kernels/matmul_vec.wgsl): see `matvecPlan`. */
 export interface MatvecPlan {
   readonly kind: 'matvec';
   /** Invocations per workgroup. */
@@ -88,10 +92,11 @@ export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null,
 
 /**
  * y[M, N] = x[M, K]·w[N, K]ᵀ (+ bias[N]); with `accumulate`, y += …  x/y act (f32 | f16), w f32 | f16 | bf16 (may be
- * split by rows), bias f32 or null. M == 1 uses the matrix-vector kernel.
+ * split by rows) or a q4 weight (`linearQ4`), bias f32 or null. M == 1 uses the matrix-vector kernel.
  */
-export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor,
+export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeight, bias: Tensor | null, y: Tensor,
   opts: LinearOptions = {}): void {
+  if (isQ4(w)) { linearQ4(rec, gpu, x, w, bias, y, opts); return; }
   const shape = checkLinear(gpu, x, w, bias, y);
   const plan = shape.m === 1 ? matvecPlan(gpu) : matmulPlan(gpu);
   recordLinear(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, plan);
@@ -118,7 +123,7 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
   };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
-    const pipe = gpu.pipeline('matvec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+    const pipe = gpu.pipeline('matmul_vec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
     const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * MATVEC_ROWS;
     for (const part of w.parts) {
       if (part.rows === 0) continue;
