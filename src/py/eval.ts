@@ -475,7 +475,11 @@ export function pyBinary(op: string, a: PyValue, b: PyValue): PyValue {
           if (ib === 0n) throw new PyException('ZeroDivisionError', 'integer modulo by zero');
           return ia - floorDiv(ia, ib) * ib;
         case '**':
-          if (ib < 0n) throw new PyExpressionUnsupportedError('negative integer power');
+          if (ib < 0n) {
+            if (ia === 0n) throw new PyException('ZeroDivisionError', '0.0 cannot be raised to a negative power');
+            return toFloat(ia) ** toFloat(ib);
+          }
+          if (ib > 4096n && ia !== 0n && ia !== 1n && ia !== -1n) throw new PyExpressionUnsupportedError('integer power with a huge result');
           return ia ** ib;
       }
     }
@@ -488,6 +492,18 @@ export function pyBinary(op: string, a: PyValue, b: PyValue): PyValue {
       case '/':
         if (y === 0) throw new PyException('ZeroDivisionError', 'float division by zero');
         return x / y;
+      case '//':
+        if (y === 0) throw new PyException('ZeroDivisionError', 'float floor division by zero');
+        return Math.floor(x / y);
+      case '%': {
+        if (y === 0) throw new PyException('ZeroDivisionError', 'float modulo');
+        const m = x % y;
+        return m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
+      }
+      case '**':
+        if (x === 0 && y < 0) throw new PyException('ZeroDivisionError', '0.0 cannot be raised to a negative power');
+        if (x < 0 && !Number.isInteger(y)) throw new PyExpressionUnsupportedError('complex result of a power');
+        return x ** y;
       default:
         throw new PyExpressionUnsupportedError(`float operator ${op}`);
     }
