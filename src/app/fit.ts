@@ -3,7 +3,8 @@
 // report an adapter's memory size, so the total is stated, not checked; the plan's problems (a tensor row or the
 // ViT activation beyond a binding) are hard failures.
 import type { ModelConfig } from '../model/config.js';
-import { formatBytes, planMemory, type DeviceLimits, type WeightDtype } from '../model/memory-plan.js';
+import { planMemory, type DeviceLimits, type WeightDtype } from '../model/memory-plan.js';
+import { formatBytes } from '../util/format.js';
 
 export interface FitReport {
   fits: boolean;

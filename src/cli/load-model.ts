@@ -1,5 +1,6 @@
 // Loading a checkpoint folder for the commands that run the model (chat, serve): tokenizers, weights on the GPU,
 // a progress bar on a terminal and one line when done.
+import { formatMs } from '../util/format.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { Gpu } from '../runtime/device.js';
 import type { TextAssets } from '../text/tokenizer-files.js';
@@ -17,7 +18,6 @@ function progressBar(done: number, total: number): string {
   return `loading weights [${'#'.repeat(n)}${'-'.repeat(w - n)}] ${Math.round(f * 100)}%`;
 }
 
-export const ms = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
 
 export async function loadModelDir(dir: string, o: { f16: boolean }): Promise<LoadedModel> {
   const { loadTokenizerDir } = await import('../platform/node-tokenizer.js');
@@ -41,6 +41,6 @@ export async function loadModelDir(dir: string, o: { f16: boolean }): Promise<Lo
     },
   });
   if (tty) log('\r\x1b[2K');
-  log(`model ${dir} loaded in ${ms(performance.now() - t0)} (${o.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
+  log(`model ${dir} loaded in ${formatMs(performance.now() - t0)} (${o.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
   return { gpu, model, text };
 }
