@@ -353,6 +353,9 @@ class TrajectoryView {
         this.stats.append(row);
         break;
       }
+      case 'replay_end':
+        this.call(e.call).box.append(el('div', 'tool', `replay used up (${e.replayed} turn(s)): sampling from here on`));
+        break;
       case 'answer':
         this.transcript.append(el('div', 'answer', `Answer: ${e.answer}`));
         break;

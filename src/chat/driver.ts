@@ -105,6 +105,8 @@ export interface CropRecord extends CropPlan {
   bbox: Box;
   sourceWidth: number;
   sourceHeight: number;
+  /** Which original image (0-based, in the order they were given) the crop is cut from. */
+  originalIndex: number;
   originalName: string;
   originalWidth: number;
   originalHeight: number;
@@ -349,6 +351,7 @@ export class ChatDriver {
         bbox: r.bbox,
         sourceWidth: src.width,
         sourceHeight: src.height,
+        originalIndex: src.original,
         originalName: orig.name,
         originalWidth: orig.image.width,
         originalHeight: orig.image.height,

@@ -8,6 +8,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
 import { ContextOverflowError } from '../model/errors-kv.js';
+import { contextLengthProblem } from '../model/kv-cache.js';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
@@ -67,7 +68,7 @@ export interface AskOptions {
   maxRounds?: number;
   /** Tokens per LLM call (default 16384). */
   maxNewTokens?: number;
-  /** Assistant turns to replay instead of sampling, in order; later calls are sampled. */
+  /** Assistant turns to replay instead of sampling, in order (at least one); later calls are sampled (a `replay_end` event says so). */
   replay?: readonly ReplayTurn[];
   signal?: AbortSignal;
   /**
@@ -100,6 +101,8 @@ export type ChatEvent =
     type: 'region'; call: number; region_in_call: number; source_index: number;
     /** Index of the new image, or null when dropped by the image cap. */
     image_index: number | null;
+    /** The original image the crop is cut from: its index among the given images (names need not be unique). */
+    original_index: number;
     original: string;
     /** The bbox in the source image's displayed pixels. */
     source_box: Box;
@@ -135,6 +138,8 @@ export type ChatEvent =
     /** Decode throughput (null when nothing was decoded). */
     tokens_per_s: number | null;
   }
+  /** The replayed turns are used up: call `call` and the later ones are sampled. */
+  | { type: 'replay_end'; call: number; replayed: number }
   | { type: 'answer'; answer: string }
   | { type: 'done'; answer: string; rounds: number; stop_reason: StopCause };
 
@@ -216,7 +221,8 @@ export class ChatSession {
     // vLLM: <|im_end|> is the EOS (stop_reason None), generation_config adds <|endoftext|> as a stop token.
     this.stopIds = new Set([ids.imEnd, ids.endOfText]);
     const capacity = o.contextLength ?? Math.min(32768, llm.maxPositionEmbeddings);
-    if (!Number.isSafeInteger(capacity) || capacity < 2) throw new ChatError(`contextLength must be an integer >= 2, got ${capacity}`);
+    const contextProblem = contextLengthProblem(llm, capacity, o.model.act, o.gpu.maxBindingBytes);
+    if (contextProblem) throw new ChatError(`contextLength: ${contextProblem}`);
     this.ctx = new ContextCache<BlockKey>(o.model.llm, { capacity, imagePad: ids.imagePad, visionStart: ids.visionStart, sameKey });
   }
 
@@ -290,11 +296,13 @@ export class ChatSession {
     this.conversation = null; // until this message completes
     const firstCall = driver.calls;
     const replay = o.replay ?? [];
+    if (o.replay !== undefined && replay.length === 0) throw new ChatError('replay has no turns (omit it to sample every call)');
     let completed = false;
     try {
       for (let call = driver.nextCall(); call !== null; call = driver.nextCall()) {
         if (o.signal?.aborted) throw abortReason(o.signal);
         const turn: { response?: LlmResponse } = {};
+        if (replay.length > 0 && call.call - firstCall === replay.length) yield { type: 'replay_end', call: call.call, replayed: replay.length };
         yield* this.runCall(call, replay[call.call - firstCall], sampling, maxNew, o.signal, turn);
         const outcome = driver.acceptResponse(turn.response!);
         yield* toolEvents(outcome);
@@ -513,7 +521,7 @@ function* toolEvents(o: TurnOutcome): Generator<ChatEvent> {
   for (const c of tool.crops) {
     yield {
       type: 'region', call: o.call, region_in_call: c.regionInCall, source_index: c.sourceIndex, image_index: c.newIndex,
-      original: c.originalName, source_box: c.bbox, crop_box: [...c.box] as [number, number, number, number], region: c.region,
+      original_index: c.originalIndex, original: c.originalName, source_box: c.bbox, crop_box: [...c.box] as [number, number, number, number], region: c.region,
       zoom_size: [c.zoomWidth, c.zoomHeight], processed_size: [c.processedWidth, c.processedHeight], pad_tokens: c.padTokens,
       image: c.processed,
     };
