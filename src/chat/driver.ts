@@ -5,7 +5,7 @@
 
 import { fetchImage } from '../preprocess/fetch-image.js';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
-import { renderPrompt, type ContentItem, type Message } from './conversation.js';
+import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import {
   REASONING_SYSTEM_PROMPT,
@@ -53,6 +53,8 @@ export interface ChatDriverOptions {
   problemType: string;
   options: readonly string[] | null;
   settings?: Partial<ChatDriverSettings>;
+  /** Extra instructions appended to the reasoning system prompt (an API client's system message). */
+  systemNote?: string;
 }
 
 export interface ProcessedImage {
@@ -230,7 +232,8 @@ export class ChatDriver {
     for (const img of this.images) content.push({ type: 'image', index: img.index }, { type: 'text', text: imageIndexPrompt(img.index) });
     const last = this.images[this.images.length - 1]!;
     content.push({ type: 'text', text: firstTurnText(this.images.length, last.width, last.height, this.questionText) });
-    this.messages.push({ role: 'system', content: REASONING_SYSTEM_PROMPT }, { role: 'user', content });
+    const system = opts.systemNote ? `${REASONING_SYSTEM_PROMPT}\n${opts.systemNote}` : REASONING_SYSTEM_PROMPT;
+    this.messages.push({ role: 'system', content: system }, { role: 'user', content });
   }
 
   private addImage(p: Omit<ProcessedImage, 'index' | 'width' | 'height' | 'padTokens'>): ProcessedImage {
@@ -429,6 +432,17 @@ export class ChatDriver {
     this.messages.push({ role: 'user', content });
     this.callsLeft = maxCalls;
     this.stopCause = null;
+  }
+
+  /**
+   * Record `text` as the answer to the current message without running the loop (an earlier exchange of a
+   * conversation rebuilt from its plain-text history, e.g. an API client's resent messages); the driver is then
+   * stopped, ready for followUp().
+   */
+  assumeAnswer(text: string): void {
+    if (this.stopCause !== null || this.pending !== null) throw new ChatError('assumeAnswer(): the message is already answered or being answered');
+    this.messages.push({ role: 'assistant', content: [{ type: 'text', text }] });
+    this.stopCause = 'answer';
   }
 
   /** The state at a message boundary, to restore() when a message is abandoned (stopped, failed). */

@@ -7,24 +7,21 @@ import type { Gpu } from '../runtime/device.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
-import { ContextOverflowError } from '../model/errors-kv.js';
+import { ContextOverflowError } from '../runtime/errors.js';
+import type { DecodedImage, ImageDecoder, RgbImage } from '../preprocess/image.js';
+export type { ImageDecoder } from '../preprocess/image.js';
 import { contextLengthProblem } from '../model/kv-cache.js';
-import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { validInquiryIds } from '../text/inquiry-tokenizer.js';
-import { ContextCache, type ImageBlock } from './context-cache.js';
+import { ContextCache, type ImageBlock } from '../model/context-cache.js';
+import { assembleImageRows, type ImageRowSource } from '../model/image-rows.js';
 import { ChatDriver, type ChatDriverSettings, type DriverMark, type LlmCall, type LlmResponse, type StopCause, type TurnOutcome } from './driver.js';
 import { ChatError } from './errors.js';
 import { PyDict, PyTuple, type PyValue } from '../py/value.js';
 import type { Box } from './zoom.js';
 import { mulberry32 } from '../util/random.js';
-
-/** Decodes image file bytes (the browser's and Node's decoders differ). */
-export interface ImageDecoder {
-  decode(bytes: Uint8Array, name: string): Promise<DecodedImage>;
-}
 
 export interface ChatSessionOptions {
   gpu: Gpu;
@@ -77,6 +74,20 @@ export interface AskOptions {
    * whatever prefix the new prompt shares with it). A stopped or failed follow-up leaves the conversation as it was.
    */
   followUp?: boolean;
+  /**
+   * A new conversation (not with followUp) that starts with these earlier exchanges as plain text — their tool
+   * calls are not re-run — and then asks `question` with `images` as a follow-up.
+   */
+  history?: readonly HistoryExchange[];
+  /** Extra instructions appended to the system prompt (new conversations only). */
+  systemNote?: string;
+}
+
+/** An earlier message and the answer given to it (the assistant's text as written). */
+export interface HistoryExchange {
+  images: readonly ChatImage[];
+  question: string;
+  answer: string;
 }
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
@@ -273,13 +284,7 @@ export class ChatSession {
     const topP = s.topP ?? 0.9;
     if (!s.greedy && !(temperature > 0 && topP > 0 && topP <= 1)) throw new ChatError(`sampling needs temperature > 0 and 0 < topP <= 1, got ${temperature}, ${topP}`);
     const sampling: Sampling = s.greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: mulberry32(s.seed ?? 1234) };
-    const images: { image: DecodedImage; name: string }[] = [];
-    for (const im of o.images) {
-      if (im.image instanceof Uint8Array) {
-        if (!this.decoder) throw new ChatError(`image ${im.name} is given as bytes but the session has no image decoder`);
-        images.push({ image: await this.decoder.decode(im.image, im.name), name: im.name });
-      } else images.push({ image: im.image, name: im.name });
-    }
+    const images = await this.decodeAll(o.images);
     let driver: ChatDriver;
     let mark: DriverMark | null = null;
     if (o.followUp) {
@@ -288,10 +293,19 @@ export class ChatSession {
       mark = driver.mark();
       driver.followUp({ images, question: o.question, problemType: o.problemType, options: o.options, maxCalls: o.maxRounds ?? driver.settings.maxCalls });
     } else {
-      driver = new ChatDriver({
-        images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null,
-        settings: { ...this.settings, maxCalls: o.maxRounds ?? 10 },
-      });
+      const settings = { ...this.settings, maxCalls: o.maxRounds ?? 10 };
+      const history = o.history ?? [];
+      const first = history[0];
+      driver = first
+        ? new ChatDriver({ images: await this.decodeAll(first.images), question: first.question, problemType: 'free-form', options: null, settings, systemNote: o.systemNote })
+        : new ChatDriver({ images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null, settings, systemNote: o.systemNote });
+      for (let i = 0; i < history.length; i++) {
+        driver.assumeAnswer(history[i]!.answer);
+        const next = history[i + 1];
+        driver.followUp(next
+          ? { images: await this.decodeAll(next.images), question: next.question }
+          : { images, question: o.question, problemType: o.problemType, options: o.options });
+      }
     }
     this.conversation = null; // until this message completes
     const firstCall = driver.calls;
@@ -321,6 +335,17 @@ export class ChatSession {
     }
   }
 
+  private async decodeAll(list: readonly ChatImage[]): Promise<{ image: DecodedImage; name: string }[]> {
+    const images: { image: DecodedImage; name: string }[] = [];
+    for (const im of list) {
+      if (im.image instanceof Uint8Array) {
+        if (!this.decoder) throw new ChatError(`image ${im.name} is given as bytes but the session has no image decoder`);
+        images.push({ image: await this.decoder.decode(im.image, im.name), name: im.name });
+      } else images.push({ image: im.image, name: im.name });
+    }
+    return images;
+  }
+
   /** One LLM call: prefill (reusing the cache), then sample + decode or teacher-force the replayed text. */
   private async *runCall(call: LlmCall, replay: ReplayTurn | undefined, sampling: Sampling, maxNew: number,
     signal: AbortSignal | undefined, out: { response?: LlmResponse }): AsyncGenerator<ChatEvent> {
@@ -346,7 +371,7 @@ export class ChatSession {
         feats.set(g, f);
         visionTokens += f.rows;
       }
-      const assembled = this.assembleRows(call, blocks, plan.keep, plan.newBlocks, feats);
+      const assembled = assembleImageRows(this.gpu, this.rowSources(call, blocks, plan.keep, plan.newBlocks, feats));
       rows = assembled.rows;
       ownRows = assembled.owned;
       if (signal?.aborted) throw abortReason(signal);
@@ -458,38 +483,14 @@ export class ChatSession {
     }
   }
 
-  /** Feature rows of the new blocks in pad order (one group's tensor as is, else copied into one tensor). */
-  private assembleRows(call: LlmCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
-    feats: ReadonlyMap<number, Tensor>): { rows: ImageRows | null; owned: Tensor | null } {
-    if (newBlocks.length === 0) return { rows: null, owned: null };
-    const padRows: number[] = [];
-    const slices: { tensor: Tensor; row0: number; rows: number }[] = [];
-    for (const b of newBlocks) {
+  /** Where each new block's feature rows come from: its group's features, after the earlier images of the group. */
+  private rowSources(call: LlmCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
+    feats: ReadonlyMap<number, Tensor>): ImageRowSource[] {
+    return newBlocks.map((b) => {
       const im = call.images[b]!;
-      const block = blocks[b]!;
-      for (let r = 0; r < im.padTokens; r++) padRows.push(block.start - keep + r);
       const row0 = call.images.filter((x) => x.group === im.group && x.index < im.index).reduce((n, x) => n + x.padTokens, 0);
-      slices.push({ tensor: feats.get(im.group)!, row0, rows: im.padTokens });
-    }
-    const first = slices[0]!.tensor;
-    const whole = slices.every((sl) => sl.tensor === first) && slices[0]!.row0 === 0 && padRows.length === first.rows &&
-      slices.every((sl, i) => i === 0 || sl.row0 === slices[i - 1]!.row0 + slices[i - 1]!.rows);
-    if (whole) return { rows: { features: first, padRows }, owned: null };
-    const hidden = first.rowSize;
-    const out = this.gpu.tensor([padRows.length, hidden], first.dtype, 'chat.imageRows');
-    const rowBytes = hidden * first.elementBytes;
-    const rec = this.gpu.recorder();
-    try {
-      let at = 0;
-      for (const sl of slices) {
-        rec.copy(sl.tensor.buffer, sl.tensor.part.byteOffset + sl.row0 * rowBytes, out.buffer, out.part.byteOffset + at * rowBytes, sl.rows * rowBytes);
-        at += sl.rows;
-      }
-      rec.submit();
-    } finally {
-      rec.release();
-    }
-    return { rows: { features: out, padRows }, owned: out };
+      return { tensor: feats.get(im.group)!, row0, rows: im.padTokens, padStart: blocks[b]!.start - keep };
+    });
   }
 }
 

@@ -10,7 +10,7 @@ import { pyJsonLoads } from '../py/json-loads.js';
 import { pyRepr } from '../py/repr.js';
 import { pyHasNonFinite, pyIdentical } from '../py/structure.js';
 import { PyDict, PyTuple, type PyValue } from '../py/value.js';
-import type { ContentItem } from '../chat/conversation.js';
+import type { ContentItem } from '../text/conversation.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { decodeImageFile } from '../platform/node-image.js';
 

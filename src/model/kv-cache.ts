@@ -3,10 +3,9 @@
 // layer, attends with past = length, then `commit`s. `truncate` rolls back to a shared prefix (next turn).
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
-import { ShapeError } from '../runtime/errors.js';
+import { ContextOverflowError, ShapeError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { StridedView } from '../ops/view.js';
-import { ContextOverflowError } from './errors-kv.js';
 
 /**
  * Why a KV cache of `capacity` tokens cannot serve this LLM, or null: over the model's max_position_embeddings,

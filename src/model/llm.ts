@@ -7,7 +7,7 @@ import { ShapeError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { linear } from '../ops/matmul.js';
-import { rmsNorm } from '../ops/norm.js';
+import { rmsNorm } from '../ops/rmsnorm.js';
 import { siluMul } from '../ops/activation.js';
 import { applyRope } from '../ops/rope.js';
 import { causalAttention, writeKv } from '../ops/attention.js';
@@ -15,9 +15,9 @@ import { embed, gatherRows, scatterRows } from '../ops/rows.js';
 import { argmax, sampleTopP } from '../ops/sample.js';
 import { rowsOf } from '../ops/view.js';
 import type { LlmConfig } from './config.js';
-import type { DecoderWeights } from './weights.js';
+import type { LlmWeights } from './weights.js';
 import { KvCache } from './kv-cache.js';
-import { mropeTable } from './rope-tables.js';
+import { mropeTable } from '../ops/rope-tables.js';
 import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
 
 export interface ImageRows {
@@ -46,7 +46,7 @@ export class LanguageModel {
   constructor(
     private readonly gpu: Gpu,
     readonly cfg: LlmConfig,
-    private readonly w: DecoderWeights & { lmHead: Tensor },
+    private readonly w: LlmWeights,
     readonly act: ActDType,
   ) {}
 

@@ -5,7 +5,7 @@ import type { ActDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { linear } from '../ops/matmul.js';
-import { rmsNorm, headRmsNorm } from '../ops/norm.js';
+import { rmsNorm, headRmsNorm } from '../ops/rmsnorm.js';
 import { siluMul } from '../ops/activation.js';
 import { applyRope } from '../ops/rope.js';
 import { causalAttention } from '../ops/attention.js';
@@ -13,7 +13,7 @@ import { embed } from '../ops/rows.js';
 import { rowsOf } from '../ops/view.js';
 import type { TextEncoderConfig } from './config.js';
 import type { DecoderWeights, LinearWeights } from './weights.js';
-import { ropeTable1d } from './rope-tables.js';
+import { ropeTable1d } from '../ops/rope-tables.js';
 import { uploadF32, uploadU32 } from './gpu-util.js';
 
 export interface TextEncoderCapture {
@@ -78,7 +78,7 @@ export class TextEncoder {
       if (capture) capture.layers = layers;
       rmsNorm(rec, gpu, x, w.norm, h, cfg.rmsEps);
       if (capture) { rec.submit(); capture.lastHidden = await gpu.read(h); }
-      const out = gpu.tensor([T, this.proj.w.rows], act, 'te.features');
+      const out = gpu.tensor([T, this.proj.w.shape[0]!], act, 'te.features');
       linear(rec, gpu, h, this.proj.w, this.proj.b, out);
       rec.submit();
       return out;

@@ -1,4 +1,4 @@
-// Linear layers: y = x·Wᵀ (+ b), optionally accumulated into y (kernels/matvec.wgsl for one row, kernels/matmul.wgsl
+// Linear layers: y = x·Wᵀ (+ b), optionally accumulated into y (kernels/matmul_vec.wgsl for one row, kernels/matmul.wgsl
 // for many). A weight larger than the binding limit arrives split by rows; each part is one dispatch writing its
 // own range of output columns.
 import type { Gpu } from '../runtime/device.js';
@@ -7,9 +7,9 @@ import { ShapeError } from '../runtime/errors.js';
 import type { Defines } from '../runtime/wgsl.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { isQ4, linearQ4, type Q4Weight } from './linear-q4.js';
+import { isQ4, linearQ4, type Q4Weight } from './matmul-q4.js';
 
-/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/linear-q4.ts). */
+/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/matmul-q4.ts). */
 export type LinearWeight = Tensor | Q4Weight;
 
 export interface LinearOptions {
@@ -17,7 +17,7 @@ export interface LinearOptions {
   accumulate?: boolean;
 }
 
-/** How the matrix-vector kernel is laid out (kernels/matvec.wgsl): see `matvecPlan`. */
+/** How the matrix-vector kernel is laid out (kernels/matmul_vec.wgsl): see `matvecPlan`. */
 export interface MatvecPlan {
   readonly kind: 'matvec';
   /** Invocations per workgroup. */
@@ -123,7 +123,7 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
   };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
-    const pipe = gpu.pipeline('matvec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+    const pipe = gpu.pipeline('matmul_vec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
     const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * MATVEC_ROWS;
     for (const part of w.parts) {
       if (part.rows === 0) continue;

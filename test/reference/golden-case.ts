@@ -8,15 +8,15 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTinyCheckpoint, tinyADims, type TinyCheckpointOptions } from '../src/model/tiny-checkpoint.js';
-import { bytesSource } from '../src/model/byte-source.js';
-import { encodeSafetensors, SafetensorsFile, type TensorToEncode } from '../src/model/safetensors.js';
-import { patchify } from '../src/preprocess/patchify.js';
+import { makeTinyCheckpoint, tinyADims, type TinyCheckpointOptions } from '../../src/model/tiny-checkpoint.js';
+import { bytesSource } from '../../src/model/byte-source.js';
+import { encodeSafetensors, SafetensorsFile, type TensorToEncode } from '../../src/model/safetensors.js';
+import { patchify } from '../../src/preprocess/patchify.js';
 import {
   RefError, refConfigFromJson, refGreedy, refLlmForward, refRopeIndex, refTextEncoder, refTextProj,
   refVisionForward, type RefConfig, type RefInquiry, type RefVisionResult, type RefWeights,
-} from '../test/reference/reference.js';
-import { mulberry32 } from '../src/util/random.js';
+} from './reference.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 /** Width x height in pixels (multiples of patch_size * spatial_merge_size). */
 export type Size = readonly [w: number, h: number];
@@ -541,7 +541,7 @@ export async function writeGoldenCase(dir: string, c: GoldenCase): Promise<void>
   for (const s of c.scenarios) {
     const file = `${s.name}.safetensors`;
     const enc: TensorToEncode[] = s.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: tensorBytes(t) }));
-    await writeFile(join(dir, file), encodeSafetensors(enc, { producer: 'scripts/golden-case.ts' }));
+    await writeFile(join(dir, file), encodeSafetensors(enc, { producer: 'test/reference/golden-case.ts' }));
     scenarios[s.name] = {
       file, title: s.title, params: s.params,
       tensors: Object.fromEntries(s.tensors.map((t) => [t.name, { dtype: t.dtype, shape: t.shape, role: t.role, desc: t.desc }])),
@@ -549,7 +549,7 @@ export async function writeGoldenCase(dir: string, c: GoldenCase): Promise<void>
   }
   const meta = {
     case: c.variant.name,
-    producer: 'scripts/golden-case.ts: float64 reference test/reference/reference.ts on a generated checkpoint',
+    producer: 'test/reference/golden-case.ts: float64 reference test/reference/reference.ts on a generated checkpoint',
     about: c.variant.about,
     checkpoint: 'checkpoint/',
     conventions: {
@@ -564,7 +564,7 @@ export async function writeGoldenCase(dir: string, c: GoldenCase): Promise<void>
   const lines = [
     `# Generated golden case: ${c.variant.name}`, '',
     c.variant.about, '',
-    'Written by `scripts/make-golden-case.ts`; expected values come from the float64 reference in',
+    'Written by `test/reference/make-golden-case.ts`; expected values come from the float64 reference in',
     '`test/reference/reference.ts` (ours, not the independent oracle of tiny-a). Same file format as',
     '`test/fixtures/golden/tiny-a` (see its README for the tensor meanings); images are stored only as `*_u8`',
     'tensors. Run with `npm run golden -- DIR`.', '',

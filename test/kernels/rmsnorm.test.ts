@@ -3,8 +3,8 @@ import { CORE, getGpu, poison, relError, uploadValues } from '../helpers/gpu.js'
 import { randn, uniform } from '../helpers/random.js';
 import type { ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
-import { headRmsNorm, rmsNorm } from '../../src/ops/norm.js';
-import { refHeadRmsNorm, refRmsNorm } from '../../src/reference/norm.js';
+import { headRmsNorm, rmsNorm } from '../../src/ops/rmsnorm.js';
+import { refHeadRmsNorm, refRmsNorm } from '../../src/reference/rmsnorm.js';
 import { actCases, put } from './elementwise-helpers.js';
 
 // Tolerances (max |got - ref| / max |ref|). f32: the sum of squares is accumulated in f32 over chains of at most

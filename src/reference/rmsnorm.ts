@@ -1,4 +1,4 @@
-// Float64 references of the RMSNorm ops (src/ops/norm.ts).
+// Float64 references of the RMSNorm ops (src/ops/rmsnorm.ts).
 
 /**
  * RMSNorm over `rows` rows of `dim`: y = x / sqrt(mean(x²) + eps) · w. With `residual`, x is first replaced by

@@ -1,4 +1,4 @@
-// Benchmarks of the 4-bit linear op (src/ops/linear-q4.ts) at the real model's LLM shapes (Qwen2.5-VL-7B: hidden
+// Benchmarks of the 4-bit linear op (src/ops/matmul-q4.ts) at the real model's LLM shapes (Qwen2.5-VL-7B: hidden
 // 3584, intermediate 18944, kv 512), group 128 as published AWQ checkpoints use. Decode is one activation row
 // through the matrix-vector kernel; prefill uses the tiled kernel with the row count scaled down (rows scale
 // linearly). bytes = packed codes + group words (f16 scale and zero point, 4 bytes per group and row) + x + y;
@@ -9,7 +9,7 @@ import { numberToF16Bits } from '../../src/runtime/dtype.js';
 import {
   checkLinearQ4, destroyQ4, q4MatmulPlan, q4MatvecPlan, q4RowBytes, recordLinearQ4, uploadQ4,
   type Q4LinearShape, type Q4Plan, type Q4Weight,
-} from '../../src/ops/linear-q4.js';
+} from '../../src/ops/matmul-q4.js';
 import type { Recorder } from '../../src/runtime/recorder.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import { fillUniform, type BenchCase } from '../timing.js';

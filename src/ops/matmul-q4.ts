@@ -1,5 +1,5 @@
 // Linear layers with 4-bit weights: y = x·Wᵀ (+ b), optionally accumulated into y, where W[n, k] =
-// (code[n, k] − zero[n, k/group])·scale[n, k/group] is never materialised: kernels/matvec_q4.wgsl (one row of x)
+// (code[n, k] − zero[n, k/group])·scale[n, k/group] is never materialised: kernels/matmul_vec_q4.wgsl (one row of x)
 // and kernels/matmul_q4.wgsl (many) unpack the codes inside the dot product.
 //
 // The weight lives in the engine's q4 layout (`packQ4`, also the layout of kernels/_q4.wgsl): per weight row, K/8
@@ -210,7 +210,7 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
   const defines: Defines = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
-    const pipe = gpu.pipeline('matvec_q4', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+    const pipe = gpu.pipeline('matmul_vec_q4', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
     const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * Q4_MATVEC_ROWS;
     for (const s of w.slices) {
       const bindings = bias ? [x, s.codes, s.groups, y, bias] : [x, s.codes, s.groups, y];

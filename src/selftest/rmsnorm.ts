@@ -1,7 +1,7 @@
 // Self-test of the RMSNorm ops (kernels/rmsnorm.wgsl) against the float64 reference, f32 activations.
 import type { Gpu } from '../runtime/device.js';
-import { headRmsNorm, rmsNorm } from '../ops/norm.js';
-import { refHeadRmsNorm, refRmsNorm } from '../reference/norm.js';
+import { headRmsNorm, rmsNorm } from '../ops/rmsnorm.js';
+import { refHeadRmsNorm, refRmsNorm } from '../reference/rmsnorm.js';
 import { poisoned, result, runAndRead, upload } from './elementwise-util.js';
 import { uniformArray } from '../util/random.js';
 import { maxRelErr } from '../util/rel-err.js';

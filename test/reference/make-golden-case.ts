@@ -1,13 +1,13 @@
 /**
  * Writes a golden case folder (tiny-a format) for a generated checkpoint variant, expected values from our float64
  * reference; then `npm run golden -- DIR/<variant>` runs it through the engine.
- *   npx tsx scripts/make-golden-case.ts DIR [--variant NAME ...]   (default: every variant, one sub-folder each)
- *   npx tsx scripts/make-golden-case.ts --list
+ *   npx tsx test/reference/make-golden-case.ts DIR [--variant NAME ...]   (default: every variant, one sub-folder each)
+ *   npx tsx test/reference/make-golden-case.ts --list
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeGoldenCase, VARIANTS, variantByName, writeGoldenCase } from './golden-case.js';
-import { runMain } from './run-main.js';
+import { runMain } from '../../scripts/run-main.js';
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -7,9 +7,9 @@ import { encode, numberToF16Bits, type ActDType } from '../../src/runtime/dtype.
 import { ShapeError } from '../../src/runtime/errors.js';
 import {
   checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
-} from '../../src/ops/linear-q4.js';
+} from '../../src/ops/matmul-q4.js';
 import { refLinear } from '../../src/reference/matmul.js';
-import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/linear-q4.js';
+import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
 
 interface Shape { m: number; n: number; k: number; group: number; bias: boolean; accumulate: boolean }
 
@@ -91,7 +91,7 @@ const SHAPES: readonly Shape[] = [
   { m: 4, n: 8, k: 128, group: 64, bias: true, accumulate: false }, // exact multiples of every tile
 ];
 
-describe('linearQ4 (kernels/matvec_q4.wgsl, kernels/matmul_q4.wgsl)', async () => {
+describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async () => {
   const all = await combos();
   const name = (c: { path: FeaturePath; act: ActDType }) => `${c.path.name}: act ${c.act}`;
 

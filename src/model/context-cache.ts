@@ -3,10 +3,10 @@
 // image block only counts as equal when it is the same image with the same query group (pad ids alone say
 // nothing about the pixels) — truncates the rest, rebuilds the M-RoPE positions of the kept prefix and prefills
 // only the new tokens. Decoded tokens are appended one by one and stay reusable by the next call.
-import type { DecodeState, ImageRows, LanguageModel, Sampling } from '../model/llm.js';
-import type { KvCache } from '../model/kv-cache.js';
-import { MropePositions, type MergedGrid } from '../model/mrope.js';
-import { ChatError } from './errors.js';
+import type { DecodeState, ImageRows, LanguageModel, Sampling } from './llm.js';
+import type { KvCache } from './kv-cache.js';
+import { MropePositions, type MergedGrid } from './mrope.js';
+import { ShapeError } from '../runtime/errors.js';
 
 /** One `<|image_pad|>` run of a sequence, in order. */
 export interface ImageBlock<K> {
@@ -89,7 +89,7 @@ export class ContextCache<K> {
   async prefill(ids: readonly number[], blocks: readonly ImageBlock<K>[], plan: PrefixPlan, images: ImageRows | null,
     mode: PrefillMode): Promise<{ token?: number; logits?: Float32Array }> {
     const { keep } = plan;
-    if (keep < 0 || keep >= ids.length || keep > this.ids.length) throw new ChatError(`prefill: keep ${keep} outside 0..${Math.min(ids.length - 1, this.ids.length)}`);
+    if (keep < 0 || keep >= ids.length || keep > this.ids.length) throw new ShapeError(`prefill: keep ${keep} outside 0..${Math.min(ids.length - 1, this.ids.length)}`);
     const mrope = new MropePositions({ imagePad: this.o.imagePad, visionStart: this.o.visionStart });
     const grids = (from: number, to: number) => blocks.filter((b) => b.start >= from && b.start < to).map((b) => b.grid);
     mrope.append(ids.slice(0, keep), grids(0, keep));
@@ -104,7 +104,7 @@ export class ContextCache<K> {
         const logits = await this.llm.prefill(this.cache, fresh, positions, images, { logits: mode.kind === 'logits' ? mode.rows : 'none' });
         out = logits ? { logits } : {};
       }
-      if (this.cache.length !== ids.length) throw new ChatError(`prefill: the KV cache holds ${this.cache.length} rows, expected ${ids.length}`);
+      if (this.cache.length !== ids.length) throw new ShapeError(`prefill: the KV cache holds ${this.cache.length} rows, expected ${ids.length}`);
       this.ids = ids.slice();
       this.blocks = blocks.map((b) => ({ ...b }));
       this.ropeDeltas = mrope.ropeDeltas;

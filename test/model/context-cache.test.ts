@@ -11,7 +11,7 @@ import { patchify } from '../../src/preprocess/patchify.js';
 import type { RgbImage } from '../../src/preprocess/image.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import type { Gpu } from '../../src/runtime/device.js';
-import { ContextCache, type ImageBlock } from '../../src/chat/context-cache.js';
+import { ContextCache, type ImageBlock } from '../../src/model/context-cache.js';
 import { getGpu, relError } from '../helpers/gpu.js';
 import { rng } from '../helpers/random.js';
 

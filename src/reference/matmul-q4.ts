@@ -1,6 +1,6 @@
-// Float64 reference of 4-bit weights (src/ops/linear-q4.ts): the dequantized matrix, exactly.
+// Float64 reference of 4-bit weights (src/ops/matmul-q4.ts): the dequantized matrix, exactly.
 import { f16BitsToNumber } from '../runtime/dtype.js';
-import type { Q4Parts } from '../ops/linear-q4.js';
+import type { Q4Parts } from '../ops/matmul-q4.js';
 
 /** W[n, k] = (code − zero)·scale, row-major [n, k] (exact: a 4-bit integer times an f16). */
 export function refDequantQ4(q: Q4Parts): Float64Array {
