@@ -1,29 +1,15 @@
 // `vilavt chat` / `inspect` on awkward inputs (issue 11, defects 3, 4, 6): images sharing a base name, empty and
 // used-up replays, flags and files that must be refused before the model loads, each with one clear line.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { demoDir } from '../helpers/demo.js';
+import { ourLines, ROOT, vilavt } from '../helpers/vilavt-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LOOP = join(ROOT, 'test/fixtures/golden/loop-a');
 
-interface Run { code: number; stdout: string; stderr: string }
-
-function vilavt(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/vilavt.mjs'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** stderr without Dawn's own adapter warnings. */
-const ourLines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('Warning: '));
 
 let model: string;
 let tmp: string;
