@@ -169,9 +169,11 @@ export async function chatMain(argv: string[]): Promise<number> {
         savedPath = join(a.out, `call${e.call + 1}_region${e.region_in_call}_${e.image_index === null ? 'dropped' : `image${e.image_index}`}.png`);
         await writeFile(savedPath, await encodePng(e.image));
         saved.push(savedPath);
-        const list = boxesByOriginal.get(e.original_index) ?? [];
-        list.push({ box: e.crop_box, color: COLORS[list.length % COLORS.length]! });
-        boxesByOriginal.set(e.original_index, list);
+        if (e.original_index !== null) {
+          const list = boxesByOriginal.get(e.original_index) ?? [];
+          list.push({ box: e.crop_box, color: COLORS[list.length % COLORS.length]! });
+          boxesByOriginal.set(e.original_index, list);
+        }
       }
       if (a.json) {
         out(JSON.stringify(jsonEvent(e, savedPath)) + '\n');
