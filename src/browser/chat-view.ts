@@ -2,7 +2,7 @@
 // images, each LLM call's streamed text with thoughts, tool calls and the answer set apart, one card per zoom (the
 // box on its source image, the crop the model saw), and per call what was reused and what was computed.
 import type { WireChatEvent } from '../app/protocol.js';
-import { describeDone, describeTool, describeTurn } from '../chat/events.js';
+import { describeDone, describeReplayEnd, describeTool, describeTurn } from '../chat/events.js';
 import { toRgb, type DecodedImage } from '../preprocess/image.js';
 
 type Region = Extract<WireChatEvent, { type: 'region' }>;
@@ -111,7 +111,7 @@ export class ExchangeView {
         this.query = e.query;
         break;
       case 'tool_error':
-        this.call(e.call).box.append(el('div', 'tool-error', describeTool(e)));
+        this.call(e.call).box.append(el('div', 'tool-error', `Zoom failed: ${describeTool(e)}`));
         break;
       case 'region': {
         const c = this.call(e.call);
@@ -125,6 +125,9 @@ export class ExchangeView {
         c.box.append(el('div', 'stats', describeTurn(e)));
         break;
       }
+      case 'replay_end':
+        this.call(e.call).box.append(el('div', 'stats', `Replay: ${describeReplayEnd(e)}.`));
+        break;
       case 'answer':
         this.assistant.insertBefore(el('div', 'answer', e.answer), this.outcome);
         break;

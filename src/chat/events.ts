@@ -49,6 +49,8 @@ export type ChatEvent =
   | { type: 'token'; call: number; text: string }
   | ToolEvent
   | TurnEvent
+  /** The replayed turns are used up: call `call` and the later ones are sampled. */
+  | { type: 'replay_end'; call: number; replayed: number }
   | { type: 'answer'; answer: string }
   | DoneEvent;
 
@@ -67,17 +69,25 @@ export function describeTurn(t: TurnEvent): string {
   return parts.join(' · ');
 }
 
-/** A tool event in words: the zoom asked for, its failure, or one crop. */
+/** A tool event in words (the caller labels it: zoom, tool error, region): the zoom asked for, its failure, one crop. */
 export function describeTool(e: ToolEvent): string {
   switch (e.type) {
-    case 'tool_call':
-      return `zoom: query ${JSON.stringify(e.query)}: ${e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions'}`;
+    case 'tool_call': {
+      const regions = e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions';
+      // query is null when the call failed validation (a tool_error follows).
+      return e.query === null ? `rejected call: ${regions}` : `query ${JSON.stringify(e.query)}: ${regions}`;
+    }
     case 'tool_error':
-      return `zoom failed: ${e.feedback ?? e.error}`;
+      return e.feedback ?? e.error;
     case 'region':
-      return `region: image ${e.source_index} box ${JSON.stringify(e.source_box)} -> ${e.image_index === null ? 'dropped (image cap)' : `image ${e.image_index}`}` +
+      return `image ${e.source_index} box ${JSON.stringify(e.source_box)} -> ${e.image_index === null ? 'dropped (image cap)' : `image ${e.image_index}`}` +
         ` ${e.processed_size.join('x')} (${e.pad_tokens} tokens), cut ${JSON.stringify(e.crop_box)} of ${e.original}`;
   }
+}
+
+/** The replayed turns ran out: later calls are sampled. */
+export function describeReplayEnd(e: Extract<ChatEvent, { type: 'replay_end' }>): string {
+  return `the ${e.replayed} replayed turn(s) are used up: call ${e.call + 1} and later calls are sampled`;
 }
 
 /** How a message ended: LLM calls and the stop cause. */
