@@ -93,7 +93,7 @@ describe('vilavt chat', () => {
       expect([meta.width, meta.height]).toEqual(e.processed_size);
     }
     expect(existsSync(join(out, 'chart_640x480_zooms.png'))).toBe(true);
-    expect(events.at(-1)).toEqual({ type: 'done', answer: a03.expected.final.answer, rounds: 4, stop_reason: 'answer' });
+    expect(events.at(-1)).toEqual({ type: 'done', answer: a03.expected.final.answer, rounds: 4, stop_reason: 'answer', system: 'vilavt' });
   });
 
   it('--json on the demo\'s replayed two-zoom trajectory: every later turn prefills exactly its new tokens', async () => {
@@ -116,7 +116,7 @@ describe('vilavt chat', () => {
       expect(turns[i].vision_tokens_encoded).toBe(regions[i - 1].pad_tokens);
     }
     expect(events.filter((e) => e.type === 'token').map((e) => e.text).join('')).toBe(replay.assistant_turns.join(''));
-    expect(events.at(-1)).toEqual({ type: 'done', answer: 'circle', rounds: 3, stop_reason: 'answer' });
+    expect(events.at(-1)).toEqual({ type: 'done', answer: 'circle', rounds: 3, stop_reason: 'answer', system: 'vilavt' });
   });
 
   it('bad input: one line on stderr, no stack trace, exit status 1', async () => {
