@@ -415,6 +415,7 @@ export class PixelReasonerDriver implements LoopDriver {
     const c = t.crop!;
     events.push({
       type: 'region', call: o.call, region_in_call: 0, source_index: c.sourceIndex, image_index: c.newIndex,
+      original_index: null,
       original: this.images[c.sourceIndex]!.originalName,
       source_box: c.bbox,
       crop_box: c.cropBox, region: c.region.map(Number) as [number, number, number, number],
