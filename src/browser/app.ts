@@ -8,13 +8,14 @@
 // &top_p=P&max_rounds=N&max_new_tokens=N&f16=1` fill the page and start loading the model; nothing is asked until
 // Send. `window.__vilavtApp` is the machine-readable state (AppState) for tests.
 import { Engine, EngineCommandError } from '../app/engine.js';
-import type { CachedModel, EngineInfo, LoadedModel, LoadProgress, ModelSource } from '../app/protocol.js';
+import type { CachedModel, EngineClient, EngineInfo, LoadedModel, LoadProgress, ModelSource } from '../app/protocol.js';
 import { parseReplayFile } from '../chat/replay-file.js';
 import type { ReplayTurn } from '../chat/session.js';
 import { formatBytes } from '../model/memory-plan.js';
 import { browserImageDecoder } from '../platform/browser-image.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { ExchangeView, el, imageCanvas, ms } from './chat-view.js';
+import { RemoteEngineClient } from '../app/remote-client.js';
 import { WorkerEngineClient } from './worker-client.js';
 
 export interface AppCall {
@@ -60,11 +61,14 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return e as T;
 };
 
-const client = new WorkerEngineClient(new URL('./worker.js', import.meta.url));
+/** `?engine=remote`: the engine is the Node server that served this page (`vilavt app`); otherwise a module worker. */
+const remoteEngine = new URLSearchParams(location.search).get('engine') === 'remote';
+const workerClient = remoteEngine ? null : new WorkerEngineClient(new URL('./worker.js', import.meta.url));
+const client: EngineClient = workerClient ?? new RemoteEngineClient(location.origin);
 const engine = new Engine(client);
 const app: AppState = {
   state: 'starting', adapter: null, model: null, turns: [], progress: null, notices: [], error: null, deviceLost: null, cached: [],
-  loseDevice: () => client.loseDevice(),
+  loseDevice: () => workerClient?.loseDevice(),
 };
 window.__vilavtApp = app;
 
@@ -459,7 +463,7 @@ async function main(): Promise<void> {
     info = i;
     app.adapter = i.adapter;
     $('adapter').textContent = i.unavailable ? `No WebGPU: ${i.unavailable}` :
-      `Engine in a worker on ${i.adapter}; shader-f16 ${i.f16 ? 'yes' : 'no'}.`;
+      `Engine in ${i.kind === 'remote' ? 'the local server (Node)' : 'a worker'} on ${i.adapter}; shader-f16 ${i.f16 ? 'yes' : 'no'}.`;
     const f16 = $<HTMLInputElement>('f16');
     f16.disabled = !i.f16;
     if (!i.f16) f16.checked = false;
@@ -481,6 +485,8 @@ async function main(): Promise<void> {
   } catch (e) {
     showError(words(e));
   }
+  // A remote engine serves the model it was started with: load it at once.
+  if (info?.kind === 'remote' && info.sources.includes('server') && !lastSource) void load({ kind: 'server' });
 }
 
 void main();

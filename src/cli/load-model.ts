@@ -9,6 +9,8 @@ export interface LoadedModel {
   gpu: Gpu;
   model: VilavtModel;
   text: TextAssets;
+  /** Wall time of the load. */
+  loadMs: number;
 }
 
 function progressBar(done: number, total: number): string {
@@ -51,6 +53,7 @@ export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens
     },
   });
   if (tty) log('\r\x1b[2K');
-  log(`model ${dir} loaded in ${ms(performance.now() - t0)} (${o.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
-  return { gpu, model, text };
+  const loadMs = Math.round(performance.now() - t0);
+  log(`model ${dir} loaded in ${ms(loadMs)} (${o.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
+  return { gpu, model, text, loadMs };
 }

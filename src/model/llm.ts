@@ -19,6 +19,7 @@ import type { LlmWeights } from './weights.js';
 import { KvCache } from './kv-cache.js';
 import { mropeTable } from '../ops/rope-tables.js';
 import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
+import { embedTokens, isHostEmbedding } from './host-embedding.js';
 
 export interface ImageRows {
   /** [n, hidden] features of every image of the sequence being appended, in order. */
@@ -88,7 +89,7 @@ export class LanguageModel {
         const past = cache.length;
         const idsT = uploadU32(gpu, ids.slice(c0, c0 + n), 'llm.ids'); owned.push(idsT);
         const x = n === C ? s.x : sliceRows(gpu, s.x, 0, n);
-        embed(rec, gpu, w.embed, idsT, x);
+        embedTokens(rec, gpu, w.embed, ids.slice(c0, c0 + n), idsT, x, owned);
         if (images) {
           const featRows: number[] = [];
           const chunkRows: number[] = [];
@@ -206,7 +207,7 @@ export class LanguageModel {
    * `token`. Returns the sampled id (the only readback) and optionally the logits (tests).
    */
   async decodeStep(cache: KvCache, step: DecodeState, position: number, sampling: Sampling, wantLogits = false): Promise<{ token: number; logits?: Float32Array }> {
-    const { gpu, cfg, w } = this;
+    const { gpu, cfg, w, act } = this;
     cache.reserve(1);
     const past = cache.length;
     const hd = cfg.headDim;
@@ -214,7 +215,11 @@ export class LanguageModel {
     step.position[0] = step.position[1] = step.position[2] = position;
     mropeTable(step.position, hd, cfg.mropeSection, cfg.ropeTheta, step.ropeValues);
     gpu.write(step.rope, step.ropeBytes);
-    embed(rec, gpu, w.embed, step.token, step.x);
+    if (isHostEmbedding(w.embed)) {
+      // The step's recorder was submitted and awaited by the previous step: x is free to overwrite now.
+      if (step.lastToken === null) throw new ShapeError('decodeStep: no sampled token yet (prefill with sampling first)');
+      gpu.write(step.x, w.embed.gather([step.lastToken], act));
+    } else embed(rec, gpu, w.embed, step.token, step.x);
     for (let l = 0; l < cfg.layers; l++) this.recordLayer(rec, l, cache, step.x, 1, past, step.rope, step.s, null);
     rmsNorm(rec, gpu, step.x, w.norm, step.h, cfg.rmsEps);
     linear(rec, gpu, step.h, w.lmHead, null, step.logits);
@@ -244,9 +249,10 @@ export class LanguageModel {
     const ropeValues = new Float32Array(cfg.headDim);
     // The sampled id is copied here inside the step's own submit, so a step costs one submit and one 4-byte map.
     const readback = gpu.device.createBuffer({ label: 'llm.tokenReadback', size: 4, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
-    return {
+    const state: DecodeState = {
       s, token, rope, logits, rec, readback, x: s.x, h: s.h, position: new Int32Array(3), ropeValues, ropeBytes: new Uint8Array(ropeValues.buffer),
-      setToken: (id: number) => gpu.write(token, new Uint8Array(new Uint32Array([id]).buffer)),
+      lastToken: null,
+      setToken: (id: number) => { state.lastToken = id; gpu.write(token, new Uint8Array(new Uint32Array([id]).buffer)); },
       readToken: async (step: string) => {
         try {
           await readback.mapAsync(0x0001 /* READ */);
@@ -259,10 +265,12 @@ export class LanguageModel {
         await gpu.flushErrors();
         const { token, nonFinite } = sampledToken(word);
         if (nonFinite) throw new NonFiniteError(step);
+        state.lastToken = token;
         return token;
       },
       release: () => { rec.release(); s.release(); token.release(); logits.release(); gpu.destroyTensor(rope); readback.destroy(); },
     };
+    return state;
   }
 }
 
@@ -282,6 +290,8 @@ export interface DecodeState {
   setToken(id: number): void;
   /** Map the token the last submitted step sampled; NonFiniteError (naming `step`) when its logits were not finite. */
   readToken(step: string): Promise<number>;
+  /** The token `readToken` last returned (what the next decode step embeds), null before the first. */
+  lastToken: number | null;
   release(): void;
 }
 
