@@ -10,6 +10,7 @@
 import { Engine, EngineCommandError } from '../app/engine.js';
 import type { CachedModel, EngineClient, EngineInfo, LoadedModel, LoadProgress, ModelSource } from '../app/protocol.js';
 import { parseReplayFile } from '../chat/replay-file.js';
+import type { SystemName } from '../chat/loop-driver.js';
 import type { ReplayTurn } from '../chat/session.js';
 import { formatBytes } from '../model/memory-plan.js';
 import { browserImageDecoder } from '../platform/browser-image.js';
@@ -37,7 +38,7 @@ export interface AppState {
   /** 'loading' while a model loads, 'running' while answering. */
   state: 'starting' | 'unavailable' | 'idle' | 'loading' | 'ready' | 'running';
   adapter: string | null;
-  model: { source: LoadedModel['source']; loadMs: number; name: string; cacheKey: string | null } | null;
+  model: { source: LoadedModel['source']; loadMs: number; name: string; cacheKey: string | null; system: LoadedModel['system'] | null } | null;
   /** One entry per user message of the current chat. */
   turns: AppTurn[];
   progress: LoadProgress | null;
@@ -156,10 +157,11 @@ async function load(source: ModelSource): Promise<void> {
         $('notices').append(el('li', '', m));
       },
     });
-    app.model = { source: m.source, loadMs: m.loadMs, name: m.name, cacheKey: m.cacheKey };
+    app.model = { source: m.source, loadMs: m.loadMs, name: m.name, cacheKey: m.cacheKey, system: m.system ?? null };
     bar.value = 1;
     const from = m.source === 'network' ? 'downloaded and cached' : m.source === 'cache' ? 'from the browser cache' : m.source === 'folder' ? 'from the folder' : 'on the server';
-    $('load-status').textContent = `Loaded ${m.name} (${from}) in ${ms(m.loadMs)}: ${m.description}${m.warnings.length ? `. ${m.warnings.join('; ')}` : ''}`;
+    $('load-status').textContent = `Loaded ${m.name} (${from}) in ${ms(m.loadMs)}: ${m.description}; ` +
+      `${m.system ? `a ${m.system} checkpoint` : 'system unknown (ViLaVT unless Decoding settings say otherwise)'}${m.warnings.length ? `. ${m.warnings.join('; ')}` : ''}`;
     setState('ready');
   } catch (e) {
     bar.hidden = true;
@@ -192,9 +194,10 @@ async function refreshCache(): Promise<void> {
       const li = el('li');
       const url = el('span', 'url', m.url);
       url.title = m.url;
-      const loadBtn = el('button', '', m.complete ? 'Load' : 'Resume');
+      // Named apart from the Load button of the URL form ("Open"), so that accessible names stay unique.
+      const loadBtn = el('button', '', m.complete ? 'Open' : 'Resume');
       loadBtn.type = 'button';
-      loadBtn.setAttribute('aria-label', `${m.complete ? 'Load' : 'Resume'} cached ${m.url}`);
+      loadBtn.setAttribute('aria-label', `${m.complete ? 'Open' : 'Resume'} cached ${m.url}`);
       loadBtn.onclick = () => void load({ kind: 'cache', key: m.key });
       const del = el('button', '', 'Delete');
       del.type = 'button';
@@ -286,6 +289,7 @@ async function send(): Promise<void> {
     };
     const maxRounds = numberInput('max-rounds', 'max rounds', integer(1));
     const maxNewTokens = numberInput('max-new-tokens', 'max new tokens', integer(1));
+    const system = ($<HTMLSelectElement>('system').value || undefined) as SystemName | undefined;
     showError(null);
     const sent = attachments;
     attachments = [];
@@ -306,7 +310,7 @@ async function send(): Promise<void> {
     status('Answering…');
     const t0 = performance.now();
     try {
-      const r = await engine.ask({ question, images: sent.map((a) => ({ name: a.name, bytes: a.bytes })), replay: forced ?? undefined, sampling, maxRounds, maxNewTokens }, (e) => {
+      const r = await engine.ask({ question, images: sent.map((a) => ({ name: a.name, bytes: a.bytes })), replay: forced ?? undefined, sampling, maxRounds, maxNewTokens, system }, (e) => {
         view.show(e);
         if (e.type === 'turn') turn.calls.push({ prefill_tokens: e.prefill_tokens, reused_tokens: e.reused_tokens, vision_tokens_encoded: e.vision_tokens_encoded });
         if (e.type === 'answer') turn.answer = e.answer;
@@ -441,6 +445,7 @@ async function applyParams(p: URLSearchParams): Promise<void> {
   set('max-rounds', p.get('max_rounds'));
   set('max-new-tokens', p.get('max_new_tokens'));
   if (p.get('greedy') === '1') $<HTMLInputElement>('greedy').checked = true;
+  if (p.has('system')) $<HTMLSelectElement>('system').value = p.get('system')!;
   if (p.get('f16') === '1') {
     if (!info?.f16) throw new Error('f16=1: this adapter has no shader-f16');
     $<HTMLInputElement>('f16').checked = true;

@@ -3,7 +3,7 @@
 // huge image cannot exhaust memory) and a decode step that is one submit whose only readback is the sampled token.
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
-import { ShapeError } from '../runtime/errors.js';
+import { NonFiniteError, ShapeError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { linear } from '../ops/matmul.js';
@@ -12,7 +12,7 @@ import { siluMul } from '../ops/activation.js';
 import { applyRope } from '../ops/rope.js';
 import { causalAttention, writeKv } from '../ops/attention.js';
 import { embed, gatherRows, scatterRows } from '../ops/rows.js';
-import { argmax, sampleTopP } from '../ops/sample.js';
+import { argmax, sampleTopP, sampledToken } from '../ops/sample.js';
 import { rowsOf } from '../ops/view.js';
 import type { LlmConfig } from './config.js';
 import type { LlmWeights } from './weights.js';
@@ -227,7 +227,7 @@ export class LanguageModel {
     rec.copy(step.token.buffer, step.token.part.byteOffset, step.readback, 0, 4);
     rec.submit();
     cache.commit(1);
-    const token = await step.readToken();
+    const token = await step.readToken(`decode step at position ${position}`);
     const logits = wantLogits ? await gpu.read(step.logits) : undefined;
     return { token, logits };
   }
@@ -235,7 +235,7 @@ export class LanguageModel {
   /** Prefill `ids` and sample the next token on the GPU; returns it (the only readback). */
   async prefillAndSample(cache: KvCache, ids: readonly number[], positions: Int32Array, images: ImageRows | null, state: DecodeState, sampling: Sampling): Promise<number> {
     await this.prefill(cache, ids, positions, images, { logits: 'none', sample: { state, sampling } });
-    return state.readToken();
+    return state.readToken(`the prefill of ${ids.length} tokens`);
   }
 
   /** Persistent per-conversation decode state (scratch, token buffer, rope table): created once, reused. */
@@ -253,18 +253,20 @@ export class LanguageModel {
       s, token, rope, logits, rec, readback, x: s.x, h: s.h, position: new Int32Array(3), ropeValues, ropeBytes: new Uint8Array(ropeValues.buffer),
       lastToken: null,
       setToken: (id: number) => { state.lastToken = id; gpu.write(token, new Uint8Array(new Uint32Array([id]).buffer)); },
-      readToken: async () => {
+      readToken: async (step: string) => {
         try {
           await readback.mapAsync(0x0001 /* READ */);
         } catch (e) {
           gpu.assertUsable(); // a lost device becomes DeviceLostError
           throw e;
         }
-        const id = new Uint32Array(readback.getMappedRange(0, 4))[0]!;
+        const word = new Uint32Array(readback.getMappedRange(0, 4))[0]!;
         readback.unmap();
         await gpu.flushErrors();
-        state.lastToken = id;
-        return id;
+        const { token, nonFinite } = sampledToken(word);
+        if (nonFinite) throw new NonFiniteError(step);
+        state.lastToken = token;
+        return token;
       },
       release: () => { rec.release(); s.release(); token.release(); logits.release(); gpu.destroyTensor(rope); readback.destroy(); },
     };
@@ -286,8 +288,8 @@ export interface DecodeState {
   ropeValues: Float32Array;
   ropeBytes: Uint8Array;
   setToken(id: number): void;
-  /** Map the token the last submitted step sampled. */
-  readToken(): Promise<number>;
+  /** Map the token the last submitted step sampled; NonFiniteError (naming `step`) when its logits were not finite. */
+  readToken(step: string): Promise<number>;
   /** The token `readToken` last returned (what the next decode step embeds), null before the first. */
   lastToken: number | null;
   release(): void;

@@ -111,11 +111,19 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
     if (raw.byteLength !== loc.info.byteLength) {
       throw new CheckpointError({ file: loc.file, tensor: name, message: `read ${raw.byteLength} bytes, expected ${loc.info.byteLength}` });
     }
-    if (src === dtype) return raw;
     const n = loc.info.shape.reduce((a, b) => a * b, 1);
-    const out = encode(decode(raw, src, n), dtype);
+    const out = src === dtype ? raw : encode(decode(raw, src, n), dtype);
     if (dtype === 'f16' && !finiteF16(out)) {
       throw new CheckpointError({ file: loc.file, tensor: name, message: 'values overflow f16 storage; load with storage bf16 or f32' });
+    }
+    // 1-D parameters (norm weights, biases) are widened to f32 on the CPU anyway: checking them is free, and a NaN
+    // there turns every activation into NaN (the decode-time guard would only catch it at the first sample).
+    if (dtype === 'f32' && loc.info.shape.length === 1) {
+      const values = new Float32Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new CheckpointError({ file: loc.file, tensor: name, message: `element ${bad} is ${values[bad]}: a 1-D parameter must be finite (corrupt checkpoint)` });
+      }
     }
     return out;
   };

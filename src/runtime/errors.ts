@@ -48,6 +48,13 @@ export class GpuValidationError extends VilavtError {
   }
 }
 
+/** The model produced NaN or infinite values (seen in the logits the sampler reads); names the step. */
+export class NonFiniteError extends VilavtError {
+  constructor(readonly step: string) {
+    super('non-finite', `non-finite logits (NaN or infinity) at ${step}: the weights or activations overflowed or are corrupt`);
+  }
+}
+
 /** The KV cache cannot take the rows asked for: the conversation no longer fits the context reserved for it. */
 export class ContextOverflowError extends VilavtError {
   constructor(readonly capacity: number, readonly requested: number) {
