@@ -1,5 +1,6 @@
 // Float64 reference of 4-bit weights (src/ops/matmul-q4.ts): the dequantized matrix, exactly.
-import { f16BitsToNumber } from '../runtime/dtype.js';
+import { f16BitsToNumber, numberToF16Bits } from '../runtime/dtype.js';
+import { mulberry32 } from '../util/random.js';
 import type { Q4Parts } from '../ops/matmul-q4.js';
 
 /** f(code, zero, scale) for every element, row-major [n, k]. */
@@ -27,4 +28,16 @@ export function refDequantQ4(q: Q4Parts): Float64Array {
  */
 export function refQ4FoldedAbs(q: Q4Parts): Float64Array {
   return perElement(q, (code, zero, scale) => (code + zero) * Math.abs(scale));
+}
+
+/** Random codes, zero points and f16 scales (0.002..0.03, 10% negative: the size of a trained layer's steps). */
+export function randomQ4(n: number, k: number, group: number, seed: number): Q4Parts {
+  const r = mulberry32(seed);
+  const g = (n * k) / group;
+  return {
+    n, k, group,
+    codes: Uint8Array.from({ length: n * k }, () => Math.floor(r() * 16)),
+    zeros: Uint8Array.from({ length: g }, () => Math.floor(r() * 16)),
+    scales: Uint16Array.from({ length: g }, () => numberToF16Bits((0.002 + 0.028 * r()) * (r() < 0.1 ? -1 : 1))),
+  };
 }
