@@ -125,7 +125,7 @@ export async function appMain(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const { buildWebSite } = await import('../../scripts/build-web.js');
+  const { buildWebSite } = await import('./web-site.js');
   const site = await buildWebSite();
   const args = await parseServeArgs(['--model', model, '--port', String(int('port', v.port, 0, 0)), ...(v.f16 ? ['--f16'] : []), ...(v.context ? ['--context', v.context] : [])]);
   const { startServer } = await import('../server/start.js');
