@@ -5,13 +5,21 @@ import type { Gpu } from '../runtime/device.js';
 import type { ActDType, WeightDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
 import type { Defines } from '../runtime/wgsl.js';
-import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
+import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 export interface LinearOptions {
   /** y += x·Wᵀ (+ b) instead of y = … */
   accumulate?: boolean;
+  /**
+   * Matrix-vector only (M == 1): x is normalised first, y = rmsnorm(x; weight, eps)·Wᵀ (+ b), inside the same
+   * dispatch (decode: the block's pre-norm fused into its first projection).
+   */
+  norm?: NormIn;
 }
+
+/** The RMSNorm a matrix-vector product applies to its input (weight f32 [K]). */
+export interface NormIn { weight: Tensor; eps: number }
 
 /** How the matrix-vector kernel is laid out (kernels/matvec.wgsl): see `matvecPlan`. */
 export interface MatvecPlan {
@@ -53,8 +61,11 @@ export function matmulPlan(_gpu: Gpu): MatmulPlan {
 /** Validated operands of one linear call. */
 export interface LinearShape { m: number; n: number; k: number; act: ActDType; weight: WeightDType }
 
-/** Check shapes and dtypes of `linear` (ShapeError on any mismatch). */
-export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor): LinearShape {
+/**
+ * Check shapes and dtypes of `linear` (ShapeError on any mismatch). `yCols`: the width y must have when it is not
+ * N (the gated MLP writes I = N/2 columns).
+ */
+export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, yCols?: number): LinearShape {
   if (x.shape.length !== 2) throw new ShapeError(`linear: x must be [M, K], got [${x.shape}]`);
   if (w.shape.length !== 2) throw new ShapeError(`linear: weight must be [N, K], got [${w.shape}]`);
   if (y.shape.length !== 2) throw new ShapeError(`linear: y must be [M, N], got [${y.shape}]`);
@@ -62,7 +73,7 @@ export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null,
   const [n, kw] = w.shape as [number, number];
   if (kw !== k) throw new ShapeError(`linear: x [${x.shape}] and weight [${w.shape}] disagree on K`);
   if (k < 1) throw new ShapeError(`linear: K must be at least 1, got ${k}`);
-  if (y.shape[0] !== m || y.shape[1] !== n) throw new ShapeError(`linear: y must be [${m}, ${n}], got [${y.shape}]`);
+  if (y.shape[0] !== m || y.shape[1] !== (yCols ?? n)) throw new ShapeError(`linear: y must be [${m}, ${yCols ?? n}], got [${y.shape}]`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`linear: activations must be f32 or f16, got ${x.dtype}`);
   if (y.dtype !== x.dtype) throw new ShapeError(`linear: y is ${y.dtype} but x is ${x.dtype}`);
   if (x.dtype === 'f16' && !gpu.features.f16) throw new ShapeError('linear: f16 activations need shader-f16, which this device lacks');
@@ -93,37 +104,92 @@ export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null,
 export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor,
   opts: LinearOptions = {}): void {
   const shape = checkLinear(gpu, x, w, bias, y);
+  if (opts.norm) {
+    if (shape.m !== 1) throw new ShapeError(`linear: a fused input norm needs one row, got ${shape.m} (use rmsNorm first)`);
+    checkNormIn(opts.norm, shape.k, y, 'linear');
+  }
   const plan = shape.m === 1 ? matvecPlan(gpu) : matmulPlan(gpu);
-  recordLinear(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, plan);
+  recordLinear(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, plan, opts.norm ?? null);
+}
+
+function checkNormIn(norm: NormIn, k: number, y: Tensor, what: string): void {
+  const g = norm.weight;
+  if (g.dtype !== 'f32' || g.numel !== k || g.isSplit) throw new ShapeError(`${what}: norm weight must be one f32 binding of ${k} values, got ${g.dtype} [${g.shape}]`);
+  if (!(norm.eps >= 0) || !Number.isFinite(norm.eps)) throw new ShapeError(`${what}: norm eps must be finite and >= 0, got ${norm.eps}`);
+  if (g.part.buffer === y.part.buffer) throw new ShapeError(`${what}: y shares a GPU buffer with the norm weight`);
+}
+
+function weightDefines(shape: LinearShape, block: number): Defines {
+  return {
+    ACT_F16: shape.act === 'f16',
+    W16: shape.weight !== 'f32',
+    W_F16: shape.weight === 'f16',
+    W_BF16: shape.weight === 'bf16',
+    UNALIGNED: shape.k % block !== 0,
+  };
+}
+
+function checkMatvecPlan(plan: MatvecPlan): void {
+  if (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256) {
+    throw new ShapeError(`linear: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
+  }
+}
+
+/**
+ * Gated MLP of one row in one dispatch per weight segment: y[j] = silu(g_j)·u_j with [g; u] = x·wᵀ, w = the fused
+ * [gate; up] weight [2I, K] (may be split by rows), y [1, I]; with `norm`, x is RMS-normalised first (fused).
+ * Decode only (M == 1); prefill keeps linear + siluMul.
+ */
+export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, y: Tensor,
+  opts: { norm?: NormIn; plan?: MatvecPlan } = {}): void {
+  if (w.shape.length !== 2 || w.shape[0]! % 2 !== 0) throw new ShapeError(`linearSiluMul: weight must be [2I, K], got [${w.shape}]`);
+  const inter = w.shape[0]! / 2;
+  if (y.shape.length !== 2 || y.shape[0] !== 1 || y.shape[1] !== inter) throw new ShapeError(`linearSiluMul: y must be [1, ${inter}], got [${y.shape}]`);
+  const shape = checkLinear(gpu, x, w, null, y, inter);
+  if (opts.norm) checkNormIn(opts.norm, shape.k, y, 'linearSiluMul');
+  const plan = opts.plan ?? matvecPlan(gpu);
+  checkMatvecPlan(plan);
+  const pipe = gpu.pipeline('matvec', {
+    defines: { ...weightDefines(shape, 8), SILU_PAIRS: true, NORM_IN: !!opts.norm },
+    constants: { WG: plan.workgroup, T: plan.threadsPerRow },
+  });
+  const outsPerGroup = (plan.workgroup / plan.threadsPerRow) * 2;
+  const eps = opts.norm?.eps ?? 0;
+  // Output segments whose gate rows lie in one part and whose up rows lie in one part.
+  const cuts = new Set<number>([0, inter]);
+  for (const p of w.parts) {
+    if (p.row0 > 0 && p.row0 < inter) cuts.add(p.row0);
+    if (p.row0 > inter && p.row0 < 2 * inter) cuts.add(p.row0 - inter);
+  }
+  const bounds = [...cuts].sort((a, b) => a - b);
+  const partOf = (row: number) => w.parts.find((p) => row >= p.row0 && row < p.row0 + p.rows)!;
+  for (let s = 0; s + 1 < bounds.length; s++) {
+    const j0 = bounds[s]!, j1 = bounds[s + 1]!;
+    const pg = partOf(j0), pu = partOf(inter + j0);
+    const bindings: Binding[] = [x, pg, y, pu, ...(opts.norm ? [opts.norm.weight] : [])];
+    rec.dispatch(pipe, [u32(j1 - j0), u32(shape.k), u32(j0), u32(0), u32(j0 - pg.row0), u32(inter + j0 - pu.row0), f32(eps)],
+      bindings, foldWorkgroups(Math.ceil((j1 - j0) / outsPerGroup)));
+  }
 }
 
 /** Record a checked linear with an explicit kernel layout (tests and benchmarks compare layouts through this). */
 export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor,
-  shape: LinearShape, accumulate: boolean, plan: LinearPlan): void {
+  shape: LinearShape, accumulate: boolean, plan: LinearPlan, norm: NormIn | null = null): void {
   const { m, n, k } = shape;
   if (m === 0 || n === 0) return;
   if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linear: the matrix-vector kernel takes one row, got ${m}`);
-  if (plan.kind === 'matvec' && (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256)) {
-    throw new ShapeError(`linear: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
-  }
-  const w16 = shape.weight !== 'f32';
+  if (plan.kind !== 'matvec' && norm) throw new ShapeError('linear: a fused input norm needs the matrix-vector kernel');
+  if (plan.kind === 'matvec') checkMatvecPlan(plan);
   const block = plan.kind === 'matvec' ? 8 : 4;
-  const defines: Defines = {
-    ACT_F16: shape.act === 'f16',
-    W16: w16,
-    W_F16: shape.weight === 'f16',
-    W_BF16: shape.weight === 'bf16',
-    HAS_BIAS: bias !== null,
-    UNALIGNED: k % block !== 0,
-  };
+  const defines: Defines = { ...weightDefines(shape, block), HAS_BIAS: bias !== null, NORM_IN: norm !== null };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
     const pipe = gpu.pipeline('matvec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
     const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * MATVEC_ROWS;
     for (const part of w.parts) {
       if (part.rows === 0) continue;
-      const bindings = bias ? [x, part, y, bias] : [x, part, y];
-      rec.dispatch(pipe, [u32(part.rows), u32(k), u32(part.row0), u32(acc)], bindings,
+      const bindings: Binding[] = [x, part, y, ...(bias ? [bias] : []), ...(norm ? [norm.weight] : [])];
+      rec.dispatch(pipe, [u32(part.rows), u32(k), u32(part.row0), u32(acc), u32(0), u32(0), f32(norm?.eps ?? 0)], bindings,
         foldWorkgroups(Math.ceil(part.rows / rowsPerGroup)));
     }
   } else {
