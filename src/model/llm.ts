@@ -49,7 +49,7 @@ export class LanguageModel {
   constructor(
     private readonly gpu: Gpu,
     readonly cfg: LlmConfig,
-    private readonly w: DecoderWeights & { lmHead: Tensor },
+    readonly w: DecoderWeights & { lmHead: Tensor },
     readonly act: ActDType,
   ) {}
 
