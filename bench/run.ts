@@ -6,6 +6,7 @@ import { cpus, loadavg } from 'node:os';
 import { createNodeGpu } from '../src/platform/node.js';
 import { measureCeilings } from './ceilings.js';
 import { FAMILIES } from './cases/index.js';
+import { fractionOfRoofline } from './roofline.js';
 import { median, prepareSampler, type BenchCase } from './timing.js';
 
 interface Args { quick: boolean; json: string | null; filter: string | null }
@@ -39,6 +40,8 @@ export interface KernelResult {
   fraction_of_stream_bw: number;
   /** Likewise against the register-FMA kernel. */
   fraction_of_fma_peak: number;
+  /** Median over the rounds of attainable ÷ measured time (bench/roofline.ts), with that round's ceilings. */
+  fraction_of_roofline: number;
   /** The ceilings as re-measured in this kernel's rounds (medians). */
   stream_gbps_paired: number;
   fma_gflops_paired: number;
@@ -63,7 +66,7 @@ async function main(): Promise<void> {
   console.log(`  per-dispatch overhead   ${fmt(c.dispatchOverheadUs, 1)} µs`);
 
   const results: KernelResult[] = [];
-  console.log(`\n${'kernel'.padEnd(64)} ${'ms'.padStart(8)} ${'GB/s'.padStart(8)} ${'GFLOP/s'.padStart(8)}  ${'of bw'.padStart(6)} ${'of fma'.padStart(6)}  shape`);
+  console.log(`\n${'kernel'.padEnd(64)} ${'ms'.padStart(8)} ${'GB/s'.padStart(8)} ${'GFLOP/s'.padStart(8)}  ${'of bw'.padStart(6)} ${'of fma'.padStart(6)} ${'roof'.padStart(5)}  shape`);
   for (const family of FAMILIES) {
     const cases: BenchCase[] = family.benchCases(gpu).filter((k) => (!args.quick || k.quick) &&
       (!args.filter || `${family.name} ${k.name} ${k.shape}`.includes(args.filter)));
@@ -76,6 +79,7 @@ async function main(): Promise<void> {
         const ms: number[] = [];
         const bwRatio: number[] = [];
         const fmaRatio: number[] = [];
+        const rooflineRatio: number[] = [];
         const streams: number[] = [];
         const fmas: number[] = [];
         for (let i = 0; i < rounds; i++) {
@@ -86,6 +90,7 @@ async function main(): Promise<void> {
           fmas.push(ceil.fmaGflops);
           bwRatio.push(k.bytes / 1e6 / t / ceil.streamGbps);
           fmaRatio.push(k.flops / 1e6 / t / ceil.fmaGflops);
+          rooflineRatio.push(fractionOfRoofline(t, k.bytes, k.flops, ceil.streamGbps, ceil.fmaGflops));
         }
         await gpu.flushErrors();
         sampler.dispose();
@@ -96,10 +101,11 @@ async function main(): Promise<void> {
         const r: KernelResult = {
           family: family.name, name: k.name, shape: k.shape, ms_median: msMedian, ms_min: sorted(ms)[0]!, gbps, gflops,
           fraction_of_stream_bw: median(sorted(bwRatio)), fraction_of_fma_peak: median(sorted(fmaRatio)),
+          fraction_of_roofline: median(sorted(rooflineRatio)),
           stream_gbps_paired: median(sorted(streams)), fma_gflops_paired: median(sorted(fmas)), note: k.note,
         };
         results.push(r);
-        console.log(`${k.name.slice(0, 64).padEnd(64)} ${fmt(r.ms_median)} ${fmt(gbps)} ${fmt(gflops)}  ${r.fraction_of_stream_bw.toFixed(2).padStart(6)} ${r.fraction_of_fma_peak.toFixed(2).padStart(6)}  ${k.shape}${k.note ? ` (${k.note})` : ''}`);
+        console.log(`${k.name.slice(0, 64).padEnd(64)} ${fmt(r.ms_median)} ${fmt(gbps)} ${fmt(gflops)}  ${r.fraction_of_stream_bw.toFixed(2).padStart(6)} ${r.fraction_of_fma_peak.toFixed(2).padStart(6)} ${r.fraction_of_roofline.toFixed(2).padStart(5)}  ${k.shape}${k.note ? ` (${k.note})` : ''}`);
       } finally {
         k.dispose(gpu);
       }

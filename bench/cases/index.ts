@@ -4,6 +4,7 @@ import type { BenchCase } from '../timing.js';
 import { benchCases as matmul } from './matmul.js';
 import { benchCases as attention } from './attention.js';
 import { benchCases as elementwise } from './elementwise.js';
+import { benchCases as q4 } from './q4.js';
 
 export interface BenchFamily { readonly name: string; benchCases(gpu: Gpu): BenchCase[] }
 
@@ -11,4 +12,5 @@ export const FAMILIES: readonly BenchFamily[] = [
   { name: 'matmul', benchCases: matmul },
   { name: 'attention', benchCases: attention },
   { name: 'elementwise', benchCases: elementwise },
+  { name: 'q4', benchCases: q4 },
 ];

@@ -12,11 +12,14 @@ import {
   RESPONSE_PROMPT,
   RESPONSE_PROMPT_FINAL,
   firstTurnText,
+  followUpText,
   imageIndexPrompt,
   imageIndexPromptV2,
   questionText,
 } from './prompts.js';
-import { PY_RE_SPACE_CLASS, PyDict, pyStr, pyStrip, type PyValue } from './python-semantics.js';
+import { pyStr } from '../py/repr.js';
+import { PyDict, type PyValue } from '../py/value.js';
+import { PY_RE_SPACE_CLASS, pyStrip } from '../py/whitespace.js';
 import { parseToolCall, validateToolCall } from './tool-call.js';
 import { planCrop, renderCrop, type Box, type CropPlan } from './zoom.js';
 
@@ -50,6 +53,8 @@ export interface ChatDriverOptions {
   problemType: string;
   options: readonly string[] | null;
   settings?: Partial<ChatDriverSettings>;
+  /** Extra instructions appended to the reasoning system prompt (an API client's system message). */
+  systemNote?: string;
 }
 
 export interface ProcessedImage {
@@ -141,6 +146,29 @@ export type TurnOutcome =
 
 export type StopCause = 'answer' | 'length' | 'budget';
 
+/** A follow-up user message: new images (maybe none) and a question, answered by a fresh call budget. */
+export interface FollowUp {
+  images: readonly ChatImageInput[];
+  question: string;
+  problemType?: string;
+  options?: readonly string[] | null;
+  /** LLM calls for this message (default: settings.maxCalls). */
+  maxCalls?: number;
+}
+
+/** The driver's state at a message boundary (see ChatDriver.mark / restore). */
+export interface DriverMark {
+  readonly messages: number;
+  readonly images: number;
+  readonly queries: number;
+  readonly originals: number;
+  readonly callsLeft: number;
+  readonly callCount: number;
+  readonly stopCause: StopCause | null;
+  readonly seenImages: number;
+  readonly seenGroups: number;
+}
+
 export interface ChatFinal {
   numLlmCalls: number;
   stopCause: StopCause;
@@ -169,7 +197,7 @@ export class ChatDriver {
   readonly questionText: string;
   /** Per-image budget of the initial images (float division). */
   readonly initialMaxPixels: number;
-  private readonly originals: readonly ChatImageInput[];
+  private readonly originals: ChatImageInput[];
   private readonly messages: Message[] = [];
   private readonly images: ProcessedImage[] = [];
   private readonly queries: string[] = [];
@@ -188,7 +216,7 @@ export class ChatDriver {
     if (!(s.budget > 0)) throw new ChatError(`settings.budget must be positive, got ${s.budget}`);
     if (opts.images.length === 0) throw new ChatError('the loop needs at least one image');
     this.settings = s;
-    this.originals = opts.images;
+    this.originals = [...opts.images];
     this.callsLeft = s.maxCalls;
     this.questionText = questionText(opts.question, opts.problemType, opts.options);
     this.initialMaxPixels = s.budget / opts.images.length;
@@ -202,7 +230,8 @@ export class ChatDriver {
     for (const img of this.images) content.push({ type: 'image', index: img.index }, { type: 'text', text: imageIndexPrompt(img.index) });
     const last = this.images[this.images.length - 1]!;
     content.push({ type: 'text', text: firstTurnText(this.images.length, last.width, last.height, this.questionText) });
-    this.messages.push({ role: 'system', content: REASONING_SYSTEM_PROMPT }, { role: 'user', content });
+    const system = opts.systemNote ? `${REASONING_SYSTEM_PROMPT}\n${opts.systemNote}` : REASONING_SYSTEM_PROMPT;
+    this.messages.push({ role: 'system', content: system }, { role: 'user', content });
   }
 
   private addImage(p: Omit<ProcessedImage, 'index' | 'width' | 'height' | 'padTokens'>): ProcessedImage {
@@ -364,6 +393,77 @@ export class ChatDriver {
     tool.closingPrompt = final ? 'RESPONSE_PROMPT_FINAL' : 'RESPONSE_PROMPT';
     content.push({ type: 'text', text: (final ? RESPONSE_PROMPT_FINAL : RESPONSE_PROMPT) + '</tool_response>' });
     return { tool, content };
+  }
+
+  /** LLM calls answered so far, over all messages. */
+  get calls(): number {
+    return this.callCount;
+  }
+
+  /**
+   * Continue a stopped conversation with a new user message (the app's follow-ups; the canonical driver answers one
+   * question). The message holds the new images, each with its index line, then the question in the first turn's
+   * format with one size line per new image (docs/WEB-APP.md). New images split the visual budget among themselves,
+   * like the first message's; every earlier image, crop and query group stays as it was, so the next prompt extends
+   * the previous one and the KV cache serves all of it.
+   */
+  followUp(f: FollowUp): void {
+    if (this.stopCause === null) throw new ChatError('followUp(): the conversation is still running (answer its calls first)');
+    const maxCalls = f.maxCalls ?? this.settings.maxCalls;
+    if (!Number.isSafeInteger(maxCalls) || maxCalls < 1) throw new ChatError(`maxCalls must be a positive integer, got ${maxCalls}`);
+    if (this.images.length + f.images.length > this.settings.maxImages) {
+      throw new ChatError(`a conversation holds at most ${this.settings.maxImages} images; it has ${this.images.length}, the message adds ${f.images.length}`);
+    }
+    const perImage = this.settings.budget / Math.max(f.images.length, 1);
+    const content: ContentItem[] = [];
+    const added: ProcessedImage[] = [];
+    for (const input of f.images) {
+      const image = fetchImage(input.image, { maxPixels: perImage, minPixels: this.settings.minPixels });
+      this.originals.push(input);
+      const img = this.addImage({ group: this.queries.length, original: this.originals.length - 1, originalName: input.name, region: [0, 0, 1, 1], image });
+      this.queries.push('');
+      added.push(img);
+      content.push({ type: 'image', index: img.index }, { type: 'text', text: imageIndexPrompt(img.index) });
+    }
+    content.push({ type: 'text', text: followUpText(added, questionText(f.question, f.problemType ?? 'free-form', f.options ?? null)) });
+    this.messages.push({ role: 'user', content });
+    this.callsLeft = maxCalls;
+    this.stopCause = null;
+  }
+
+  /**
+   * Record `text` as the answer to the current message without running the loop (an earlier exchange of a
+   * conversation rebuilt from its plain-text history, e.g. an API client's resent messages); the driver is then
+   * stopped, ready for followUp().
+   */
+  assumeAnswer(text: string): void {
+    if (this.stopCause !== null || this.pending !== null) throw new ChatError('assumeAnswer(): the message is already answered or being answered');
+    this.messages.push({ role: 'assistant', content: [{ type: 'text', text }] });
+    this.stopCause = 'answer';
+  }
+
+  /** The state at a message boundary, to restore() when a message is abandoned (stopped, failed). */
+  mark(): DriverMark {
+    if (this.pending !== null) throw new ChatError('mark(): a call is pending');
+    return {
+      messages: this.messages.length, images: this.images.length, queries: this.queries.length, originals: this.originals.length,
+      callsLeft: this.callsLeft, callCount: this.callCount, stopCause: this.stopCause, seenImages: this.seenImages, seenGroups: this.seenGroups,
+    };
+  }
+
+  /** Drop everything after `m` (the messages, images and query groups added since), including a pending call. */
+  restore(m: DriverMark): void {
+    if (m.messages > this.messages.length || m.images > this.images.length) throw new ChatError('restore(): the mark is from a later state');
+    this.messages.length = m.messages;
+    this.images.length = m.images;
+    this.queries.length = m.queries;
+    this.originals.length = m.originals;
+    this.callsLeft = m.callsLeft;
+    this.callCount = m.callCount;
+    this.stopCause = m.stopCause;
+    this.seenImages = m.seenImages;
+    this.seenGroups = m.seenGroups;
+    this.pending = null;
   }
 
   /** The outcome of the whole loop; only once it has stopped. */

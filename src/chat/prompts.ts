@@ -119,3 +119,12 @@ export function firstTurnText(numImages: number, lastWidth: number, lastHeight: 
     numImages > 1 ? videoQuestionPrompt(numImages, lastWidth, lastHeight) : imageQuestionPrompt(lastWidth, lastHeight);
   return userPrompt(instruction, question);
 }
+
+/**
+ * A follow-up message's text (the app's conversations; not part of the canonical driver): the first turn's
+ * USER_PROMPT with one size line per image the message adds, so the model knows the new indices and sizes.
+ */
+export function followUpText(newImages: readonly { index: number; width: number; height: number }[], question: string): string {
+  const instruction = newImages.map((im) => `The image indexed by ${im.index} has size: width ${im.width}, height ${im.height}.\n`).join('');
+  return userPrompt(instruction, question);
+}

@@ -14,9 +14,9 @@ import type { TextTokenizer } from '../text/tokenizer.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { validInquiryIds } from '../text/inquiry-tokenizer.js';
 import { ContextCache, type ImageBlock } from './context-cache.js';
-import { ChatDriver, type ChatDriverSettings, type LlmCall, type LlmResponse, type StopCause, type TurnOutcome } from './driver.js';
+import { ChatDriver, type ChatDriverSettings, type DriverMark, type LlmCall, type LlmResponse, type StopCause, type TurnOutcome } from './driver.js';
 import { ChatError } from './errors.js';
-import { PyDict, PyTuple, type PyValue } from './python-semantics.js';
+import { PyDict, PyTuple, type PyValue } from '../py/value.js';
 import type { Box } from './zoom.js';
 import { mulberry32 } from '../util/random.js';
 
@@ -70,6 +70,26 @@ export interface AskOptions {
   /** Assistant turns to replay instead of sampling, in order; later calls are sampled. */
   replay?: readonly ReplayTurn[];
   signal?: AbortSignal;
+  /**
+   * Continue the conversation of the last completed ask with this message (`images` are the message's new ones;
+   * `problemType`/`options` apply to its question). Default: start a new conversation (the KV cache still serves
+   * whatever prefix the new prompt shares with it). A stopped or failed follow-up leaves the conversation as it was.
+   */
+  followUp?: boolean;
+  /**
+   * A new conversation (not with followUp) that starts with these earlier exchanges as plain text — their tool
+   * calls are not re-run — and then asks `question` with `images` as a follow-up.
+   */
+  history?: readonly HistoryExchange[];
+  /** Extra instructions appended to the system prompt (new conversations only). */
+  systemNote?: string;
+}
+
+/** An earlier message and the answer given to it (the assistant's text as written). */
+export interface HistoryExchange {
+  images: readonly ChatImage[];
+  question: string;
+  answer: string;
 }
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
@@ -183,6 +203,8 @@ export class ChatSession {
   private readonly imEnd: number;
   private readonly stopIds: Set<number>;
   private state: DecodeState | null = null;
+  /** The conversation a follow-up continues: the driver of the last completed ask. */
+  private conversation: ChatDriver | null = null;
   private busy = false;
   private closed = false;
 
@@ -220,6 +242,11 @@ export class ChatSession {
     return this.ctx.capacity;
   }
 
+  /** True when an ask with `followUp` can continue a conversation. */
+  get hasConversation(): boolean {
+    return this.conversation !== null;
+  }
+
   /** Run the loop on one question; events stream as they happen. One ask at a time per session. */
   ask(opts: AskOptions): AsyncIterable<ChatEvent> {
     return { [Symbol.asyncIterator]: () => this.run(opts) };
@@ -254,28 +281,64 @@ export class ChatSession {
     const topP = s.topP ?? 0.9;
     if (!s.greedy && !(temperature > 0 && topP > 0 && topP <= 1)) throw new ChatError(`sampling needs temperature > 0 and 0 < topP <= 1, got ${temperature}, ${topP}`);
     const sampling: Sampling = s.greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: mulberry32(s.seed ?? 1234) };
+    const images = await this.decodeAll(o.images);
+    let driver: ChatDriver;
+    let mark: DriverMark | null = null;
+    if (o.followUp) {
+      if (!this.conversation) throw new ChatError('followUp: there is no conversation to continue (none was completed since the session started)');
+      driver = this.conversation;
+      mark = driver.mark();
+      driver.followUp({ images, question: o.question, problemType: o.problemType, options: o.options, maxCalls: o.maxRounds ?? driver.settings.maxCalls });
+    } else {
+      const settings = { ...this.settings, maxCalls: o.maxRounds ?? 10 };
+      const history = o.history ?? [];
+      const first = history[0];
+      driver = first
+        ? new ChatDriver({ images: await this.decodeAll(first.images), question: first.question, problemType: 'free-form', options: null, settings, systemNote: o.systemNote })
+        : new ChatDriver({ images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null, settings, systemNote: o.systemNote });
+      for (let i = 0; i < history.length; i++) {
+        driver.assumeAnswer(history[i]!.answer);
+        const next = history[i + 1];
+        driver.followUp(next
+          ? { images: await this.decodeAll(next.images), question: next.question }
+          : { images, question: o.question, problemType: o.problemType, options: o.options });
+      }
+    }
+    this.conversation = null; // until this message completes
+    const firstCall = driver.calls;
+    const replay = o.replay ?? [];
+    let completed = false;
+    try {
+      for (let call = driver.nextCall(); call !== null; call = driver.nextCall()) {
+        if (o.signal?.aborted) throw abortReason(o.signal);
+        const turn: { response?: LlmResponse } = {};
+        yield* this.runCall(call, replay[call.call - firstCall], sampling, maxNew, o.signal, turn);
+        const outcome = driver.acceptResponse(turn.response!);
+        yield* toolEvents(outcome);
+      }
+      const f = driver.final();
+      completed = true;
+      this.conversation = driver;
+      yield { type: 'answer', answer: f.answer };
+      yield { type: 'done', answer: f.answer, rounds: f.numLlmCalls - firstCall, stop_reason: f.stopCause };
+    } finally {
+      // An abandoned follow-up (stopped, failed, iteration ended early) leaves the conversation as it was.
+      if (!completed && mark) {
+        driver.restore(mark);
+        this.conversation = driver;
+      }
+    }
+  }
+
+  private async decodeAll(list: readonly ChatImage[]): Promise<{ image: DecodedImage; name: string }[]> {
     const images: { image: DecodedImage; name: string }[] = [];
-    for (const im of o.images) {
+    for (const im of list) {
       if (im.image instanceof Uint8Array) {
         if (!this.decoder) throw new ChatError(`image ${im.name} is given as bytes but the session has no image decoder`);
         images.push({ image: await this.decoder.decode(im.image, im.name), name: im.name });
       } else images.push({ image: im.image, name: im.name });
     }
-    const driver = new ChatDriver({
-      images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null,
-      settings: { ...this.settings, maxCalls: o.maxRounds ?? 10 },
-    });
-    const replay = o.replay ?? [];
-    for (let call = driver.nextCall(); call !== null; call = driver.nextCall()) {
-      if (o.signal?.aborted) throw abortReason(o.signal);
-      const turn: { response?: LlmResponse } = {};
-      yield* this.runCall(call, replay[call.call], sampling, maxNew, o.signal, turn);
-      const outcome = driver.acceptResponse(turn.response!);
-      yield* toolEvents(outcome);
-    }
-    const f = driver.final();
-    yield { type: 'answer', answer: f.answer };
-    yield { type: 'done', answer: f.answer, rounds: f.numLlmCalls, stop_reason: f.stopCause };
+    return images;
   }
 
   /** One LLM call: prefill (reusing the cache), then sample + decode or teacher-force the replayed text. */

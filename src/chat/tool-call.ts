@@ -1,22 +1,14 @@
 // Tool-call parsing and validation of the canonical driver (vllm_eval/utils.py: parse_output and the
 // checks at the top of zoomin), with CPython's exception texts. Pure: no pixels, no platform.
 
-import {
-  PyDict,
-  PyException,
-  PyJsonDecodeError,
-  PyLiteralUnsupportedError,
-  PyTuple,
-  pyFloat,
-  pyIterate,
-  pyJsonLoads,
-  pyLess,
-  pyLessEqual,
-  pyLiteralEval,
-  pyStr,
-  pyStrip,
-  type PyValue,
-} from './python-semantics.js';
+import { pyIterate, pyLess, pyLessEqual } from '../py/compare.js';
+import { PyException, PyJsonDecodeError, PyLiteralUnsupportedError } from '../py/errors.js';
+import { pyFloat } from '../py/float.js';
+import { pyJsonLoads } from '../py/json-loads.js';
+import { pyLiteralEval } from '../py/literal-eval.js';
+import { pyStr } from '../py/repr.js';
+import { PyDict, PyTuple, type PyValue } from '../py/value.js';
+import { pyStrip } from '../py/whitespace.js';
 
 export type ToolCallParse =
   /** `args` is what parse_output returned (null = Python None, also for any parse failure). */

@@ -6,7 +6,7 @@ import { fetchImage } from '../preprocess/fetch-image.js';
 import { cropImage, type DecodedImage, type RgbImage } from '../preprocess/image.js';
 import { resize } from '../preprocess/resample.js';
 import { smartResize } from '../preprocess/smart-resize.js';
-import { PyException } from './python-semantics.js';
+import { PyException } from '../py/errors.js';
 
 export type Box = [number, number, number, number];
 

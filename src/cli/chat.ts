@@ -10,6 +10,7 @@ import { MAX_PIXELS_TOTAL, MIN_PIXELS, smartResize } from '../preprocess/smart-r
 import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
 import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
 import { CliError, UsageError } from './fail.js';
+import { loadModelDir, ms } from './load-model.js';
 
 const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [QUESTION]
   --json                 one JSON event per line (token, tool_call, tool_error, region, turn, answer, done)
@@ -43,7 +44,7 @@ interface ChatArgs {
   f16: boolean;
 }
 
-function int(name: string, v: string | undefined, dflt: number, min: number): number {
+export function int(name: string, v: string | undefined, dflt: number, min: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
@@ -126,14 +127,6 @@ function drawBoxes(img: DecodedImage, boxes: { box: readonly number[]; color: re
 
 const COLORS = [[255, 0, 0], [0, 200, 0], [0, 90, 255], [255, 160, 0], [200, 0, 200], [0, 200, 200]];
 
-function progressBar(done: number, total: number): string {
-  const w = 30;
-  const f = total > 0 ? done / total : 1;
-  const n = Math.round(f * w);
-  return `loading weights [${'#'.repeat(n)}${'-'.repeat(w - n)}] ${Math.round(f * 100)}%`;
-}
-
-const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
 
 export async function chatMain(argv: string[]): Promise<number> {
   const a = await parse(argv);
@@ -144,28 +137,7 @@ export async function chatMain(argv: string[]): Promise<number> {
   for (const p of a.images) images.push({ image: await decodeImageFile(p), name: basename(p) });
   // The loop's own size check (aspect ratio over 200, ...) before the weights are loaded.
   for (const im of images) smartResize(im.image.height, im.image.width, { minPixels: MIN_PIXELS, maxPixels: MAX_PIXELS_TOTAL / images.length });
-  const { loadTokenizerDir } = await import('../platform/node-tokenizer.js');
-  const text = await loadTokenizerDir(a.model);
-  const { openCheckpointDir } = await import('../platform/node-file.js');
-  const ckpt = await openCheckpointDir(a.model);
-  const { createNodeGpu } = await import('../platform/node.js');
-  const { VilavtModel } = await import('../model/vilavt-model.js');
-  const gpu = await createNodeGpu();
-
-  const log = (s: string) => process.stderr.write(s);
-  const tty = process.stderr.isTTY === true;
-  const t0 = performance.now();
-  let last = -1;
-  const model = await VilavtModel.load(gpu, ckpt, {
-    activations: a.f16 ? 'f16' : 'f32',
-    onProgress: (done, total) => {
-      const pct = Math.floor((100 * done) / Math.max(total, 1));
-      if (tty && pct !== last) log(`\r${progressBar(done, total)}`);
-      last = pct;
-    },
-  });
-  if (tty) log('\r\x1b[2K');
-  log(`model ${a.model} loaded in ${ms(performance.now() - t0)} (${a.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
+  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16 });
 
   const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context });
   const controller = new AbortController();

@@ -4,6 +4,7 @@ import { reportError, UsageError } from './fail.js';
 
 const USAGE = `usage: vilavt <command> [options]
   chat --model DIR --image PATH [--image PATH ...] "question"   answer a question about images (--help for options)
+  serve --model DIR [--port 8080] [--api-key KEY]                 the OpenAI chat API on 127.0.0.1 (--help for options)
   inspect --model DIR|config.json                                 describe a checkpoint and its memory plan
   golden DIR [--f32|--f16|--both]                                 run a golden folder (model scenarios, resampling, loop)
   selftest                                                        every GPU kernel against its CPU reference`;
@@ -28,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'chat':
       return (await import('./chat.js')).chatMain(rest);
+    case 'serve':
+      return (await import('./serve.js')).serveMain(rest);
     case 'inspect':
       return (await import('./inspect.js')).inspectMain(rest);
     case 'golden':

@@ -81,6 +81,8 @@ export interface ModelConfig {
   textProj?: TextProjConfig;
   /** `tiny_special_tokens` of generated test checkpoints (token text -> id), when present. */
   specialTokens?: Record<string, number>;
+  /** config.json's `quantization_config` as written (checked with the weights: src/model/awq.ts, manifest.ts). */
+  quantization?: unknown;
 }
 
 export interface GenerationConfig {
@@ -365,6 +367,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
   if (vision.outHidden !== llm.hidden) {
     throw new ConfigError(file, 'vision_config.out_hidden_size', `${vision.outHidden} != LLM hidden_size ${llm.hidden}`);
   }
+  if (json.quantization_config !== undefined && json.quantization_config !== null) cfg.quantization = json.quantization_config;
   const st = json.tiny_special_tokens;
   if (st !== undefined) {
     if (!isObject(st) || !Object.values(st).every((v) => Number.isSafeInteger(v))) {

@@ -15,7 +15,7 @@ import { embed, gatherRows, scatterRows } from '../ops/rows.js';
 import { argmax, sampleTopP } from '../ops/sample.js';
 import { rowsOf } from '../ops/view.js';
 import type { LlmConfig } from './config.js';
-import type { DecoderWeights } from './weights.js';
+import type { LlmWeights } from './weights.js';
 import { KvCache } from './kv-cache.js';
 import { mropeTable } from './rope-tables.js';
 import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
@@ -49,7 +49,7 @@ export class LanguageModel {
   constructor(
     private readonly gpu: Gpu,
     readonly cfg: LlmConfig,
-    readonly w: DecoderWeights & { lmHead: Tensor },
+    readonly w: LlmWeights,
     readonly act: ActDType,
   ) {}
 

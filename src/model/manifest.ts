@@ -7,6 +7,7 @@ import manifestJson from '../../weights-manifest.json' with { type: 'json' };
 import type { Architecture, ModelConfig } from './config.js';
 import { CheckpointError, type CheckpointProblem } from './errors.js';
 import { isSafetensorsDtype, type SafetensorsDtype, type TensorInfo } from './safetensors.js';
+import { awqShapes, parseAwqConfig, QWEIGHT, QZEROS, SCALES } from './awq.js';
 
 export type Component = 'llm' | 'vision' | 'textEncoder' | 'textProj';
 const COMPONENTS: readonly Component[] = ['llm', 'vision', 'textEncoder', 'textProj'];
@@ -210,6 +211,18 @@ export interface ValidationReport {
   unexpected: string[];
   /** Tensors present and deliberately skipped (manifest `ignore`). */
   ignored: string[];
+  /** Linear weights stored 4-bit (AWQ `.qweight`/`.qzeros`/`.scales` instead of `.weight`) -> group size. */
+  quantized: Map<string, number>;
+}
+
+/** Whether the engine can run the weight `e` from 4-bit storage: every 2-D linear weight, not the embeddings. */
+export function quantizable(e: Pick<ExpectedTensor, 'name' | 'shape' | 'role'>): boolean {
+  return e.shape.length === 2 && e.name.endsWith('.weight') && !e.role.endsWith('.embed');
+}
+
+/** `P.weight` -> `P` + suffix (`.qweight`, `.qzeros`, `.scales`). */
+export function quantName(weightName: string, suffix: string): string {
+  return weightName.slice(0, -'.weight'.length) + suffix;
 }
 
 /**
@@ -226,9 +239,20 @@ export function validateCheckpoint(
   const problems: CheckpointProblem[] = [];
   const files = new Set<string>();
   for (const { file } of checkpoint.tensors.values()) files.add(file);
+  const quantized = new Map<string, number>();
+  const quantNames = new Set<string>();
+  let awq: ReturnType<typeof parseAwqConfig> | undefined;
+  if (config.quantization !== undefined) {
+    awq = parseAwqConfig(config.quantization);
+    if ('problem' in awq) problems.push({ file: 'config.json', message: awq.problem });
+  }
   for (const e of expected) {
     const found = checkpoint.tensors.get(e.name);
     const want = `${e.dtypes.join('|')}${JSON.stringify(e.shape)}`;
+    if (!found && checkpoint.tensors.has(quantName(e.name, QWEIGHT))) {
+      checkQuantized(checkpoint, e, awq, problems, quantized, quantNames);
+      continue;
+    }
     if (!found) {
       if (!e.optional) problems.push({ tensor: e.name, message: `missing (expected ${want}, role ${e.role})` });
       continue;
@@ -246,7 +270,7 @@ export function validateCheckpoint(
   const unexpected: string[] = [];
   const ignored: string[] = [];
   for (const name of checkpoint.tensors.keys()) {
-    if (expectedNames.has(name)) continue;
+    if (expectedNames.has(name) || quantNames.has(name)) continue;
     if (ignores.some((re) => re.test(name))) ignored.push(name);
     else unexpected.push(name);
   }
@@ -254,5 +278,54 @@ export function validateCheckpoint(
     const where = files.size ? ` (${[...files].sort().join(', ')})` : '';
     throw new CheckpointError(problems, `checkpoint${where} does not match the ${config.arch} manifest`);
   }
-  return { expected, unexpected, ignored };
+  return { expected, unexpected, ignored, quantized };
+}
+
+/**
+ * Checks the AWQ trio standing in for weight `e` [out, in]: the quantization_config, the layer being one the
+ * engine can run 4-bit, and dtype and shape of `.qweight` I32 [in, out/8], `.qzeros` I32 [in/g, out/8] and
+ * `.scales` F16 [in/g, out] (g must divide in, 8 must divide out). Problems are collected, not thrown.
+ */
+function checkQuantized(checkpoint: TensorCatalog, e: ExpectedTensor, awq: ReturnType<typeof parseAwqConfig> | undefined,
+  problems: CheckpointProblem[], quantized: Map<string, number>, quantNames: Set<string>): void {
+  const qw = quantName(e.name, QWEIGHT);
+  const file = checkpoint.tensors.get(qw)!.file;
+  for (const suffix of [QWEIGHT, QZEROS, SCALES]) quantNames.add(quantName(e.name, suffix));
+  if (!quantizable(e)) {
+    problems.push({ file, tensor: qw, message: `${e.role} cannot be 4-bit in this engine (only linear layers; embeddings stay F16/BF16/F32)` });
+    return;
+  }
+  if (!awq) {
+    problems.push({ file, tensor: qw, message: 'a 4-bit tensor, but config.json has no quantization_config' });
+    return;
+  }
+  if ('problem' in awq) return; // reported once for config.json
+  const [out, inDim] = e.shape as [number, number];
+  const g = awq.config.group;
+  if (inDim % g !== 0) {
+    problems.push({ file, tensor: qw, message: `group_size ${g} does not divide the input width ${inDim} of ${e.name} [${e.shape}]` });
+    return;
+  }
+  if (out % 8 !== 0) {
+    problems.push({ file, tensor: qw, message: `output width ${out} of ${e.name} is not a multiple of 8 (8 codes per word)` });
+    return;
+  }
+  const shapes = awqShapes(out, inDim, g);
+  const want: [string, SafetensorsDtype, number[]][] = [[QWEIGHT, 'I32', shapes.qweight], [QZEROS, 'I32', shapes.qzeros], [SCALES, 'F16', shapes.scales]];
+  let ok = true;
+  for (const [suffix, dtype, shape] of want) {
+    const name = quantName(e.name, suffix);
+    const found = checkpoint.tensors.get(name);
+    if (!found) {
+      problems.push({ tensor: name, message: `missing (expected ${dtype}${JSON.stringify(shape)}: ${e.name} is 4-bit, its ${QWEIGHT} exists)` });
+      ok = false;
+      continue;
+    }
+    const { dtype: d, shape: s } = found.info;
+    if (d !== dtype || s.length !== shape.length || !s.every((v, i) => v === shape[i])) {
+      problems.push({ file: found.file, tensor: name, message: `found ${d}${JSON.stringify(s)}, expected ${dtype}${JSON.stringify(shape)} (${e.name} [${e.shape}], group ${g})` });
+      ok = false;
+    }
+  }
+  if (ok) quantized.set(e.name, g);
 }

@@ -78,7 +78,7 @@ export class TextEncoder {
       if (capture) capture.layers = layers;
       rmsNorm(rec, gpu, x, w.norm, h, cfg.rmsEps);
       if (capture) { rec.submit(); capture.lastHidden = await gpu.read(h); }
-      const out = gpu.tensor([T, this.proj.w.rows], act, 'te.features');
+      const out = gpu.tensor([T, this.proj.w.shape[0]!], act, 'te.features');
       linear(rec, gpu, h, this.proj.w, this.proj.b, out);
       rec.submit();
       return out;

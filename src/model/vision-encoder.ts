@@ -7,7 +7,7 @@ import { encode, type ActDType } from '../runtime/dtype.js';
 import { ShapeError, VilavtError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { linear } from '../ops/matmul.js';
+import { linear, type LinearWeight } from '../ops/matmul.js';
 import { rmsNorm } from '../ops/norm.js';
 import { siluMul, gelu } from '../ops/activation.js';
 import { applyRope } from '../ops/rope.js';
@@ -15,7 +15,7 @@ import { segmentedAttention } from '../ops/attention.js';
 import { gatherRows, scatterRows } from '../ops/rows.js';
 import { columns, rowsOf } from '../ops/view.js';
 import type { VisionConfig } from './config.js';
-import type { VisionWeights } from './weights.js';
+import type { LinearWeights, VisionWeights } from './weights.js';
 import { planVisionCall, visionBlockSchedule, type GridThw, type VisionPlan } from './vision-plan.js';
 import { visionRopeTable, inquiryRopeTable } from './rope-tables.js';
 import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
@@ -213,7 +213,7 @@ export class VisionEncoder {
   }
 
   /** y (+)= x·wᵀ + b in row chunks so no activation exceeds the binding limit. */
-  private linearChunked(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, y: Tensor, accumulate: boolean): void {
+  private linearChunked(rec: Recorder, x: Tensor, w: LinearWeight, b: Tensor | null, y: Tensor, accumulate: boolean): void {
     const { gpu } = this;
     const eb = this.act === 'f32' ? 4 : 2;
     const rows = x.rows;
@@ -226,7 +226,7 @@ export class VisionEncoder {
   }
 
   /** x += down(silu(gate(h)) ⊙ up(h)) in row chunks (the [rows, 2I] intermediate is the largest activation). */
-  private mlpChunked(rec: Recorder, h: Tensor, gateUp: { w: Tensor; b: Tensor | null }, down: { w: Tensor; b: Tensor | null }, x: Tensor, I: number): void {
+  private mlpChunked(rec: Recorder, h: Tensor, gateUp: LinearWeights, down: LinearWeights, x: Tensor, I: number): void {
     const { gpu } = this;
     const eb = this.act === 'f32' ? 4 : 2;
     const rows = h.rows;

@@ -14,11 +14,15 @@ import type { Tensor } from '../runtime/tensor.js';
 import { bytesPerElement, decode, encode, type WeightDType } from '../runtime/dtype.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ModelConfig } from './config.js';
-import { validateCheckpoint, type ExpectedTensor } from './manifest.js';
+import { quantName, validateCheckpoint, type ExpectedTensor } from './manifest.js';
 import { CheckpointError } from './errors.js';
 import { bindingParts } from './memory-plan.js';
+import { awqToQ4, concatQ4Rows, QWEIGHT, QZEROS, SCALES, sliceQ4Rows } from './awq.js';
+import type { LinearWeight } from '../ops/matmul.js';
+import { packQ4, uploadQ4, type Q4Parts } from '../ops/linear-q4.js';
 
-export interface LinearWeights { w: Tensor; b: Tensor | null }
+/** A float matrix, or a 4-bit one where the checkpoint stores the layer quantized (AWQ, src/model/awq.ts). */
+export interface LinearWeights { w: LinearWeight; b: Tensor | null }
 
 export interface VisionBlockWeights {
   norm1: Tensor; norm2: Tensor;
@@ -50,9 +54,14 @@ export interface DecoderWeights {
   norm: Tensor;
 }
 
+export interface LlmWeights extends DecoderWeights {
+  /** The embedding table itself when tied, else lm_head (4-bit when the checkpoint stores it so). */
+  lmHead: LinearWeight;
+}
+
 export interface ModelWeights {
   vision: VisionWeights;
-  llm: DecoderWeights & { lmHead: Tensor };
+  llm: LlmWeights;
   textEncoder: DecoderWeights | null;
   textProj: LinearWeights | null;
   storage: WeightDType;
@@ -73,9 +82,12 @@ const SRC_DTYPES: Record<string, WeightDType> = { BF16: 'bf16', F16: 'f16', F32:
 export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, opts: LoadOptions = {}): Promise<ModelWeights> {
   const cfg = ckpt.config;
   const report = validateCheckpoint(ckpt, cfg); // one error listing every problem, before any allocation
-  const firstMatrix = ckpt.tensors.get('model.layers.0.self_attn.q_proj.weight')?.info.dtype ?? 'BF16';
-  const storage: WeightDType = opts.storage ?? SRC_DTYPES[firstMatrix] ?? 'bf16';
-  checkRowsFit(ckpt, report.expected, storage, gpu.maxBindingBytes);
+  const quantized = report.quantized;
+  checkFusedAlike(report.expected, quantized);
+  // The checkpoint's own float type: that of its first float matrix (AWQ checkpoints keep the rest in F16).
+  const firstMatrix = report.expected.find((e) => e.shape.length > 1 && ckpt.tensors.has(e.name));
+  const storage: WeightDType = opts.storage ?? SRC_DTYPES[firstMatrix ? ckpt.tensors.get(firstMatrix.name)!.info.dtype : 'BF16'] ?? 'bf16';
+  checkRowsFit(ckpt, report.expected, quantized, storage, gpu.maxBindingBytes);
   const uploaded: Tensor[] = [];
   let bytes = 0;
   const total = countUploads(cfg);
@@ -115,11 +127,35 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
     const s = info(name).info.shape;
     return put(await readAs(name, storage), shape ?? [s[0]!, s.slice(1).reduce((a, b) => a * b, 1)], storage, name);
   };
+  /** The codes, zero points and scales of a 4-bit weight `name` (its AWQ tensors). */
+  const readQ4 = async (name: string): Promise<Q4Parts> => {
+    const [out, inDim] = report.expected.find((e) => e.name === name)!.shape as [number, number];
+    const [qw, qz, sc] = await Promise.all([QWEIGHT, QZEROS, SCALES].map((s) => ckpt.read(quantName(name, s))));
+    return awqToQ4(qw!, qz!, sc!, out, inDim, quantized.get(name)!);
+  };
+  const putQ4 = (q: Q4Parts, label: string): LinearWeight => {
+    const w = uploadQ4(gpu, packQ4(q), q.n, q.k, q.group, label);
+    for (const sl of w.slices) uploaded.push(sl.codes, sl.groups);
+    bytes += w.byteLength;
+    opts.onProgress?.(++done, total, label);
+    return w;
+  };
+  /** A linear weight as the checkpoint stores it: 4-bit where quantized, else a matrix in `storage`. */
+  const linW = async (name: string): Promise<LinearWeight> => (quantized.has(name) ? putQ4(await readQ4(name), name) : mat(name));
   const lin = async (prefix: string, bias: boolean): Promise<LinearWeights> => ({
-    w: await mat(`${prefix}.weight`), b: bias ? await vec(`${prefix}.bias`) : null,
+    w: await linW(`${prefix}.weight`), b: bias ? await vec(`${prefix}.bias`) : null,
   });
   /** Concatenate rows of several matrices (and their biases) into one. */
   const fused = async (prefixes: string[], bias: boolean, label: string): Promise<LinearWeights> => {
+    const biasOf = async (): Promise<Tensor | null> => {
+      if (!bias) return null;
+      const bs = await Promise.all(prefixes.map((p) => readAs(`${p}.bias`, 'f32')));
+      return put(concatBytes(bs), [bs.reduce((s, b) => s + b.byteLength / 4, 0)], 'f32', `${label}.bias`);
+    };
+    if (quantized.has(`${prefixes[0]}.weight`)) {
+      const qs = await Promise.all(prefixes.map((p) => readQ4(`${p}.weight`)));
+      return { w: putQ4(concatQ4Rows(qs), `${label}.weight`), b: await biasOf() };
+    }
     const parts = await Promise.all(prefixes.map((p) => readAs(`${p}.weight`, storage)));
     const rows = prefixes.reduce((s, p) => s + info(`${p}.weight`).info.shape[0]!, 0);
     const cols = info(`${prefixes[0]}.weight`).info.shape[1]!;
@@ -133,9 +169,17 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
   };
   /** Row slices of one matrix (the ViT's fused qkv) as separate tensors. */
   const splitRows = async (prefix: string, pieces: number): Promise<LinearWeights[]> => {
+    const b = await readAs(`${prefix}.bias`, 'f32');
+    if (quantized.has(`${prefix}.weight`)) {
+      const q = await readQ4(`${prefix}.weight`);
+      const r = q.n / pieces;
+      return Array.from({ length: pieces }, (_, i) => ({
+        w: putQ4(sliceQ4Rows(q, i * r, (i + 1) * r), `${prefix}.weight[${i}]`),
+        b: put(b.slice(i * r * 4, (i + 1) * r * 4), [r], 'f32', `${prefix}.bias[${i}]`),
+      }));
+    }
     const [rows, cols] = info(`${prefix}.weight`).info.shape as [number, number];
     const w = await readAs(`${prefix}.weight`, storage);
-    const b = await readAs(`${prefix}.bias`, 'f32');
     const r = rows / pieces;
     const wb = (storage === 'f32' ? 4 : 2) * r * cols;
     return Array.from({ length: pieces }, (_, i) => ({
@@ -185,7 +229,7 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
       return { embed: await mat(`${prefix}embed_tokens.weight`), layers: out, norm: await vec(`${prefix}norm.weight`) };
     };
     const llmBody = await decoder('model.', cfg.llm.layers, false);
-    const lmHead = cfg.llm.tieEmbeddings || !ckpt.tensors.has('lm_head.weight') ? llmBody.embed : await mat('lm_head.weight');
+    const lmHead = cfg.llm.tieEmbeddings || !report.expected.some((e) => e.name === 'lm_head.weight') ? llmBody.embed : await linW('lm_head.weight');
     const textEncoder = cfg.textEncoder ? await decoder('text_encoder.', cfg.textEncoder.layers, true) : null;
     const textProj = cfg.textProj ? await lin('text_proj', true) : null;
     await gpu.flushErrors(); // surfaces an out-of-memory during the uploads as OutOfMemoryError
@@ -215,16 +259,37 @@ export function destroyModelWeights(gpu: Gpu, w: ModelWeights): void {
  * the binding limit can never be bound: reported for all such tensors at once. (1-D parameters are f32 rows of
  * one element; fused and split matrices keep their source's row width.)
  */
-function checkRowsFit(ckpt: Checkpoint, expected: readonly ExpectedTensor[], storage: WeightDType, maxBindingBytes: number): void {
+function checkRowsFit(ckpt: Checkpoint, expected: readonly ExpectedTensor[], quantized: ReadonlyMap<string, number>,
+  storage: WeightDType, maxBindingBytes: number): void {
   const limits = { maxBufferSize: maxBindingBytes, maxStorageBufferBindingSize: maxBindingBytes };
-  const tooWide = expected.filter((e) => e.shape.length > 1 && ckpt.tensors.has(e.name) &&
-    bindingParts(e.shape, bytesPerElement(storage), limits).parts === 0);
+  // A 4-bit row takes half a byte per element (its code words; group words are bound separately and smaller).
+  const tooWide = expected.filter((e) => e.shape.length > 1 && (ckpt.tensors.has(e.name) || quantized.has(e.name)) &&
+    bindingParts(e.shape, quantized.has(e.name) ? 0.5 : bytesPerElement(storage), limits).parts === 0);
   if (tooWide.length) {
     throw new CheckpointError(
-      tooWide.map((e) => ({ file: ckpt.tensors.get(e.name)!.file, tensor: e.name, message: `one row of [${e.shape}] ${storage} exceeds the ${maxBindingBytes}-byte binding limit` })),
+      tooWide.map((e) => ({ file: (ckpt.tensors.get(e.name) ?? ckpt.tensors.get(quantName(e.name, QWEIGHT)))?.file, tensor: e.name, message: `one row of [${e.shape}] ${storage} exceeds the ${maxBindingBytes}-byte binding limit` })),
       'weights cannot be split into GPU bindings',
     );
   }
+}
+
+/**
+ * Matrices the loader fuses by rows (gate/up, the QA blocks' instruct key/value) must be stored alike: both
+ * 4-bit or both float. Checked before any allocation.
+ */
+function checkFusedAlike(expected: readonly ExpectedTensor[], quantized: ReadonlyMap<string, number>): void {
+  const pairs: [string, string][] = [['.mlp.gate_proj.weight', '.mlp.up_proj.weight'], ['.attn.instruct_key_proj.weight', '.attn.instruct_value_proj.weight']];
+  const problems = [];
+  for (const e of expected) {
+    for (const [a, b] of pairs) {
+      if (!e.name.endsWith(a)) continue;
+      const other = e.name.slice(0, -a.length) + b;
+      if (quantized.has(e.name) !== quantized.has(other)) {
+        problems.push({ tensor: quantized.has(e.name) ? other : e.name, message: `must be 4-bit like ${quantized.has(e.name) ? e.name : other} (the two are fused into one matrix), or both float` });
+      }
+    }
+  }
+  if (problems.length) throw new CheckpointError(problems, 'checkpoint mixes 4-bit and float matrices that are fused');
 }
 
 /** False if narrowing produced an infinity (f16 max is 65504); f16 bits are packed two per u32, low half first. */

@@ -7,6 +7,10 @@ import { ShapeError } from '../runtime/errors.js';
 import type { Defines } from '../runtime/wgsl.js';
 import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
+import { checkLinearQ4, isQ4, linearQ4, q4MatvecPlan, type Q4Weight } from './linear-q4.js';
+
+/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/linear-q4.ts). */
+export type LinearWeight = Tensor | Q4Weight;
 
 export interface LinearOptions {
   /** y += x·Wᵀ (+ b) instead of y = … */
@@ -99,20 +103,20 @@ export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null,
 
 /**
  * y[M, N] = x[M, K]·w[N, K]ᵀ (+ bias[N]); with `accumulate`, y += …  x/y act (f32 | f16), w f32 | f16 | bf16 (may be
- * split by rows), bias f32 or null. M == 1 uses the matrix-vector kernel.
+ * split by rows) or a q4 weight (`linearQ4`), bias f32 or null. M == 1 uses the matrix-vector kernel.
  */
-export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor,
+export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeight, bias: Tensor | null, y: Tensor,
   opts: LinearOptions = {}): void {
+  if (opts.norm) checkNormIn(opts.norm, x, y, 'linear');
+  if (isQ4(w)) { linearQ4(rec, gpu, x, w, bias, y, opts); return; }
   const shape = checkLinear(gpu, x, w, bias, y);
-  if (opts.norm) {
-    if (shape.m !== 1) throw new ShapeError(`linear: a fused input norm needs one row, got ${shape.m} (use rmsNorm first)`);
-    checkNormIn(opts.norm, shape.k, y, 'linear');
-  }
   const plan = shape.m === 1 ? matvecPlan(gpu) : matmulPlan(gpu);
   recordLinear(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, plan, opts.norm ?? null);
 }
 
-function checkNormIn(norm: NormIn, k: number, y: Tensor, what: string): void {
+function checkNormIn(norm: NormIn, x: Tensor, y: Tensor, what: string): void {
+  if (x.shape.length !== 2 || x.shape[0] !== 1) throw new ShapeError(`${what}: a fused input norm needs one row, got x [${x.shape}] (use rmsNorm first)`);
+  const k = x.shape[1]!;
   const g = norm.weight;
   if (g.dtype !== 'f32' || g.numel !== k || g.isSplit) throw new ShapeError(`${what}: norm weight must be one f32 binding of ${k} values, got ${g.dtype} [${g.shape}]`);
   if (!(norm.eps >= 0) || !Number.isFinite(norm.eps)) throw new ShapeError(`${what}: norm eps must be finite and >= 0, got ${norm.eps}`);
@@ -137,37 +141,44 @@ function checkMatvecPlan(plan: MatvecPlan): void {
 
 /**
  * Gated MLP of one row in one dispatch per weight segment: y[j] = silu(g_j)·u_j with [g; u] = x·wᵀ, w = the fused
- * [gate; up] weight [2I, K] (may be split by rows), y [1, I]; with `norm`, x is RMS-normalised first (fused).
- * Decode only (M == 1); prefill keeps linear + siluMul.
+ * [gate; up] weight [2I, K] (float, may be split by rows, or q4 in row slices), y [1, I]; with `norm`, x is
+ * RMS-normalised first (fused). Decode only (M == 1); prefill keeps linear + siluMul.
  */
-export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, y: Tensor,
+export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeight, y: Tensor,
   opts: { norm?: NormIn; plan?: MatvecPlan } = {}): void {
   if (w.shape.length !== 2 || w.shape[0]! % 2 !== 0) throw new ShapeError(`linearSiluMul: weight must be [2I, K], got [${w.shape}]`);
   const inter = w.shape[0]! / 2;
   if (y.shape.length !== 2 || y.shape[0] !== 1 || y.shape[1] !== inter) throw new ShapeError(`linearSiluMul: y must be [1, ${inter}], got [${y.shape}]`);
-  const shape = checkLinear(gpu, x, w, null, y, inter);
-  if (opts.norm) checkNormIn(opts.norm, shape.k, y, 'linearSiluMul');
-  const plan = opts.plan ?? matvecPlan(gpu);
+  if (opts.norm) checkNormIn(opts.norm, x, y, 'linearSiluMul');
+  const q4 = isQ4(w);
+  const shape = q4 ? checkLinearQ4(gpu, x, w, null, y, inter) : checkLinear(gpu, x, w, null, y, inter);
+  if (shape.m !== 1) throw new ShapeError(`linearSiluMul: x must be one row, got ${shape.m}`);
+  const plan = opts.plan ?? (q4 ? q4MatvecPlan(gpu) : matvecPlan(gpu));
   checkMatvecPlan(plan);
-  const pipe = gpu.pipeline('matvec', {
-    defines: { ...weightDefines(shape, 8), SILU_PAIRS: true, NORM_IN: !!opts.norm },
-    constants: { WG: plan.workgroup, T: plan.threadsPerRow },
-  });
+  const defines = { SILU_PAIRS: true, NORM_IN: !!opts.norm };
+  const pipe = q4
+    ? gpu.pipeline('matvec_q4', { defines: { ACT_F16: shape.act === 'f16', ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } })
+    : gpu.pipeline('matvec', { defines: { ...weightDefines(shape as LinearShape, 8), ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+  // Row ranges of the weight and what binds each (a float part, or a q4 slice's codes and group words).
+  const segments = q4 ? w.slices.map((s) => ({ row0: s.row0, rows: s.rows, bind: [s.codes, s.groups] as Binding[] }))
+    : (w as Tensor).parts.map((p) => ({ row0: p.row0, rows: p.rows, bind: [p] as Binding[] }));
   const outsPerGroup = (plan.workgroup / plan.threadsPerRow) * 2;
   const eps = opts.norm?.eps ?? 0;
-  // Output segments whose gate rows lie in one part and whose up rows lie in one part.
+  // Output segments whose gate rows lie in one segment of the weight and whose up rows lie in one.
   const cuts = new Set<number>([0, inter]);
-  for (const p of w.parts) {
+  for (const p of segments) {
     if (p.row0 > 0 && p.row0 < inter) cuts.add(p.row0);
     if (p.row0 > inter && p.row0 < 2 * inter) cuts.add(p.row0 - inter);
   }
   const bounds = [...cuts].sort((a, b) => a - b);
-  const partOf = (row: number) => w.parts.find((p) => row >= p.row0 && row < p.row0 + p.rows)!;
+  const segmentOf = (row: number) => segments.find((p) => row >= p.row0 && row < p.row0 + p.rows)!;
   for (let s = 0; s + 1 < bounds.length; s++) {
     const j0 = bounds[s]!, j1 = bounds[s + 1]!;
-    const pg = partOf(j0), pu = partOf(inter + j0);
-    const bindings: Binding[] = [x, pg, y, pu, ...(opts.norm ? [opts.norm.weight] : [])];
-    rec.dispatch(pipe, [u32(j1 - j0), u32(shape.k), u32(j0), u32(0), u32(j0 - pg.row0), u32(inter + j0 - pu.row0), f32(eps)],
+    const pg = segmentOf(j0), pu = segmentOf(inter + j0);
+    const bindings: Binding[] = [x, ...pg.bind, y, ...pu.bind, ...(opts.norm ? [opts.norm.weight] : [])];
+    const head = [u32(j1 - j0), u32(shape.k), u32(j0), u32(0)];
+    const rowsAndEps = [u32(j0 - pg.row0), u32(inter + j0 - pu.row0), f32(eps)];
+    rec.dispatch(pipe, q4 ? [...head, u32((w as Q4Weight).group), ...rowsAndEps] : [...head, ...rowsAndEps],
       bindings, foldWorkgroups(Math.ceil((j1 - j0) / outsPerGroup)));
   }
 }

@@ -11,7 +11,7 @@ import { checkImage, type DecodedImage } from '../preprocess/image.js';
  * is returned as L with clipped values. Palette images are returned as RGB (Pillow's P->RGB
  * conversion ignores tRNS transparency).
  */
-export async function decodeImageBuffer(buf: Uint8Array): Promise<DecodedImage> {
+export async function decodeImageBuffer(buf: Uint8Array, opts: { maxPixels?: number } = {}): Promise<DecodedImage> {
   let meta: Metadata;
   try {
     meta = await sharp(buf).metadata();
@@ -21,6 +21,10 @@ export async function decodeImageBuffer(buf: Uint8Array): Promise<DecodedImage> 
   const { width, height, channels: srcCh, depth, space } = meta;
   if (width === undefined || height === undefined || srcCh === undefined) {
     throw new ImageError('decode', 'cannot identify image file: no size in header');
+  }
+  // Checked on the header, before the pixels are decoded into memory.
+  if (opts.maxPixels !== undefined && width * height > opts.maxPixels) {
+    throw new ImageError('too_large', `image of ${width}x${height} pixels exceeds the limit of ${opts.maxPixels} pixels`);
   }
   if (space === 'cmyk' || srcCh > 4) {
     throw new ImageError('unsupported', `unsupported image colour space ${space} with ${srcCh} channels`);

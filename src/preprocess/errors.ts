@@ -5,6 +5,7 @@ export type ImageErrorCode =
   | 'bad_box' // crop box with right < left or lower < upper (Pillow's ValueError text)
   | 'bad_image' // DecodedImage whose fields are inconsistent
   | 'decode' // file could not be read or decoded
+  | 'too_large' // more pixels than the caller allows (checked on the header, before decoding)
   | 'unsupported'; // decodable but in a form we do not handle (e.g. > 4 channels)
 
 /** Thrown by src/preprocess and image decoding; `message` mirrors the Python text where one exists. */

@@ -1,5 +1,5 @@
 import { ImageError } from './errors.js';
-import { formatPyFloat } from './py-format.js';
+import { formatPyFloat } from '../py/float-repr.js';
 
 /** qwen_vl_utils constants. */
 export const IMAGE_FACTOR = 28;

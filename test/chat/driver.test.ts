@@ -56,3 +56,24 @@ it('enforces the call sequence and rejects a loop without images', () => {
   expect(() => d.final()).toThrow(ChatError);
   expect(() => new ChatDriver({ images: [], question: 'q', problemType: 'free-form', options: null })).toThrow(ChatError);
 });
+
+it('a conversation rebuilt from plain history: system note appended, assumed answers, then the follow-up', () => {
+  const data = new Uint8Array(112 * 84 * 3).map((_, i) => (i * 31) & 255);
+  const d = new ChatDriver({
+    images: [{ image: { width: 112, height: 84, channels: 3, data }, name: 'img.png' }],
+    question: 'Q1?', problemType: 'free-form', options: null, systemNote: 'Answer in French.',
+  });
+  expect(() => d.followUp({ images: [], question: 'too early' })).toThrow(ChatError);
+  d.assumeAnswer('<answer> A1 </answer>');
+  expect(() => d.assumeAnswer('twice')).toThrow(ChatError);
+  d.followUp({ images: [], question: 'Q2?' });
+  const call = d.nextCall()!;
+  expect(call.call).toBe(0); // the assumed answer ran no LLM call
+  // system (reasoning prompt + note), user Q1 with the image, the assumed assistant text, user Q2, generation prompt.
+  expect(call.prompt).toMatch(/^<\|im_start\|>system\nYou are a helpful assistant\. \n[\s\S]*<tool> \{"region"[^\n]*<\/tool>\n\nAnswer in French\.<\|im_end\|>\n<\|im_start\|>user\n<\|vision_start\|>/);
+  expect(call.prompt).toContain('# Question: Q1?');
+  expect(call.prompt).toContain('<|im_end|>\n<|im_start|>assistant\n<answer> A1 </answer><|im_end|>\n<|im_start|>user\n');
+  expect(call.prompt.indexOf('# Question: Q2?')).toBeGreaterThan(call.prompt.indexOf('<answer> A1 </answer>'));
+  expect(call.prompt.endsWith('<|im_start|>assistant\n')).toBe(true);
+  expect(call.images).toHaveLength(1);
+});

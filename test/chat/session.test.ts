@@ -185,6 +185,52 @@ describe('ChatSession', () => {
     expect(third.vision_tokens_encoded).toBe(0);
   });
 
+  it('follow-ups continue the conversation: the prompt extends the last one, only new tokens and new images are computed', async () => {
+    const s = session();
+    await expect(collect(s.ask(ask({ followUp: true, replay: ['<answer> x </answer>'] })))).rejects.toThrow(/no conversation/);
+    const first = await collect(s.ask(ask({ replay: replay.assistant_turns })));
+    const last = turns(first).at(-1)!;
+    expect(s.hasConversation).toBe(true);
+
+    // A follow-up with a new image: the chat template continues after the last assistant response.
+    const other: DecodedImage = { ...sample, data: sample.data.slice() };
+    other.data[5] ^= 0x55;
+    const q2 = 'And what colour is the tree?';
+    const ev2 = await collect(s.ask({ images: [{ image: other, name: 'other.png' }], question: q2, followUp: true, replay: ['<answer> green </answer>'] }));
+    const t2 = turns(ev2);
+    expect(t2.length).toBe(1);
+    const newIndex = 3; // the sample and two zoom crops came before
+    const newPads = (t2[0]!.prompt.match(/<\|image_pad\|>/g) ?? []).length;
+    expect(newPads).toBe(4);
+    const head = `${last.prompt}${replay.assistant_turns[2]}<|im_end|>\n<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>The index of the provided image is ${newIndex}.\n`;
+    expect(t2[0]!.prompt.startsWith(head)).toBe(true);
+    expect(t2[0]!.prompt).toContain(`# Question: ${q2}\n`);
+    expect(t2[0]!.prompt.endsWith('<|im_end|>\n<|im_start|>assistant\n')).toBe(true);
+    expect(t2[0]!.reused_tokens).toBe(last.prompt_tokens + last.generated_tokens);
+    const newImageTokens = t2[0]!.vision_tokens_encoded;
+    expect(newImageTokens).toBeGreaterThan(0);
+    expect(newImageTokens).toBeLessThan(t2[0]!.prefill_tokens);
+    expect(t2[0]!.groups_encoded).toEqual([3]); // groups 0..2: the sample and the two zoom calls
+    expect(ev2.at(-1)).toMatchObject({ type: 'done', answer: 'green', rounds: 1 });
+
+    // A stopped follow-up is dropped: the next one continues from the last completed message.
+    const ac = new AbortController();
+    await expect((async () => {
+      for await (const e of s.ask({ images: [], question: 'Stopped question?', followUp: true, signal: ac.signal, maxNewTokens: 30, sampling: { greedy: true } })) {
+        if (e.type === 'token') ac.abort(new Error('stop'));
+      }
+    })()).rejects.toThrow('stop');
+    const ev3 = await collect(s.ask({ images: [], question: 'How many shapes?', followUp: true, replay: ['<answer> 3 </answer>'] }));
+    const t3 = turns(ev3)[0]!;
+    expect(t3.prompt.startsWith(`${t2[0]!.prompt}<answer> green </answer><|im_end|>\n<|im_start|>user\n`)).toBe(true);
+    expect(t3.prompt).not.toContain('Stopped question?');
+    // At least the completed conversation is reused (the stopped message's shared header may add a few tokens).
+    expect(t3.reused_tokens).toBeGreaterThanOrEqual(t2[0]!.prompt_tokens + t2[0]!.generated_tokens);
+    expect(t3.reused_tokens).toBeLessThan(t3.prompt_tokens - 20); // the new question is computed
+    expect(t3.vision_tokens_encoded).toBe(0);
+    expect(ev3.at(-1)).toMatchObject({ type: 'done', answer: '3', rounds: 1 });
+  });
+
   it('a context that cannot hold the prompt is a typed error, and the session stays usable', async () => {
     const s = session(64);
     for (let i = 0; i < 2; i++) {

@@ -2,7 +2,8 @@
 // (vllm_eval/utils.py) on the same strings.
 import { describe, expect, it } from 'vitest';
 import { parseToolCall, validateToolCall, type ToolValidation } from '../../src/chat/tool-call.js';
-import { PyDict, PyTuple, pyRepr, type PyValue } from '../../src/chat/python-semantics.js';
+import { pyRepr } from '../../src/py/repr.js';
+import { PyDict, PyTuple, type PyValue } from '../../src/py/value.js';
 
 const IMAGES = [
   { width: 1288, height: 980 },
@@ -154,5 +155,24 @@ describe('validateToolCall', () => {
     d.set('query', 'b');
     const v = validateToolCall(d, IMAGES);
     expect(v.ok && v.regions[0]!.bbox).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('deeply nested model output (issue 11, defect 1)', () => {
+  it('drops a <tool> whose JSON nests past the recursion limit, like the reference driver', () => {
+    const p = parseToolCall(`<tool>${'['.repeat(3400)}${']'.repeat(3400)}</tool>`);
+    expect(p).toEqual({
+      kind: 'process_error',
+      message: 'maximum recursion depth exceeded while decoding a JSON array from a unicode string',
+    });
+    // Below the bound it is an ordinary parse (a list: not a dictionary).
+    expect(args(`<tool>${'['.repeat(900)}${']'.repeat(900)}</tool>`)).toBeInstanceOf(Array);
+  });
+  it('reads an <answer> nested past the bounds as None', () => {
+    expect(args(`<answer>${'['.repeat(3400)}${']'.repeat(3400)}</answer>`)).toBeNull();
+    expect(args(`<answer>${'('.repeat(3100)}1${')'.repeat(3100)}</answer>`)).toBeNull();
+    // 1500 levels: json.loads raises RecursionError (not a decode error), so there is no literal_eval fallback.
+    expect(args(`<answer>${'{"a":'.repeat(1500)}1${'}'.repeat(1500)}</answer>`)).toBeNull();
+    expect(pyRepr(args(`<answer>{'a': ${'('.repeat(199)}1${')'.repeat(199)}}</answer>`))).toBe("{'a': 1}");
   });
 });

@@ -1,13 +1,13 @@
-// The independent float64 oracle's forward passes (test/fixtures/golden/tiny-a, copied unchanged from the shared
+// The independent float64 oracle's forward passes (test/fixtures/golden/tiny-a, and tiny-a-awq: the same model
+// family with its LLM decoder linears stored as AWQ 4-bit, other tensors F16; copied unchanged from the shared
 // goldens) through the whole engine, on the f32 path and — when the adapter has shader-f16 — the f16 path.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { runModelGolden } from '../../src/golden/model.js';
 import { featurePaths, getGpu } from '../helpers/gpu.js';
 
-const DIR = join(import.meta.dirname, '../fixtures/golden/tiny-a');
-
-describe('golden tiny-a', async () => {
+describe.each(['tiny-a', 'tiny-a-awq'])('golden %s', async (name) => {
+  const DIR = join(import.meta.dirname, '../fixtures/golden', name);
   const paths = await featurePaths();
   it.each(paths)('every scenario matches on the $name path', async (path) => {
     const gpu = await getGpu(path);

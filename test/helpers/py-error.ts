@@ -1,5 +1,5 @@
 // "Type: message" of the Python exception `fn` raises, as CPython prints it; fails when nothing Python-like is raised.
-import { PyException } from '../../src/chat/python-semantics.js';
+import { PyException } from '../../src/py/errors.js';
 
 export function pyError(fn: () => unknown): string {
   try {

@@ -13,6 +13,9 @@ import { checkLinear, linearSiluMul, recordLinear, type MatvecPlan } from '../..
 import { ropeWriteKv } from '../../src/ops/rope.js';
 import { ContextOverflowError } from '../../src/model/errors-kv.js';
 import { refFusedMatvec } from '../../src/reference/matmul.js';
+import { checkLinearQ4, destroyQ4, isQ4, packQ4, recordLinearQ4, uploadQ4 } from '../../src/ops/linear-q4.js';
+import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/linear-q4.js';
+import { randomQ4 } from '../helpers/q4.js';
 import { refRopeWriteKv } from '../../src/reference/rope.js';
 
 const CPU_PLAN: MatvecPlan = { kind: 'matvec', workgroup: 64, threadsPerRow: 1 };
@@ -20,7 +23,9 @@ const GPU_PLAN: MatvecPlan = { kind: 'matvec', workgroup: 256, threadsPerRow: 32
 const MID_PLAN: MatvecPlan = { kind: 'matvec', workgroup: 64, threadsPerRow: 8 };
 
 interface MatvecCase {
-  n: number; k: number; weight: WeightDType; norm: boolean; bias?: boolean; accumulate?: boolean; silu?: boolean;
+  n: number; k: number; weight: WeightDType | 'q4'; norm: boolean; bias?: boolean; accumulate?: boolean; silu?: boolean;
+  /** q4 group size (default 32). */
+  group?: number;
 }
 
 /**
@@ -33,13 +38,17 @@ interface MatvecCase {
 async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number, plan: MatvecPlan): Promise<void> {
   const rows = c.silu ? 2 * c.n : c.n;
   const x = stored(uniform(c.k, seed), act);
-  const w = stored(uniform(rows * c.k, seed + 1), c.weight);
+  const q = c.weight === 'q4' ? randomQ4(rows, c.k, c.group ?? 32, seed + 1) : null;
+  // q4: the exactly dequantized matrix for the reference; Σ|terms| uses |scale|·(code + zero) (refQ4FoldedAbs: the
+  // magnitudes the kernel's folded group sums carry).
+  const w = q ? Float32Array.from(refDequantQ4(q)) : stored(uniform(rows * c.k, seed + 1), c.weight as WeightDType);
+  const wAbs = q ? Float32Array.from(refQ4FoldedAbs(q)) : w;
   const g = uniform(c.k, seed + 2, 0.5, 1.5);
   const b = c.bias ? uniform(rows, seed + 3) : null;
   const y0 = c.accumulate ? stored(uniform(c.n, seed + 4), act) : null;
   const eps = 1e-6;
   const xt = uploadValues(gpu, x, [1, c.k], act, 'x');
-  const wt = uploadValues(gpu, w, [rows, c.k], c.weight, 'w');
+  const wt = q ? uploadQ4(gpu, packQ4(q), rows, c.k, q.group, 'w') : uploadValues(gpu, w, [rows, c.k], c.weight as WeightDType, 'w');
   const gt = uploadValues(gpu, g, [c.k], 'f32', 'g');
   const bt = b ? uploadValues(gpu, b, [rows], 'f32', 'bias') : null;
   const yt = gpu.tensor([1, c.n], act, 'y');
@@ -47,6 +56,7 @@ async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number,
   const norm = c.norm ? { weight: gt, eps } : undefined;
   const rec = gpu.recorder();
   if (c.silu) linearSiluMul(rec, gpu, xt, wt, yt, { norm, plan });
+  else if (isQ4(wt)) recordLinearQ4(rec, gpu, xt, wt, bt, yt, checkLinearQ4(gpu, xt, wt, bt, yt), !!c.accumulate, plan, norm ?? null);
   else recordLinear(rec, gpu, xt, wt, bt, yt, checkLinear(gpu, xt, wt, bt, yt), !!c.accumulate, plan, norm ?? null);
   rec.submit();
   const got = await gpu.read(yt);
@@ -54,10 +64,11 @@ async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number,
   const ref = refFusedMatvec(x, w, rows, c.k, { ...o, siluPairs: c.silu });
   // The pre-activation rows and their Σ|terms| (abs inputs) for the tolerance.
   const pre = refFusedMatvec(x, w, rows, c.k, o);
-  const abs = absTerms(x, w, g, b, y0, rows, c.k, c.norm, eps);
-  const rel = (1.125 * c.k + 20) * 2 ** -24;
+  const abs = absTerms(x, wAbs, g, b, y0, rows, c.k, c.norm, eps);
+  // q4 adds one fold per group (scale·(Σ code·x − zero·Σ x)).
+  const rel = (1.125 * c.k + (q ? c.k / q.group : 0) + 20) * 2 ** -24;
   const label = `${c.silu ? 'siluMul ' : ''}[1x${c.k}]·[${rows}x${c.k}]ᵀ ${act}/${c.weight}${c.norm ? ' +norm' : ''}${c.bias ? ' +b' : ''}` +
-    `${c.accumulate ? ' acc' : ''} layout ${plan.workgroup}/${plan.threadsPerRow}${wt.parts.length > 1 ? `, ${wt.parts.length} weight parts` : ''}`;
+    `${c.accumulate ? ' acc' : ''} layout ${plan.workgroup}/${plan.threadsPerRow}, ${isQ4(wt) ? wt.slices.length : wt.parts.length} weight parts`;
   for (let j = 0; j < c.n; j++) {
     let tol: number;
     if (c.silu) {
@@ -70,7 +81,8 @@ async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number,
     if (!(err <= tol)) throw new Error(`${label}: y[${j}] = ${got[j]}, reference ${ref[j]} (tolerance ${tol})`);
   }
   yt.release();
-  for (const t of [xt, wt, gt, bt]) if (t) gpu.destroyTensor(t);
+  if (isQ4(wt)) destroyQ4(gpu, wt); else gpu.destroyTensor(wt);
+  for (const t of [xt, gt, bt]) if (t) gpu.destroyTensor(t);
 }
 
 /** Σ|terms| of each pre-activation output: |rmsnorm(x)|·|w| (+ |b|) (+ |y0|). */
@@ -102,6 +114,10 @@ const MATVEC_CASES: readonly MatvecCase[] = [
   { n: 3, k: 7, weight: 'bf16', norm: true, silu: true },
   { n: 33, k: 129, weight: 'f16', norm: true, silu: true },
   { n: 34, k: 8, weight: 'f32', norm: true, silu: true },
+  { n: 130, k: 128, weight: 'q4', norm: true, bias: true, group: 32 },
+  { n: 67, k: 192, weight: 'q4', norm: true, accumulate: true, group: 64 },
+  { n: 65, k: 256, weight: 'q4', norm: true, silu: true, group: 128 },
+  { n: 3, k: 64, weight: 'q4', norm: false, silu: true, group: 32 },
 ];
 
 describe('fused decode matrix-vector products (kernels/matvec.wgsl NORM_IN, SILU_PAIRS)', async () => {
@@ -119,7 +135,7 @@ describe('fused decode matrix-vector products (kernels/matvec.wgsl NORM_IN, SILU
     let seed = 311;
     // Each layout is a separate pipeline per variant (slow to compile here): the variants that differ in the
     // reduction (norm slot, pairs), aligned and element-wise loops.
-    const sub = [MATVEC_CASES[0]!, MATVEC_CASES[2]!, MATVEC_CASES[6]!, MATVEC_CASES[10]!];
+    const sub = [MATVEC_CASES[0]!, MATVEC_CASES[2]!, MATVEC_CASES[6]!, MATVEC_CASES[10]!, MATVEC_CASES[11]!, MATVEC_CASES[13]!];
     for (const mc of sub) await checkMatvec(gpu, mc, c.dtype, (seed += 10), GPU_PLAN);
     for (const mc of sub.slice(0, 3)) await checkMatvec(gpu, mc, c.dtype, (seed += 10), MID_PLAN);
   }, 300_000);
@@ -133,6 +149,8 @@ describe('fused decode matrix-vector products (kernels/matvec.wgsl NORM_IN, SILU
       { n: 65, k: 136, weight: 'bf16', norm: true, silu: true },
       { n: 30, k: 129, weight: 'f16', norm: false, silu: true },
       { n: 130, k: 136, weight: 'bf16', norm: true, bias: true, accumulate: true },
+      // q4 rows of 64 + 8 bytes: slices of 28 rows (q4 slices are cut by the code words' size)
+      { n: 65, k: 512, weight: 'q4', norm: true, silu: true, group: 64 },
     ] as MatvecCase[]) {
       await checkMatvec(gpu, mc, c.dtype, (seed += 10), CPU_PLAN);
       await checkMatvec(gpu, mc, c.dtype, (seed += 10), GPU_PLAN);

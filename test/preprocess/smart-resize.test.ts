@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ImageError } from '../../src/preprocess/errors.js';
-import { formatPyFloat } from '../../src/preprocess/py-format.js';
+import { formatPyFloat } from '../../src/py/float-repr.js';
 import { IMAGE_FACTOR, MAX_PIXELS_TOTAL, MIN_PIXELS, roundHalfEven, smartResize } from '../../src/preprocess/smart-resize.js';
 
 // Expected values: spec section 2.1 and the loop-a README (computed there with Python).

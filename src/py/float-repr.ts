@@ -1,3 +1,4 @@
+// repr(float) / str(float) of CPython (float_repr_style "short").
 /**
  * Python's `str(float)` / `repr(float)`: shortest round-trip digits (same as JS), but a trailing
  * `.0` on integral values, scientific notation when the decimal exponent is < -4 or >= 16, and an

@@ -1,22 +1,13 @@
 // Expected values are CPython 3.11's documented/observed behaviour (checked against python3).
 import { describe, expect, it } from 'vitest';
-import {
-  PyDict,
-  PyException,
-  PyJsonDecodeError,
-  PyLiteralUnsupportedError,
-  PyTuple,
-  pyFloat,
-  pyIterate,
-  pyJsonLoads,
-  pyLess,
-  pyLessEqual,
-  pyLiteralEval,
-  pyRepr,
-  pyStr,
-  pyStrip,
-  pyTypeName,
-} from '../../src/chat/python-semantics.js';
+import { pyIterate, pyLess, pyLessEqual } from '../../src/py/compare.js';
+import { PyException, PyJsonDecodeError, PyLiteralUnsupportedError } from '../../src/py/errors.js';
+import { pyFloat } from '../../src/py/float.js';
+import { pyJsonLoads } from '../../src/py/json-loads.js';
+import { pyLiteralEval } from '../../src/py/literal-eval.js';
+import { pyRepr, pyStr } from '../../src/py/repr.js';
+import { PyDict, PyTuple, pyTypeName } from '../../src/py/value.js';
+import { pyStrip } from '../../src/py/whitespace.js';
 import { pyError } from '../helpers/py-error.js';
 
 describe('str() / repr()', () => {
