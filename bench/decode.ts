@@ -14,13 +14,8 @@
 // each step (the step gathers one row, so the table's size does not change its cost); the 4-bit weights are
 // ~3.8 GB and the f32 KV cache at 4096 tokens 0.47 GB.
 import type { Gpu } from '../src/runtime/device.js';
-import type { Tensor } from '../src/runtime/tensor.js';
 import type { LlmConfig } from '../src/model/config.js';
-import type { DecoderLayerWeights, LlmWeights } from '../src/model/weights.js';
-import { LanguageModel } from '../src/model/llm.js';
-import { destroyQ4, uploadQ4, type Q4Weight } from '../src/ops/linear-q4.js';
-import type { LinearWeight } from '../src/ops/matmul.js';
-import { numberToF16Bits } from '../src/runtime/dtype.js';
+import { randomQ4Llm } from './random-llm.js';
 import type { Ceilings } from './ceilings.js';
 import { fractionOfRoofline } from './roofline.js';
 import { median } from './timing.js';
@@ -49,87 +44,6 @@ export const LLM_7B: LlmConfig = {
 
 const GROUP = 128;
 const EMBED_ROWS = 1024;
-const POOL_WORDS = 1 << 22; // 16 MiB of random code words, reused at rotating offsets
-
-/** Fast random words (xorshift32). */
-function randomWords(n: number, seed: number): Uint32Array {
-  const out = new Uint32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; out[i] = s; }
-  return out;
-}
-
-/** Random 4-bit weights [n, k] with group words holding normal f16 scales (0.002..0.03) and random zero points. */
-class RandomQ4 {
-  private readonly codes = randomWords(POOL_WORDS, 12345);
-  private readonly groups: Uint32Array;
-  private at = 0;
-  constructor() {
-    const r = randomWords(1 << 16, 777);
-    this.groups = Uint32Array.from(r, (v) => (numberToF16Bits(0.002 + 0.028 * ((v & 0xffff) / 0xffff)) | (((v >>> 16) & 15) << 16)) >>> 0);
-  }
-  private take(pool: Uint32Array, n: number): Uint32Array {
-    const out = new Uint32Array(n);
-    for (let o = 0; o < n;) {
-      const start = this.at % pool.length;
-      const len = Math.min(n - o, pool.length - start);
-      out.set(pool.subarray(start, start + len), o);
-      o += len;
-      this.at += 7919 + len; // rotate so neighbouring tensors differ
-    }
-    return out;
-  }
-  weight(gpu: Gpu, n: number, k: number, label: string): Q4Weight {
-    return uploadQ4(gpu, { codes: this.take(this.codes, (n * k) / 8), groups: this.take(this.groups, (n * k) / GROUP) }, n, k, GROUP, label);
-  }
-}
-
-function f32Tensor(gpu: Gpu, n: number, seed: number, lo: number, hi: number, label: string): Tensor {
-  const w = randomWords(n, seed);
-  const v = Float32Array.from(w, (x) => lo + (hi - lo) * (x / 0x100000000));
-  return gpu.upload(new Uint8Array(v.buffer), [n], 'f32', label);
-}
-
-interface BenchModel { llm: LanguageModel; weightBytes: number; dispose(): void }
-
-/** A 7B-shaped LLM with random q4 decoder linears and lm_head (the layout `vilavt quantize` writes). */
-export function randomQ4Llm(gpu: Gpu, cfg: LlmConfig, act: 'f32' | 'f16'): BenchModel {
-  const rq = new RandomQ4();
-  const D = cfg.hidden, I = cfg.intermediate, hd = cfg.headDim;
-  const qkvRows = (cfg.heads + 2 * cfg.kvHeads) * hd;
-  const q4s: Q4Weight[] = [];
-  const tensors: Tensor[] = [];
-  const q4 = (n: number, k: number, label: string) => { const w = rq.weight(gpu, n, k, label); q4s.push(w); return w; };
-  const vec = (n: number, seed: number, lo: number, hi: number, label: string) => { const t = f32Tensor(gpu, n, seed, lo, hi, label); tensors.push(t); return t; };
-  try {
-    const layers: DecoderLayerWeights[] = [];
-    for (let l = 0; l < cfg.layers; l++) {
-      layers.push({
-        inputNorm: vec(D, 10 * l + 1, 0.5, 1.5, `l${l}.input_norm`), postNorm: vec(D, 10 * l + 2, 0.5, 1.5, `l${l}.post_norm`),
-        qkv: { w: q4(qkvRows, D, `l${l}.qkv`), b: vec(qkvRows, 10 * l + 3, -0.1, 0.1, `l${l}.qkv.bias`) },
-        o: { w: q4(D, D, `l${l}.o`), b: null },
-        qNorm: null, kNorm: null,
-        gateUp: { w: q4(2 * I, D, `l${l}.gate_up`), b: null },
-        down: { w: q4(D, I, `l${l}.down`), b: null },
-      });
-    }
-    const embedWords = randomWords((EMBED_ROWS * D) / 2, 99).map((v) => ((v & 0x807f807f) | 0x3c003c00) >>> 0); // bf16 in ±[0.0078, 0.0156)
-    const embed = gpu.upload(new Uint8Array(embedWords.buffer), [EMBED_ROWS, D], 'bf16', 'embed (cut)');
-    tensors.push(embed);
-    const lmHead = q4(cfg.vocab, D, 'lm_head');
-    const w: LlmWeights = { embed, layers, norm: vec(D, 5, 0.5, 1.5, 'norm'), lmHead };
-    const weightBytes = q4s.reduce((s, x) => s + x.byteLength, 0) + tensors.filter((t) => t !== embed).reduce((s, t) => s + t.byteLength, 0) + D * 2;
-    return {
-      llm: new LanguageModel(gpu, cfg, w, act),
-      weightBytes,
-      dispose: () => { for (const x of q4s) destroyQ4(gpu, x); for (const t of tensors) gpu.destroyTensor(t); },
-    };
-  } catch (e) {
-    for (const x of q4s) destroyQ4(gpu, x);
-    for (const t of tensors) gpu.destroyTensor(t);
-    throw e;
-  }
-}
 
 /** Multiply-adds of the step's matrix-vector products (weights as [n, k]). */
 function matvecFlops(cfg: LlmConfig): number {
@@ -144,7 +58,7 @@ export interface DecodeBenchOptions { contexts: number[]; steps: number; act: 'f
 export async function benchDecode(gpu: Gpu, ceilings: Ceilings, o: DecodeBenchOptions): Promise<DecodeResult[]> {
   const cfg = LLM_7B;
   const t0 = performance.now();
-  const m = randomQ4Llm(gpu, cfg, o.act);
+  const m = randomQ4Llm(gpu, cfg, o.act, { group: GROUP, embedRows: EMBED_ROWS });
   await gpu.flushErrors();
   const buildS = (performance.now() - t0) / 1000;
   const capacity = Math.max(...o.contexts);
