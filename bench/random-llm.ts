@@ -1,13 +1,13 @@
 // A language model with random 4-bit weights of any shape, built in memory without a checkpoint file (the decode
 // benchmark's 7B-shaped model, and the decode-time tests). Decoder linears and lm_head are q4 (the layout
-// `vilavt quantize` writes, loaded as src/ops/linear-q4.ts slices), norms and biases f32, the embedding table bf16
+// `vilavt quantize` writes, loaded as src/ops/matmul-q4.ts slices), norms and biases f32, the embedding table bf16
 // with `embedRows` rows (a decode step gathers one row: callers keep token ids below it).
 import type { Gpu } from '../src/runtime/device.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import type { LlmConfig } from '../src/model/config.js';
 import type { DecoderLayerWeights, LlmWeights } from '../src/model/weights.js';
 import { LanguageModel } from '../src/model/llm.js';
-import { destroyQ4, uploadQ4, type Q4Weight } from '../src/ops/linear-q4.js';
+import { destroyQ4, uploadQ4, type Q4Weight } from '../src/ops/matmul-q4.js';
 import { numberToF16Bits } from '../src/runtime/dtype.js';
 import { mulberry32 } from '../src/util/random.js';
 

@@ -1,4 +1,4 @@
-// The q4 weight layout shared by matvec_q4.wgsl and matmul_q4.wgsl (packed at load by src/ops/linear-q4.ts):
+// The q4 weight layout shared by matmul_vec_q4.wgsl and matmul_q4.wgsl (packed at load by src/ops/matmul-q4.ts):
 // `w` is [rows, K/8] u32, word j of a row holding the 4-bit codes of elements 8j..8j+7, element 8j+i in bits
 // 4i..4i+3; `sz` is [rows, K/group] u32, the group's f16 scale in the low half and its zero point in the high half.
 // Weight = (code − zero)·scale. Nothing dequantized is stored: per group a kernel sums code·x and x, then

@@ -1,4 +1,4 @@
-// Bindings 1..4 and element-wise weight access shared by matmul.wgsl and matvec.wgsl:
+// Bindings 1..4 and element-wise weight access shared by matmul.wgsl and matmul_vec.wgsl:
 // x (act4 rows; UNALIGNED: act), the bound weight part w, y, and with HAS_BIAS the f32 bias.
 // The includer declares `alias WBlock16`: the packed 16-bit weight words its aligned loop loads at once
 // (vec2<u32> = 4 weights, vec4<u32> = 8); aligned f32 weights are always read as vec4<f32>.

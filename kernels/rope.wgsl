@@ -2,7 +2,7 @@
 //   x[d]        ← x[d]·cos[d] − x[d + half]·sin[d]
 //   x[d + half] ← x[d + half]·cos[d] + x[d]·sin[d]
 // (y = x·cos + rotate_half(x)·sin with emb = [θ, θ]). table[r] = [cos θ_0..θ_{half-1}, sin θ_0..θ_{half-1}], built on
-// the CPU (src/model/rope-tables.ts), so the same kernel serves vision 2-D RoPE, M-RoPE and 1-D RoPE.
+// the CPU (src/ops/rope-tables.ts), so the same kernel serves vision 2-D RoPE, M-RoPE and 1-D RoPE.
 // With VEC4 an item is four consecutive d (act4 loads); p.half, p.stride and p.offset are then counted in items.
 // Layouts: ROW: one invocation per row, each table item loaded once and applied to every head (CPU adapters:
 // contiguous per-invocation streams, few loads). Otherwise one invocation per (row, head, item), p.n of them

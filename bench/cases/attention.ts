@@ -4,21 +4,10 @@ import type { Gpu } from '../../src/runtime/device.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import { encode, type ActDType } from '../../src/runtime/dtype.js';
 import { causalAttention, segmentedAttention } from '../../src/ops/attention.js';
-import type { BenchCase } from '../timing.js';
-
-/** Deterministic non-trivial values in [-1, 1) (no PRNG dependency in product code). */
-function values(n: number, seed: number): Float32Array {
-  const v = new Float32Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    v[i] = x / 2 ** 31 - 1;
-  }
-  return v;
-}
+import { fillUniform, type BenchCase } from '../timing.js';
 
 function upload(gpu: Gpu, rows: number, cols: number, dtype: ActDType, seed: number): Tensor {
-  return gpu.upload(encode(values(rows * cols, seed), dtype), [rows, cols], dtype, 'bench');
+  return gpu.upload(encode(fillUniform(new Float32Array(rows * cols), seed), dtype), [rows, cols], dtype, 'bench');
 }
 
 function cuTable(gpu: Gpu, sizes: readonly number[]): Tensor {

@@ -27,6 +27,11 @@ export class WorkerEngineClient implements EngineClient {
     return () => this.listeners.delete(listener);
   }
 
+  /** Test hook: make the worker destroy its GPU device (worker.ts LOSE_DEVICE_MESSAGE). */
+  loseDevice(): void {
+    this.worker.postMessage('__vilavt_lose_device');
+  }
+
   close(): void {
     this.worker.terminate();
     this.listeners.clear();

@@ -5,7 +5,7 @@
 
 import { fetchImage } from '../preprocess/fetch-image.js';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
-import { renderPrompt, type ContentItem, type Message } from './conversation.js';
+import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import {
   REASONING_SYSTEM_PROMPT,
@@ -20,6 +20,8 @@ import {
 import { pyStr } from '../py/repr.js';
 import { PyDict, type PyValue } from '../py/value.js';
 import { PY_RE_SPACE_CLASS, pyStrip } from '../py/whitespace.js';
+import type { GenerationRules, LoopDriver, LoopResult, ToolEvent } from './loop-driver.js';
+import { pyToJson } from './py-json.js';
 import { parseToolCall, validateToolCall } from './tool-call.js';
 import { planCrop, renderCrop, type Box, type CropPlan } from './zoom.js';
 
@@ -107,6 +109,8 @@ export interface CropRecord extends CropPlan {
   bbox: Box;
   sourceWidth: number;
   sourceHeight: number;
+  /** Which original image (0-based, in the order they were given) the crop is cut from. */
+  originalIndex: number;
   originalName: string;
   originalWidth: number;
   originalHeight: number;
@@ -191,7 +195,14 @@ export function extractAnswer(text: string): string {
   return m ? pyStrip(m[1]!) : text;
 }
 
-export class ChatDriver {
+/** infer_vilavt_vllm.py's sampling (temperature 0.75, top_p 0.9), 16384 tokens per call, 10 calls. */
+export const VILAVT_GENERATION: Readonly<GenerationRules> = {
+  greedy: false, temperature: 0.75, topP: 0.9, maxNewTokens: 16384, skipSpecialTokens: true, maxCalls: 10,
+};
+
+export class ChatDriver implements LoopDriver {
+  readonly system = 'vilavt' as const;
+  readonly generation = VILAVT_GENERATION;
   readonly settings: Readonly<ChatDriverSettings>;
   /** The question as inserted into the prompt (question + options + type suffix). */
   readonly questionText: string;
@@ -352,6 +363,7 @@ export class ChatDriver {
         bbox: r.bbox,
         sourceWidth: src.width,
         sourceHeight: src.height,
+        originalIndex: src.original,
         originalName: orig.name,
         originalWidth: orig.image.width,
         originalHeight: orig.image.height,
@@ -466,6 +478,15 @@ export class ChatDriver {
     this.pending = null;
   }
 
+  respond(resp: LlmResponse): ToolEvent[] {
+    return [...toolEvents(this.acceptResponse(resp))];
+  }
+
+  result(): LoopResult {
+    const f = this.final();
+    return { answer: f.answer, rounds: f.numLlmCalls, stopCause: f.stopCause };
+  }
+
   /** The outcome of the whole loop; only once it has stopped. */
   final(): ChatFinal {
     if (this.stopCause === null) throw new ChatError('final(): the loop has not stopped yet');
@@ -484,6 +505,37 @@ export class ChatDriver {
       answer: extractAnswer(lastText),
       answerDriver: extractAnswer(contentRepr),
       conversation: renderPrompt(this.messages, { addGenerationPrompt: false }),
+    };
+  }
+}
+
+/** What a ViLaVT turn did, as display events. */
+function* toolEvents(o: TurnOutcome): Generator<ToolEvent> {
+  if (o.outcome === 'process_error') {
+    yield { type: 'tool_error', call: o.call, error: o.message, feedback: null };
+    return;
+  }
+  if (o.outcome !== 'tool') return;
+  const tool = o.tool;
+  if (tool.parsed !== null) {
+    const parsed = pyToJson(tool.parsed);
+    const regionList = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Array.isArray(parsed.region) ? parsed.region : [];
+    const regions = regionList.map((r) => {
+      const d = r !== null && typeof r === 'object' && !Array.isArray(r) ? r : {};
+      return { index: d.index ?? null, bbox: d.bbox_2d ?? null };
+    });
+    yield { type: 'tool_call', call: o.call, parsed, query: tool.query, regions };
+  }
+  if (!tool.ok) {
+    yield { type: 'tool_error', call: o.call, error: tool.error!, feedback: tool.feedback };
+    return;
+  }
+  for (const c of tool.crops) {
+    yield {
+      type: 'region', call: o.call, region_in_call: c.regionInCall, source_index: c.sourceIndex, image_index: c.newIndex,
+      original_index: c.originalIndex, original: c.originalName, source_box: c.bbox, crop_box: [...c.box] as [number, number, number, number], region: c.region,
+      zoom_size: [c.zoomWidth, c.zoomHeight], processed_size: [c.processedWidth, c.processedHeight], pad_tokens: c.padTokens,
+      image: c.processed,
     };
   }
 }

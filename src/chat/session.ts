@@ -7,35 +7,35 @@ import type { Gpu } from '../runtime/device.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
-import { ContextOverflowError } from '../model/errors-kv.js';
-import type { DecodedImage, RgbImage } from '../preprocess/image.js';
+import { ContextOverflowError } from '../runtime/errors.js';
+import type { DecodedImage, ImageDecoder, RgbImage } from '../preprocess/image.js';
+export type { ImageDecoder } from '../preprocess/image.js';
+import { contextLengthProblem } from '../model/kv-cache.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { validInquiryIds } from '../text/inquiry-tokenizer.js';
-import { ContextCache, type ImageBlock } from './context-cache.js';
-import { ChatDriver, type ChatDriverSettings, type DriverMark, type LlmCall, type LlmResponse, type StopCause, type TurnOutcome } from './driver.js';
+import { ContextCache, type ImageBlock } from '../model/context-cache.js';
+import { assembleImageRows, type ImageRowSource } from '../model/image-rows.js';
+import { ChatDriver, type ChatDriverSettings, type DriverMark } from './driver.js';
+import type { LoopCall, LoopDriver, LoopResponse, SystemName, ToolEvent } from './loop-driver.js';
+import { createLoopDriver } from './systems.js';
 import { ChatError } from './errors.js';
-import { PyDict, PyTuple, type PyValue } from '../py/value.js';
-import type { Box } from './zoom.js';
 import { mulberry32 } from '../util/random.js';
-
-/** Decodes image file bytes (the browser's and Node's decoders differ). */
-export interface ImageDecoder {
-  decode(bytes: Uint8Array, name: string): Promise<DecodedImage>;
-}
 
 export interface ChatSessionOptions {
   gpu: Gpu;
   model: VilavtModel;
   /** The checkpoint's Qwen2 tokenizer (prompts, responses). */
   tokenizer: TextTokenizer;
-  /** The Qwen3-Embedding tokenizer (tool-call queries). */
-  inquiryTokenizer: TextTokenizer;
+  /** The Qwen3-Embedding tokenizer (ViLaVT's tool-call queries; not needed by the plain Qwen2.5-VL systems). */
+  inquiryTokenizer?: TextTokenizer;
+  /** The tool-loop protocol (default vilavt); an ask may choose another. */
+  system?: SystemName;
   imageDecoder?: ImageDecoder;
   /** KV cache capacity in tokens (default min(32768, max_position_embeddings)). */
   contextLength?: number;
-  /** Image budget / cap overrides (defaults: the canonical driver's). */
+  /** ViLaVT's image budget / cap overrides (defaults: the canonical driver's). */
   settings?: Partial<Omit<ChatDriverSettings, 'maxCalls'>>;
 }
 
@@ -67,9 +67,11 @@ export interface AskOptions {
   maxRounds?: number;
   /** Tokens per LLM call (default 16384). */
   maxNewTokens?: number;
-  /** Assistant turns to replay instead of sampling, in order; later calls are sampled. */
+  /** Assistant turns to replay instead of sampling, in order (at least one); later calls are sampled (a `replay_end` event says so). */
   replay?: readonly ReplayTurn[];
   signal?: AbortSignal;
+  /** The tool-loop protocol for this question (default: the session's). Sampling and token defaults follow it. */
+  system?: SystemName;
   /**
    * Continue the conversation of the last completed ask with this message (`images` are the message's new ones;
    * `problemType`/`options` apply to its question). Default: start a new conversation (the KV cache still serves
@@ -92,7 +94,8 @@ export interface HistoryExchange {
   answer: string;
 }
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+export type { JsonValue, SystemName, ToolEvent } from './loop-driver.js';
+export { pyToJson } from './py-json.js';
 
 export interface TurnTimings {
   /** Vision encoder (ViT) of the new groups. */
@@ -107,26 +110,7 @@ export interface TurnTimings {
 
 export type ChatEvent =
   | { type: 'token'; call: number; text: string }
-  | { type: 'tool_call'; call: number; parsed: JsonValue; query: string | null; regions: { index: JsonValue; bbox: JsonValue }[] }
-  /** A failed tool call; `feedback` is the text fed back to the model (null: the response was dropped). */
-  | { type: 'tool_error'; call: number; error: string; feedback: string | null }
-  | {
-    type: 'region'; call: number; region_in_call: number; source_index: number;
-    /** Index of the new image, or null when dropped by the image cap. */
-    image_index: number | null;
-    original: string;
-    /** The bbox in the source image's displayed pixels. */
-    source_box: Box;
-    /** The cut, in original-file pixels (left, top, right, bottom). */
-    crop_box: [number, number, number, number];
-    /** Normalized region of the original file. */
-    region: Box;
-    zoom_size: [number, number];
-    processed_size: [number, number];
-    pad_tokens: number;
-    /** The image the model sees. */
-    image: RgbImage;
-  }
+  | ToolEvent
   | {
     type: 'turn'; call: number;
     /** The call's prompt before pad expansion (identical to ChatDriver's). */
@@ -149,8 +133,11 @@ export type ChatEvent =
     /** Decode throughput (null when nothing was decoded). */
     tokens_per_s: number | null;
   }
+  /** The replayed turns are used up: call `call` and the later ones are sampled. */
+  | { type: 'replay_end'; call: number; replayed: number }
   | { type: 'answer'; answer: string }
-  | { type: 'done'; answer: string; rounds: number; stop_reason: StopCause };
+  /** `answer`: the system's extracted answer ('' when it has none: Pixel-Reasoner without \boxed{}). */
+  | { type: 'done'; answer: string; rounds: number; stop_reason: string; system: SystemName };
 
 /** Identity of an image block's features: its query group's inquiry and pixels, and its place in the group. */
 interface BlockKey {
@@ -171,20 +158,6 @@ function sameKey(a: BlockKey, b: BlockKey): boolean {
     a.group.every((im, i) => sameImage(im, b.group[i]!));
 }
 
-/** A parsed tool argument as plain JSON (Python ints become numbers, tuples lists). */
-export function pyToJson(v: PyValue): JsonValue {
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
-  if (Array.isArray(v)) return v.map(pyToJson);
-  if (v instanceof PyTuple) return v.items.map(pyToJson);
-  if (v instanceof PyDict) {
-    const o: { [k: string]: JsonValue } = {};
-    for (const [k, val] of v.entries) o[typeof k === 'string' ? k : String(pyToJson(k))] = pyToJson(val);
-    return o;
-  }
-  return v;
-}
-
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
 }
@@ -195,7 +168,8 @@ export class ChatSession {
   private readonly gpu: Gpu;
   private readonly model: VilavtModel;
   private readonly tok: TextTokenizer;
-  private readonly inquiryTok: TextTokenizer;
+  private readonly inquiryTok: TextTokenizer | undefined;
+  private readonly system: SystemName;
   private readonly decoder: ImageDecoder | undefined;
   private readonly settings: Partial<Omit<ChatDriverSettings, 'maxCalls'>>;
   private readonly ctx: ContextCache<BlockKey>;
@@ -213,6 +187,7 @@ export class ChatSession {
     this.model = o.model;
     this.tok = o.tokenizer;
     this.inquiryTok = o.inquiryTokenizer;
+    this.system = o.system ?? 'vilavt';
     this.decoder = o.imageDecoder;
     this.settings = o.settings ?? {};
     const llm = o.model.config.llm;
@@ -230,7 +205,8 @@ export class ChatSession {
     // vLLM: <|im_end|> is the EOS (stop_reason None), generation_config adds <|endoftext|> as a stop token.
     this.stopIds = new Set([ids.imEnd, ids.endOfText]);
     const capacity = o.contextLength ?? Math.min(32768, llm.maxPositionEmbeddings);
-    if (!Number.isSafeInteger(capacity) || capacity < 2) throw new ChatError(`contextLength must be an integer >= 2, got ${capacity}`);
+    const contextProblem = contextLengthProblem(llm, capacity, o.model.act, o.gpu.maxBindingBytes);
+    if (contextProblem) throw new ChatError(`contextLength: ${contextProblem}`);
     this.ctx = new ContextCache<BlockKey>(o.model.llm, { capacity, imagePad: ids.imagePad, visionStart: ids.visionStart, sameKey });
   }
 
@@ -274,58 +250,71 @@ export class ChatSession {
   }
 
   private async *loop(o: AskOptions): AsyncGenerator<ChatEvent> {
-    const s = o.sampling ?? {};
-    const maxNew = o.maxNewTokens ?? 16384;
-    if (!Number.isSafeInteger(maxNew) || maxNew < 1) throw new ChatError(`maxNewTokens must be a positive integer, got ${maxNew}`);
-    const temperature = s.temperature ?? 0.75;
-    const topP = s.topP ?? 0.9;
-    if (!s.greedy && !(temperature > 0 && topP > 0 && topP <= 1)) throw new ChatError(`sampling needs temperature > 0 and 0 < topP <= 1, got ${temperature}, ${topP}`);
-    const sampling: Sampling = s.greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: mulberry32(s.seed ?? 1234) };
     const images = await this.decodeAll(o.images);
-    let driver: ChatDriver;
+    const system = o.system ?? this.system;
+    let driver: LoopDriver;
     let mark: DriverMark | null = null;
+    let vilavt: ChatDriver | null = null;
+    if (system !== 'vilavt' && (o.followUp || o.history?.length || o.systemNote !== undefined)) {
+      throw new ChatError(`followUp, history and systemNote are ViLaVT conversation features; ${system}'s reference answers one question`);
+    }
     if (o.followUp) {
       if (!this.conversation) throw new ChatError('followUp: there is no conversation to continue (none was completed since the session started)');
-      driver = this.conversation;
-      mark = driver.mark();
-      driver.followUp({ images, question: o.question, problemType: o.problemType, options: o.options, maxCalls: o.maxRounds ?? driver.settings.maxCalls });
-    } else {
+      driver = vilavt = this.conversation;
+      mark = vilavt.mark();
+      vilavt.followUp({ images, question: o.question, problemType: o.problemType, options: o.options, maxCalls: o.maxRounds ?? vilavt.settings.maxCalls });
+    } else if (system === 'vilavt') {
       const settings = { ...this.settings, maxCalls: o.maxRounds ?? 10 };
       const history = o.history ?? [];
       const first = history[0];
-      driver = first
+      driver = vilavt = first
         ? new ChatDriver({ images: await this.decodeAll(first.images), question: first.question, problemType: 'free-form', options: null, settings, systemNote: o.systemNote })
         : new ChatDriver({ images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null, settings, systemNote: o.systemNote });
       for (let i = 0; i < history.length; i++) {
-        driver.assumeAnswer(history[i]!.answer);
+        vilavt.assumeAnswer(history[i]!.answer);
         const next = history[i + 1];
-        driver.followUp(next
+        vilavt.followUp(next
           ? { images: await this.decodeAll(next.images), question: next.question }
           : { images, question: o.question, problemType: o.problemType, options: o.options });
       }
+    } else {
+      driver = createLoopDriver(system, { images, question: o.question, options: o.options ?? null, problemType: o.problemType, maxCalls: o.maxRounds });
     }
-    this.conversation = null; // until this message completes
-    const firstCall = driver.calls;
+    const gen = driver.generation;
+    const s = o.sampling ?? {};
+    const maxNew = o.maxNewTokens ?? gen.maxNewTokens;
+    if (!Number.isSafeInteger(maxNew) || maxNew < 1) throw new ChatError(`maxNewTokens must be a positive integer, got ${maxNew}`);
+    // The system's own decoding unless the caller sets any sampling parameter.
+    const greedy = s.greedy ?? (s.temperature === undefined && s.topP === undefined ? gen.greedy : false);
+    const temperature = s.temperature ?? gen.temperature;
+    const topP = s.topP ?? gen.topP;
+    if (!greedy && !(temperature > 0 && topP > 0 && topP <= 1)) throw new ChatError(`sampling needs temperature > 0 and 0 < topP <= 1, got ${temperature}, ${topP}`);
+    const sampling: Sampling = greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: mulberry32(s.seed ?? 1234) };
+
+    if (vilavt) this.conversation = null; // until this message completes
+    const firstCall = vilavt ? vilavt.calls : 0;
     const replay = o.replay ?? [];
+    if (o.replay !== undefined && replay.length === 0) throw new ChatError('replay has no turns (omit it to sample every call)');
     let completed = false;
     try {
       for (let call = driver.nextCall(); call !== null; call = driver.nextCall()) {
         if (o.signal?.aborted) throw abortReason(o.signal);
-        const turn: { response?: LlmResponse } = {};
-        yield* this.runCall(call, replay[call.call - firstCall], sampling, maxNew, o.signal, turn);
-        const outcome = driver.acceptResponse(turn.response!);
-        yield* toolEvents(outcome);
+        const turn: { response?: LoopResponse } = {};
+        if (replay.length > 0 && call.call - firstCall === replay.length) yield { type: 'replay_end', call: call.call, replayed: replay.length };
+        yield* this.runCall(call, replay[call.call - firstCall], sampling, maxNew, gen.skipSpecialTokens, o.signal, turn);
+        yield* driver.respond(turn.response!);
       }
-      const f = driver.final();
+      const f = driver.result();
       completed = true;
-      this.conversation = driver;
-      yield { type: 'answer', answer: f.answer };
-      yield { type: 'done', answer: f.answer, rounds: f.numLlmCalls - firstCall, stop_reason: f.stopCause };
+      if (vilavt) this.conversation = vilavt;
+      const answer = f.answer ?? '';
+      yield { type: 'answer', answer };
+      yield { type: 'done', answer, rounds: f.rounds - firstCall, stop_reason: f.stopCause, system };
     } finally {
       // An abandoned follow-up (stopped, failed, iteration ended early) leaves the conversation as it was.
-      if (!completed && mark) {
-        driver.restore(mark);
-        this.conversation = driver;
+      if (!completed && mark && vilavt) {
+        vilavt.restore(mark);
+        this.conversation = vilavt;
       }
     }
   }
@@ -342,8 +331,8 @@ export class ChatSession {
   }
 
   /** One LLM call: prefill (reusing the cache), then sample + decode or teacher-force the replayed text. */
-  private async *runCall(call: LlmCall, replay: ReplayTurn | undefined, sampling: Sampling, maxNew: number,
-    signal: AbortSignal | undefined, out: { response?: LlmResponse }): AsyncGenerator<ChatEvent> {
+  private async *runCall(call: LoopCall, replay: ReplayTurn | undefined, sampling: Sampling, maxNew: number, skipSpecialTokens: boolean,
+    signal: AbortSignal | undefined, out: { response?: LoopResponse }): AsyncGenerator<ChatEvent> {
     const t = { vision: 0, text: 0, prefill: 0, decode: 0 };
     const t0 = now();
     const ids = expandImagePads(this.tok.encode(call.prompt), this.imagePad, call.images.map((im) => im.padTokens));
@@ -366,7 +355,7 @@ export class ChatSession {
         feats.set(g, f);
         visionTokens += f.rows;
       }
-      const assembled = this.assembleRows(call, blocks, plan.keep, plan.newBlocks, feats);
+      const assembled = assembleImageRows(this.gpu, this.rowSources(call, blocks, plan.keep, plan.newBlocks, feats));
       rows = assembled.rows;
       ownRows = assembled.owned;
       if (signal?.aborted) throw abortReason(signal);
@@ -384,7 +373,7 @@ export class ChatSession {
         if (r.text) yield { type: 'token', call: call.call, text: r.text };
         const finishReason = r.finishReason ?? 'stop';
         const stopReason = r.stopReason ?? null;
-        out.response = { text: r.text, finishReason, stopReason };
+        out.response = { text: r.text, finishReason, stopReason, totalTokens: ids.length + forced.length + (finishReason === 'stop' ? 1 : 0) };
         yield { ...base, generated_tokens: forced.length, replayed: true, finish_reason: finishReason, stop_reason: stopReason, timings: t, tokens_per_s: null };
         return;
       }
@@ -398,7 +387,7 @@ export class ChatSession {
       ownRows = null;
 
       const generated: number[] = [];
-      const stream = this.tok.decodeStream({ skipSpecialTokens: true });
+      const stream = this.tok.decodeStream({ skipSpecialTokens });
       let finishReason: 'stop' | 'length' = 'length';
       let stopReason: number | null = null;
       const t2 = now();
@@ -420,7 +409,7 @@ export class ChatSession {
       if (tail) yield { type: 'token', call: call.call, text: tail };
       t.decode = now() - t2;
       const body = finishReason === 'stop' ? generated.slice(0, -1) : generated;
-      out.response = { text: this.tok.decode(body, { skipSpecialTokens: true }), finishReason, stopReason };
+      out.response = { text: this.tok.decode(body, { skipSpecialTokens }), finishReason, stopReason, totalTokens: ids.length + generated.length };
       const steps = generated.length - 1;
       yield {
         ...base, generated_tokens: generated.length, replayed: false, finish_reason: finishReason, stop_reason: stopReason, timings: t,
@@ -432,7 +421,7 @@ export class ChatSession {
   }
 
   /** The image blocks of `ids`: image k of the call is the k-th `<|image_pad|>` run. */
-  private blocksOf(ids: readonly number[], call: LlmCall): ImageBlock<BlockKey>[] {
+  private blocksOf(ids: readonly number[], call: LoopCall): ImageBlock<BlockKey>[] {
     const groupImages = new Map<number, RgbImage[]>();
     for (const im of call.images) {
       const g = groupImages.get(im.group) ?? [];
@@ -451,11 +440,13 @@ export class ChatSession {
   }
 
   /** Inquiry text encoder + ViT for every image of query group `g`: [merged rows of the group, hidden]. */
-  private async encodeGroup(call: LlmCall, g: number, t: TurnTimings): Promise<Tensor> {
+  private async encodeGroup(call: LoopCall, g: number, t: TurnTimings): Promise<Tensor> {
     const vis = this.model.config.vision;
     const members = call.images.filter((im) => im.group === g);
     const t0 = now();
-    const inquiry = await this.model.encodeInquiry(validInquiryIds(this.inquiryTok, call.queries[g]!));
+    const query = call.queries[g]!;
+    if (query !== '' && !this.inquiryTok) throw new ChatError('this session has no inquiry tokenizer: ViLaVT tool-call queries cannot be encoded');
+    const inquiry = query === '' ? null : await this.model.encodeInquiry(validInquiryIds(this.inquiryTok!, query));
     await this.gpu.sync();
     const t1 = now();
     t.text += t1 - t0;
@@ -478,72 +469,18 @@ export class ChatSession {
     }
   }
 
-  /** Feature rows of the new blocks in pad order (one group's tensor as is, else copied into one tensor). */
-  private assembleRows(call: LlmCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
-    feats: ReadonlyMap<number, Tensor>): { rows: ImageRows | null; owned: Tensor | null } {
-    if (newBlocks.length === 0) return { rows: null, owned: null };
-    const padRows: number[] = [];
-    const slices: { tensor: Tensor; row0: number; rows: number }[] = [];
-    for (const b of newBlocks) {
+  /** Where each new block's feature rows come from: its group's features, after the earlier images of the group. */
+  private rowSources(call: LoopCall, blocks: readonly ImageBlock<BlockKey>[], keep: number, newBlocks: readonly number[],
+    feats: ReadonlyMap<number, Tensor>): ImageRowSource[] {
+    return newBlocks.map((b) => {
       const im = call.images[b]!;
-      const block = blocks[b]!;
-      for (let r = 0; r < im.padTokens; r++) padRows.push(block.start - keep + r);
       const row0 = call.images.filter((x) => x.group === im.group && x.index < im.index).reduce((n, x) => n + x.padTokens, 0);
-      slices.push({ tensor: feats.get(im.group)!, row0, rows: im.padTokens });
-    }
-    const first = slices[0]!.tensor;
-    const whole = slices.every((sl) => sl.tensor === first) && slices[0]!.row0 === 0 && padRows.length === first.rows &&
-      slices.every((sl, i) => i === 0 || sl.row0 === slices[i - 1]!.row0 + slices[i - 1]!.rows);
-    if (whole) return { rows: { features: first, padRows }, owned: null };
-    const hidden = first.rowSize;
-    const out = this.gpu.tensor([padRows.length, hidden], first.dtype, 'chat.imageRows');
-    const rowBytes = hidden * first.elementBytes;
-    const rec = this.gpu.recorder();
-    try {
-      let at = 0;
-      for (const sl of slices) {
-        rec.copy(sl.tensor.buffer, sl.tensor.part.byteOffset + sl.row0 * rowBytes, out.buffer, out.part.byteOffset + at * rowBytes, sl.rows * rowBytes);
-        at += sl.rows;
-      }
-      rec.submit();
-    } finally {
-      rec.release();
-    }
-    return { rows: { features: out, padRows }, owned: out };
+      return { tensor: feats.get(im.group)!, row0, rows: im.padTokens, padStart: blocks[b]!.start - keep };
+    });
   }
 }
 
 function releaseAll(feats: ReadonlyMap<number, Tensor>, own: Tensor | null): void {
   for (const f of feats.values()) f.release();
   own?.release();
-}
-
-function* toolEvents(o: TurnOutcome): Generator<ChatEvent> {
-  if (o.outcome === 'process_error') {
-    yield { type: 'tool_error', call: o.call, error: o.message, feedback: null };
-    return;
-  }
-  if (o.outcome !== 'tool') return;
-  const tool = o.tool;
-  if (tool.parsed !== null) {
-    const parsed = pyToJson(tool.parsed);
-    const regionList = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Array.isArray(parsed.region) ? parsed.region : [];
-    const regions = regionList.map((r) => {
-      const d = r !== null && typeof r === 'object' && !Array.isArray(r) ? r : {};
-      return { index: d.index ?? null, bbox: d.bbox_2d ?? null };
-    });
-    yield { type: 'tool_call', call: o.call, parsed, query: tool.query, regions };
-  }
-  if (!tool.ok) {
-    yield { type: 'tool_error', call: o.call, error: tool.error!, feedback: tool.feedback };
-    return;
-  }
-  for (const c of tool.crops) {
-    yield {
-      type: 'region', call: o.call, region_in_call: c.regionInCall, source_index: c.sourceIndex, image_index: c.newIndex,
-      original: c.originalName, source_box: c.bbox, crop_box: [...c.box] as [number, number, number, number], region: c.region,
-      zoom_size: [c.zoomWidth, c.zoomHeight], processed_size: [c.processedWidth, c.processedHeight], pad_tokens: c.padTokens,
-      image: c.processed,
-    };
-  }
 }

@@ -1,6 +1,7 @@
 // `vilavt golden DIR [--f32|--f16|--both]` (also `npm run golden -- DIR`): runs a golden folder with the runner its
 // files call for — scenarios.json: the model runner (on the GPU), cases.json with `cases`: resampling,
-// cases.json with `trajectories`: the chat loop. Prints one PASS/FAIL line per check; exit status 1 on any FAIL.
+// cases.json with `trajectories`: a chat loop (`format` deepeyes-loop-golden/1 and pixelreasoner-loop-golden/1:
+// those systems' drivers; otherwise ViLaVT's). Prints one PASS/FAIL line per check; exit status 1 on any FAIL.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,7 +59,13 @@ export async function goldenMain(argv: string[]): Promise<number> {
     } catch (e) {
       throw new CliError(`${join(dir, 'cases.json')}: ${(e as Error).message}`);
     }
-    if (Array.isArray(doc.trajectories)) {
+    if (doc.format === 'deepeyes-loop-golden/1') {
+      result = await (await import('../golden/deepeyes.js')).runDeepEyesGolden(dir);
+    } else if (doc.format === 'pixelreasoner-loop-golden/1') {
+      result = await (await import('../golden/pixelreasoner.js')).runPixelReasonerGolden(dir);
+    } else if (Array.isArray(doc.trajectories) && doc.format !== undefined && !/^vilavt-loop-golden\//.test(String(doc.format))) {
+      throw new CliError(`${join(dir, 'cases.json')}: unknown trajectory format ${JSON.stringify(doc.format)} (known: vilavt-loop-golden/1, deepeyes-loop-golden/1, pixelreasoner-loop-golden/1)`);
+    } else if (Array.isArray(doc.trajectories)) {
       result = await (await import('../golden/loop.js')).runLoopGolden(dir);
     } else if (Array.isArray(doc.cases)) {
       result = await (await import('../golden/resample.js')).runResampleGolden(dir);

@@ -6,6 +6,7 @@ const USAGE = `usage: vilavt <command> [options]
   chat --model DIR --image PATH [--image PATH ...] "question"   answer a question about images (--help for options)
   serve --model DIR [--port 8080] [--api-key KEY]                 the OpenAI chat API on 127.0.0.1 (--help for options)
   inspect --model DIR|config.json                                 describe a checkpoint and its memory plan
+  quantize --model IN --out OUT [--group 128]                     write a 4-bit (AWQ layout) copy of a checkpoint
   golden DIR [--f32|--f16|--both]                                 run a golden folder (model scenarios, resampling, loop)
   selftest                                                        every GPU kernel against its CPU reference`;
 
@@ -33,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./serve.js')).serveMain(rest);
     case 'inspect':
       return (await import('./inspect.js')).inspectMain(rest);
+    case 'quantize':
+      return (await import('./quantize.js')).quantizeMain(rest);
     case 'golden':
       return (await import('./golden.js')).goldenMain(rest);
     case 'selftest':

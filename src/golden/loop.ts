@@ -2,86 +2,10 @@
 // compares every recorded field. cases.json is read with the Python-semantics JSON reader so that
 // int and float stay distinct (a bbox of `100.0` must not pass for `100`).
 
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ChatDriver, type CropRecord, type LlmCall, type TurnOutcome } from '../chat/driver.js';
-import { pyJsonLoads } from '../py/json-loads.js';
-import { pyRepr } from '../py/repr.js';
-import { pyHasNonFinite, pyIdentical } from '../py/structure.js';
-import { PyDict, PyTuple, type PyValue } from '../py/value.js';
-import type { ContentItem } from '../chat/conversation.js';
+import type { PyDict, PyValue } from '../py/value.js';
+import { contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str } from './compare.js';
 import type { DecodedImage } from '../preprocess/image.js';
-import { decodeImageFile } from '../platform/node-image.js';
-
-const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
-
-const int = (n: number): bigint => BigInt(n);
-const ints = (a: readonly number[]): bigint[] => a.map(int);
-const dict = (o: Record<string, PyValue>): PyDict => PyDict.fromObject(o);
-
-class Mismatch extends Error {}
-
-function get(v: PyValue | undefined, key: string): PyValue {
-  if (!(v instanceof PyDict) || !v.has(key)) throw new Mismatch(`golden has no field '${key}'`);
-  return v.get(key)!;
-}
-function str(v: PyValue): string {
-  if (typeof v !== 'string') throw new Mismatch(`golden field is not a string: ${pyRepr(v)}`);
-  return v;
-}
-
-function show(v: PyValue): string {
-  const s = pyRepr(v);
-  return s.length > 160 ? s.slice(0, 160) + '…' : s;
-}
-
-/** First difference between expected and actual, as `path: expected … got …`, or null. */
-function diff(path: string, exp: PyValue, got: PyValue): string | null {
-  if (typeof exp === 'string' && typeof got === 'string' && exp !== got) {
-    let i = 0;
-    while (i < exp.length && exp[i] === got[i]) i++;
-    const ctx = (s: string): string => JSON.stringify(s.slice(Math.max(0, i - 40), i + 40));
-    return `${path}: strings differ at char ${i}: expected …${ctx(exp)}… got …${ctx(got)}…`;
-  }
-  if (exp instanceof PyDict && got instanceof PyDict) {
-    for (const [k, v] of exp.entries) {
-      if (!got.has(k)) return `${path}.${String(k)}: expected ${show(v)} got (missing)`;
-      const d = diff(`${path}.${String(k)}`, v, got.get(k)!);
-      if (d) return d;
-    }
-    for (const k of got.keys()) if (!exp.has(k)) return `${path}.${String(k)}: expected (absent) got ${show(got.get(k)!)}`;
-    return null;
-  }
-  if (Array.isArray(exp) && Array.isArray(got)) {
-    if (exp.length !== got.length) return `${path}: expected ${exp.length} items got ${got.length}: expected ${show(exp)} got ${show(got)}`;
-    for (let i = 0; i < exp.length; i++) {
-      const d = diff(`${path}[${i}]`, exp[i]!, got[i]!);
-      if (d) return d;
-    }
-    return null;
-  }
-  return pyIdentical(exp, got) ? null : `${path}: expected ${show(exp)} got ${show(got)}`;
-}
-
-/** The parsed tool arguments as the golden writes them: JSON, or {"python_repr"} with NaN/inf. */
-function parsedAsGolden(v: PyValue): PyValue {
-  if (pyHasNonFinite(v)) return dict({ python_repr: pyRepr(v) });
-  const toJson = (x: PyValue): PyValue => {
-    if (Array.isArray(x)) return x.map(toJson);
-    if (x instanceof PyTuple) return x.items.map(toJson);
-    if (x instanceof PyDict) {
-      const d = new PyDict();
-      for (const [k, val] of x.entries) d.set(typeof k === 'string' ? k : pyRepr(k), toJson(val));
-      return d;
-    }
-    return x;
-  };
-  return toJson(v);
-}
-
-const contentAsGolden = (items: readonly ContentItem[]): PyValue =>
-  items.map((it) => (it.type === 'text' ? dict({ type: 'text', text: it.text }) : dict({ type: 'image' })));
 
 function cropAsGolden(c: CropRecord): PyDict {
   return dict({
@@ -217,26 +141,5 @@ async function runTrajectory(
 
 /** Replay every trajectory of DIR/cases.json; one PASS line per trajectory or its first difference. */
 export async function runLoopGolden(dir: string): Promise<{ ok: boolean; lines: string[] }> {
-  const cases = pyJsonLoads(await readFile(join(dir, 'cases.json'), 'utf8'));
-  const sizes = get(cases, 'images');
-  const images = new Map<string, DecodedImage>();
-  for (const name of (sizes as PyDict).keys()) images.set(str(name), await decodeImageFile(join(dir, str(name))));
-
-  const lines: string[] = [];
-  let ok = true;
-  for (const traj of get(cases, 'trajectories') as PyValue[]) {
-    const name = str(get(traj, 'name'));
-    let problem: string | null;
-    try {
-      problem = await runTrajectory(traj, images, sizes);
-    } catch (e) {
-      problem = `threw ${(e as Error).stack ?? String(e)}`;
-    }
-    if (problem === null) lines.push(`PASS ${name}`);
-    else {
-      ok = false;
-      lines.push(`FAIL ${name} / ${problem}`);
-    }
-  }
-  return { ok, lines };
+  return runTrajectoryFile(dir, (traj, images, sizes) => runTrajectory(traj, images, sizes));
 }

@@ -13,7 +13,7 @@ import { VilavtModel } from '../model/vilavt-model.js';
 import { MropePositions, mergedGridOf } from '../model/mrope.js';
 import type { GridThw } from '../model/vision-plan.js';
 import { activationFrom } from '../model/gpu-util.js';
-import { visionRopeTable, mropeTable } from '../model/rope-tables.js';
+import { visionRopeTable, mropeTable } from '../ops/rope-tables.js';
 import { gelu, siluMul } from '../ops/activation.js';
 import { maxRelErr } from '../util/rel-err.js';
 

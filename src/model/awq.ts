@@ -6,9 +6,9 @@
 //   P.qzeros  I32 [in/g, out/8]    4-bit zero points, packed the same way,
 //   P.scales  F16 [in/g, out],
 // nibble i (bits 4i..4i+3) of word column c holding output column 8c + AWQ_ORDER[i]; W[o, k] =
-// (q[k, o] − z[k/g, o])·s[k/g, o]. The engine converts it to its own q4 layout (src/ops/linear-q4.ts) at load.
-import type { Q4Parts } from '../ops/linear-q4.js';
-import { Q4_GROUP_MULTIPLE } from '../ops/linear-q4.js';
+// (q[k, o] − z[k/g, o])·s[k/g, o]. The engine converts it to its own q4 layout (src/ops/matmul-q4.ts) at load.
+import type { Q4Parts } from '../ops/matmul-q4.js';
+import { Q4_GROUP_MULTIPLE } from '../ops/matmul-q4.js';
 
 /** Output column of nibble i within a packed word. */
 export const AWQ_ORDER: readonly number[] = [0, 2, 4, 6, 1, 3, 5, 7];

@@ -7,7 +7,7 @@ import { ShapeError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { linear, linearSiluMul } from '../ops/matmul.js';
-import { rmsNorm } from '../ops/norm.js';
+import { rmsNorm } from '../ops/rmsnorm.js';
 import { siluMul } from '../ops/activation.js';
 import { ropeWriteKv } from '../ops/rope.js';
 import { causalAttention } from '../ops/attention.js';
@@ -17,7 +17,7 @@ import { rowsOf } from '../ops/view.js';
 import type { LlmConfig } from './config.js';
 import type { LlmWeights } from './weights.js';
 import { KvCache } from './kv-cache.js';
-import { mropeTable } from './rope-tables.js';
+import { mropeTable } from '../ops/rope-tables.js';
 import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
 
 export interface ImageRows {

@@ -5,7 +5,7 @@ import type { ActDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { linear } from '../ops/matmul.js';
-import { rmsNorm, headRmsNorm } from '../ops/norm.js';
+import { rmsNorm, headRmsNorm } from '../ops/rmsnorm.js';
 import { siluMul } from '../ops/activation.js';
 import { applyRope } from '../ops/rope.js';
 import { causalAttention } from '../ops/attention.js';
@@ -13,7 +13,7 @@ import { embed } from '../ops/rows.js';
 import type { StridedView } from '../ops/view.js';
 import type { TextEncoderConfig } from './config.js';
 import type { DecoderWeights, LinearWeights } from './weights.js';
-import { ropeTable1d } from './rope-tables.js';
+import { ropeTable1d } from '../ops/rope-tables.js';
 import { uploadF32, uploadU32 } from './gpu-util.js';
 
 export interface TextEncoderCapture {

@@ -8,7 +8,7 @@ import { ShapeError, VilavtError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { linear, type LinearWeight } from '../ops/matmul.js';
-import { rmsNorm } from '../ops/norm.js';
+import { rmsNorm } from '../ops/rmsnorm.js';
 import { siluMul, gelu } from '../ops/activation.js';
 import { applyRope } from '../ops/rope.js';
 import { segmentedAttention } from '../ops/attention.js';
@@ -17,7 +17,7 @@ import { columns, rowsOf } from '../ops/view.js';
 import type { VisionConfig } from './config.js';
 import type { LinearWeights, VisionWeights } from './weights.js';
 import { planVisionCall, visionBlockSchedule, type GridThw, type VisionPlan } from './vision-plan.js';
-import { visionRopeTable, inquiryRopeTable } from './rope-tables.js';
+import { visionRopeTable, inquiryRopeTable } from '../ops/rope-tables.js';
 import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
 
 export interface VisionImage {

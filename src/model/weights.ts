@@ -19,7 +19,7 @@ import { CheckpointError } from './errors.js';
 import { bindingParts } from './memory-plan.js';
 import { awqToQ4, concatQ4Rows, QWEIGHT, QZEROS, SCALES, sliceQ4Rows } from './awq.js';
 import type { LinearWeight } from '../ops/matmul.js';
-import { packQ4, uploadQ4, type Q4Parts } from '../ops/linear-q4.js';
+import { packQ4, uploadQ4, type Q4Parts } from '../ops/matmul-q4.js';
 
 /** A float matrix, or a 4-bit one where the checkpoint stores the layer quantized (AWQ, src/model/awq.ts). */
 export interface LinearWeights { w: LinearWeight; b: Tensor | null }

@@ -5,7 +5,7 @@ import { ShapeError } from '../runtime/errors.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { actDtype, requireDistinct } from './checks.js';
-import { streamLayout } from './norm.js';
+import { streamLayout } from './layout.js';
 
 /** out[M, I] = silu(gu[:, :I]) ⊙ gu[:, I:], from the fused gate/up projection gu [M, 2I]. */
 export function siluMul(rec: Recorder, gpu: Gpu, gu: Tensor, out: Tensor): void {

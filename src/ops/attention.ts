@@ -1,13 +1,12 @@
 // Attention ops: non-causal segmented attention (ViT window / full / QA with appended inquiry keys), causal GQA
 // attention over a KV cache (prefill chunks and a split-K decode path), and KV cache writes.
-// Kernels: kernels/attention_segmented.wgsl, kernels/attention_causal.wgsl, kernels/kv_write.wgsl.
+// Kernels: kernels/attention_segmented.wgsl, kernels/attention_causal.wgsl, kernels/attention_kv_write.wgsl.
 // Every kernel reads rows as vec4, so head_dim, strides and offsets must be multiples of 4 (true of every
 // model here: head_dim 80 / 128, tiny goldens 8 / 16).
 import type { Gpu } from '../runtime/device.js';
-import { ShapeError } from '../runtime/errors.js';
+import { ContextOverflowError, ShapeError } from '../runtime/errors.js';
 import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { ContextOverflowError } from '../model/errors-kv.js';
 import { checkView, type StridedView } from './view.js';
 
 export interface SegmentedAttentionArgs {
@@ -279,7 +278,7 @@ export function writeKv(rec: Recorder, gpu: Gpu, src: StridedView, rows: number,
   if (at + rows > dst.shape[0]!) throw new ContextOverflowError(dst.shape[0]!, at + rows);
   checkNoAlias(dst, [src.t], what);
   if (rows === 0) return;
-  const pipe = gpu.pipeline('kv_write', { defines: { ACT_F16: dtype === 'f16' } });
+  const pipe = gpu.pipeline('attention_kv_write', { defines: { ACT_F16: dtype === 'f16' } });
   rec.dispatch(pipe, [u32(rows), u32(w / 4), u32(src.stride / 4), u32(src.offset / 4), u32(at)], [src.t, dst],
     foldWorkgroups(Math.ceil((rows * w) / 4 / 64)));
 }

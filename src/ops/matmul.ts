@@ -1,15 +1,15 @@
-// Linear layers: y = x·Wᵀ (+ b), optionally accumulated into y (kernels/matvec.wgsl for one row, kernels/matmul.wgsl
+// Linear layers: y = x·Wᵀ (+ b), optionally accumulated into y (kernels/matmul_vec.wgsl for one row, kernels/matmul.wgsl
 // for many). A weight larger than the binding limit arrives split by rows; each part is one dispatch writing its
 // own range of output columns.
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType, WeightDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
-import type { Defines } from '../runtime/wgsl.js';
+import type { KernelDefines } from '../runtime/kernels.js';
 import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkLinearQ4, isQ4, linearQ4, q4MatvecPlan, type Q4Weight } from './linear-q4.js';
+import { checkLinearQ4, isQ4, linearQ4, q4MatvecPlan, type Q4Weight } from './matmul-q4.js';
 
-/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/linear-q4.ts). */
+/** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/matmul-q4.ts). */
 export type LinearWeight = Tensor | Q4Weight;
 
 export interface LinearOptions {
@@ -25,7 +25,7 @@ export interface LinearOptions {
 /** The RMSNorm a matrix-vector product applies to its input (weight f32 [K]). */
 export interface NormIn { weight: Tensor; eps: number }
 
-/** How the matrix-vector kernel is laid out (kernels/matvec.wgsl): see `matvecPlan`. */
+/** How the matrix-vector kernel is laid out (kernels/matmul_vec.wgsl): see `matvecPlan`. */
 export interface MatvecPlan {
   readonly kind: 'matvec';
   /** Invocations per workgroup. */
@@ -123,7 +123,7 @@ function checkNormIn(norm: NormIn, x: Tensor, y: Tensor, what: string): void {
   if (g.part.buffer === y.part.buffer) throw new ShapeError(`${what}: y shares a GPU buffer with the norm weight`);
 }
 
-function weightDefines(shape: LinearShape, block: number): Defines {
+function weightDefines(shape: LinearShape, block: number): KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> {
   return {
     ACT_F16: shape.act === 'f16',
     W16: shape.weight !== 'f32',
@@ -157,8 +157,8 @@ export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeigh
   checkMatvecPlan(plan);
   const defines = { SILU_PAIRS: true, NORM_IN: !!opts.norm };
   const pipe = q4
-    ? gpu.pipeline('matvec_q4', { defines: { ACT_F16: shape.act === 'f16', ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } })
-    : gpu.pipeline('matvec', { defines: { ...weightDefines(shape as LinearShape, 8), ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+    ? gpu.pipeline('matmul_vec_q4', { defines: { ACT_F16: shape.act === 'f16', ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } })
+    : gpu.pipeline('matmul_vec', { defines: { ...weightDefines(shape as LinearShape, 8), ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
   // Row ranges of the weight and what binds each (a float part, or a q4 slice's codes and group words).
   const segments = q4 ? w.slices.map((s) => ({ row0: s.row0, rows: s.rows, bind: [s.codes, s.groups] as Binding[] }))
     : (w as Tensor).parts.map((p) => ({ row0: p.row0, rows: p.rows, bind: [p] as Binding[] }));
@@ -192,10 +192,10 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
   if (plan.kind !== 'matvec' && norm) throw new ShapeError('linear: a fused input norm needs the matrix-vector kernel');
   if (plan.kind === 'matvec') checkMatvecPlan(plan);
   const block = plan.kind === 'matvec' ? 8 : 4;
-  const defines: Defines = { ...weightDefines(shape, block), HAS_BIAS: bias !== null, NORM_IN: norm !== null };
+  const defines: KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> = { ...weightDefines(shape, block), HAS_BIAS: bias !== null, NORM_IN: norm !== null };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
-    const pipe = gpu.pipeline('matvec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+    const pipe = gpu.pipeline('matmul_vec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
     const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * MATVEC_ROWS;
     for (const part of w.parts) {
       if (part.rows === 0) continue;

@@ -5,14 +5,14 @@ import { ShapeError } from '../runtime/errors.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { actDtype, requireDistinct, requireDtype, requirePositiveInt } from './checks.js';
-import { CPU_UNIT_WORKGROUP } from './norm.js';
+import { CPU_UNIT_WORKGROUP } from './layout.js';
 import { checkView, type StridedView } from './view.js';
-import { ContextOverflowError } from '../model/errors-kv.js';
+import { ContextOverflowError } from '../runtime/errors.js';
 
 /**
  * In place: each of `heads` heads of each of `rows` rows of `view` (head h of row r = headDim elements at
  * r*stride + offset + h*headDim) becomes x·cos + rotate_half(x)·sin, with table [rows, headDim] f32 holding
- * cos θ in columns 0..headDim/2-1 and sin θ in the rest (src/model/rope-tables.ts).
+ * cos θ in columns 0..headDim/2-1 and sin θ in the rest (src/ops/rope-tables.ts).
  */
 export function applyRope(rec: Recorder, gpu: Gpu, view: StridedView, rows: number, heads: number, headDim: number,
   table: Tensor): void {

@@ -5,7 +5,7 @@ import { ShapeError } from '../runtime/errors.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { actDtype, requireDistinct, requireDtype, requirePositiveInt } from './checks.js';
-import { streamLayout } from './norm.js';
+import { streamLayout } from './layout.js';
 
 /** NaN bit patterns for invalid indices (f16: two halves, the kernel takes the low one). */
 const NAN_BITS = { f32: 0x7fc00000, f16: 0x7e007e00 } as const;

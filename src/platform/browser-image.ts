@@ -9,9 +9,8 @@
 // rounding; a palette PNG with transparency comes back as RGBA (Pillow's P -> RGB ignores it). 16-bit PNGs are
 // reduced to 8 bits by the browser's rounding, not by Pillow's "keep the high byte". JPEGs go through the browser's
 // libjpeg-turbo build, which may round differently from Pillow's.
-import type { ImageDecoder } from '../chat/session.js';
 import { ImageError } from '../preprocess/errors.js';
-import type { DecodedImage } from '../preprocess/image.js';
+import type { DecodedImage, ImageDecoder } from '../preprocess/image.js';
 import { withoutExifOrientation } from './exif-orientation.js';
 
 /** PNG colour type from the IHDR chunk, or null when `bytes` is not a PNG. */

@@ -14,6 +14,11 @@ export interface DecodedImage {
 
 export type RgbImage = DecodedImage & { channels: 3 };
 
+/** Decodes image file bytes (the browser's and Node's decoders differ; each platform plugs in its own). */
+export interface ImageDecoder {
+  decode(bytes: Uint8Array, name: string): Promise<DecodedImage>;
+}
+
 /** Throws ImageError unless the fields describe a consistent image (zero sizes allowed, like Pillow). */
 export function checkImage(img: DecodedImage): void {
   const { width, height, channels, data } = img;

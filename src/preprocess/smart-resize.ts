@@ -43,6 +43,15 @@ export function smartResize(height: number, width: number, opts: SmartResizeOpti
       `absolute aspect ratio must be smaller than ${MAX_RATIO}, got ${formatPyFloat(ratio)}`,
     );
   }
+  return smartResizeCore(height, width, factor, minPixels, maxPixels);
+}
+
+/**
+ * The arithmetic of smart_resize without its checks: sizes may be floats (DeepEyes passes a bbox's nominal size)
+ * and any aspect ratio passes. Returns [height, width]. A zero area in the min_pixels branch divides by zero
+ * (Python's ZeroDivisionError): the caller decides what that means; here it throws ImageError 'bad_size'.
+ */
+export function smartResizeCore(height: number, width: number, factor: number, minPixels: number, maxPixels: number): [number, number] {
   let hBar = Math.max(factor, roundHalfEven(height / factor) * factor);
   let wBar = Math.max(factor, roundHalfEven(width / factor) * factor);
   if (hBar * wBar > maxPixels) {
@@ -50,6 +59,7 @@ export function smartResize(height: number, width: number, opts: SmartResizeOpti
     hBar = Math.floor(height / beta / factor) * factor;
     wBar = Math.floor(width / beta / factor) * factor;
   } else if (hBar * wBar < minPixels) {
+    if (height * width === 0) throw new ImageError('bad_size', 'division by zero');
     const beta = Math.sqrt(minPixels / (height * width));
     hBar = Math.ceil((height * beta) / factor) * factor;
     wBar = Math.ceil((width * beta) / factor) * factor;

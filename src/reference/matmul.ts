@@ -1,6 +1,6 @@
 // Float64 reference of the linear op (src/ops/matmul.ts).
 import { refSiluMul } from './activation.js';
-import { refRmsNorm } from './norm.js';
+import { refRmsNorm } from './rmsnorm.js';
 
 /**
  * y[M, N] = x[M, K]·w[N, K]ᵀ (+ bias[N]) (+ y0[M, N] when accumulating), in float64. Row-major; w in PyTorch's

@@ -48,6 +48,13 @@ export class GpuValidationError extends VilavtError {
   }
 }
 
+/** The KV cache cannot take the rows asked for: the conversation no longer fits the context reserved for it. */
+export class ContextOverflowError extends VilavtError {
+  constructor(readonly capacity: number, readonly requested: number) {
+    super('context-overflow', `context overflow: ${requested} tokens requested, the KV cache holds ${capacity}`);
+  }
+}
+
 /** Wrong shapes, dtypes or arguments handed to an op. */
 export class ShapeError extends VilavtError {
   constructor(message: string) { super('shape', message); }

@@ -1,4 +1,4 @@
-// Self-test of the linear op (kernels/matvec.wgsl, kernels/matmul.wgsl) against the float64 reference.
+// Self-test of the linear op (kernels/matmul_vec.wgsl, kernels/matmul.wgsl) against the float64 reference.
 import type { Gpu } from '../runtime/device.js';
 import { encode, type ActDType, type WeightDType } from '../runtime/dtype.js';
 import { linear } from '../ops/matmul.js';

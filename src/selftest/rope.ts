@@ -1,7 +1,7 @@
-// Self-test of the rotary op (kernels/rope.wgsl) with the CPU tables of src/model/rope-tables.ts, f32 activations.
+// Self-test of the rotary op (kernels/rope.wgsl) with the CPU tables of src/ops/rope-tables.ts, f32 activations.
 import type { Gpu } from '../runtime/device.js';
 import { applyRope } from '../ops/rope.js';
-import { mropeTable, visionRopeTable } from '../model/rope-tables.js';
+import { mropeTable, visionRopeTable } from '../ops/rope-tables.js';
 import { refApplyRope } from '../reference/rope.js';
 import { result, runAndRead, upload } from './elementwise-util.js';
 import { uniformArray } from '../util/random.js';

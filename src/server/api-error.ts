@@ -1,6 +1,6 @@
 // Errors as the OpenAI API reports them: an HTTP status and `{"error": {message, type, param, code}}`. Engine
 // errors are mapped to a status here, once; nothing else reaches a client (no stack traces, no internals).
-import { ContextOverflowError } from '../model/errors-kv.js';
+import { ContextOverflowError } from '../runtime/errors.js';
 import { ChatError } from '../chat/errors.js';
 import { ImageError } from '../preprocess/errors.js';
 import { VilavtError } from '../runtime/errors.js';

@@ -1,8 +1,8 @@
 // The checkpoint's own chat template, rendered with @huggingface/jinja (transformers' apply_chat_template
-// environment: trim_blocks + lstrip_blocks, which the library applies). src/chat/conversation.ts has the same
+// environment: trim_blocks + lstrip_blocks, which the library applies). src/text/conversation.ts has the same
 // semantics written out in TypeScript (renderPrompt); test/text/chat-template.test.ts proves they agree.
 import { Template } from '@huggingface/jinja';
-import type { Message } from '../chat/conversation.js';
+import type { Message } from './conversation.js';
 import { ChatTemplateError } from './errors.js';
 
 /**

@@ -106,7 +106,7 @@ describe('ChatSession', () => {
       .toEqual(['the shapes on the sign board', 'the red shape at the left end of the sign']);
     expect(tokenText(ev, 0)).toBe(replay.assistant_turns[0]);
     expect(ev.at(-2)).toEqual({ type: 'answer', answer: 'circle' });
-    expect(ev.at(-1)).toEqual({ type: 'done', answer: 'circle', rounds: 3, stop_reason: 'answer' });
+    expect(ev.at(-1)).toEqual({ type: 'done', answer: 'circle', rounds: 3, stop_reason: 'answer', system: 'vilavt' });
   });
 
   it('several sessions share one loaded model: concurrent conversations, separate caches, same results', async () => {

@@ -1,6 +1,6 @@
-// Random 4-bit weights for kernel tests (src/ops/linear-q4.ts layout).
+// Random 4-bit weights for kernel tests (src/ops/matmul-q4.ts layout).
 import { numberToF16Bits } from '../../src/runtime/dtype.js';
-import type { Q4Parts } from '../../src/ops/linear-q4.js';
+import type { Q4Parts } from '../../src/ops/matmul-q4.js';
 import { rng } from './random.js';
 
 /** Random codes, zero points and f16 scales (0.002..0.03, the size of a trained layer's steps). */

@@ -3,12 +3,11 @@ import { getGpu, CORE, featurePaths, poison, uploadValues, relError, type Featur
 import { uniform } from '../helpers/random.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { decode, encode, type ActDType } from '../../src/runtime/dtype.js';
-import { ShapeError } from '../../src/runtime/errors.js';
+import { ContextOverflowError, ShapeError } from '../../src/runtime/errors.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import type { StridedView } from '../../src/ops/view.js';
 import { causalAttention, decodeSplits, segmentedAttention, writeKv } from '../../src/ops/attention.js';
 import { KvCache } from '../../src/model/kv-cache.js';
-import { ContextOverflowError } from '../../src/model/errors-kv.js';
 import { selfTests } from '../../src/selftest/attention.js';
 import { refCausalAttention, refSegmentedAttention, type RefView } from '../../src/reference/attention.js';
 

@@ -11,10 +11,10 @@ import { encode, type ActDType, type WeightDType } from '../../src/runtime/dtype
 import { ShapeError } from '../../src/runtime/errors.js';
 import { checkLinear, linearSiluMul, recordLinear, type MatvecPlan } from '../../src/ops/matmul.js';
 import { ropeWriteKv } from '../../src/ops/rope.js';
-import { ContextOverflowError } from '../../src/model/errors-kv.js';
+import { ContextOverflowError } from '../../src/runtime/errors.js';
 import { refFusedMatvec } from '../../src/reference/matmul.js';
-import { checkLinearQ4, destroyQ4, isQ4, packQ4, recordLinearQ4, uploadQ4 } from '../../src/ops/linear-q4.js';
-import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/linear-q4.js';
+import { checkLinearQ4, destroyQ4, isQ4, packQ4, recordLinearQ4, uploadQ4 } from '../../src/ops/matmul-q4.js';
+import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
 import { randomQ4 } from '../helpers/q4.js';
 import { refRopeWriteKv } from '../../src/reference/rope.js';
 

@@ -93,7 +93,7 @@ async function check(gpu: Gpu, s: Shape, act: ActDType, weight: WeightDType, see
   for (const t of [x, w, b]) if (t) gpu.destroyTensor(t);
 }
 
-describe('linear (kernels/matvec.wgsl, kernels/matmul.wgsl)', async () => {
+describe('linear (kernels/matmul_vec.wgsl, kernels/matmul.wgsl)', async () => {
   const all = await combos();
   const name = (c: Combo) => `${c.path.name}: act ${c.act}, weight ${c.weight}`;
 

@@ -7,7 +7,7 @@ import { refMropeTable, refRopeTable1d, refRopeTable2d, type RopeTable } from '.
 import type { ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import { applyRope } from '../../src/ops/rope.js';
-import { inquiryRopeTable, mropeTable, ropeTable1d, visionRopeTable } from '../../src/model/rope-tables.js';
+import { inquiryRopeTable, mropeTable, ropeTable1d, visionRopeTable } from '../../src/ops/rope-tables.js';
 import { refApplyRope } from '../../src/reference/rope.js';
 import { actCases, put } from './elementwise-helpers.js';
 

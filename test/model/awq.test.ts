@@ -9,7 +9,7 @@ import { CheckpointError } from '../../src/model/errors.js';
 import { encodeSafetensors, SafetensorsFile, type TensorToEncode } from '../../src/model/safetensors.js';
 import { awqToQ4, q4ToAwq } from '../../src/model/awq.js';
 import { loadModelWeights, type WeightUploader } from '../../src/model/weights.js';
-import { isQ4 } from '../../src/ops/linear-q4.js';
+import { isQ4 } from '../../src/ops/matmul-q4.js';
 import type { DType } from '../../src/runtime/dtype.js';
 import { Tensor } from '../../src/runtime/tensor.js';
 import { rng } from '../helpers/random.js';

@@ -1,7 +1,7 @@
 // The GPU engine against our float64 reference on generated checkpoint variants (other dimensions, tied heads,
 // shards, GQA ratios, a Qwen3 text encoder whose heads·head_dim != hidden, several regions and query groups,
 // non-square images, integration points, a plain qwen2_5_vl checkpoint, partial windows). Each variant is written
-// as a tiny-a-format case folder (scripts/golden-case.ts) and run by the same runner as the independent goldens
+// as a tiny-a-format case folder (test/reference/golden-case.ts) and run by the same runner as the independent goldens
 // (src/golden/model.ts) on the f32 path and, when the adapter has shader-f16, the f16 path. Tolerances are the
 // runner's (tiny-a README): f32 1e-4 relative to max|ref|, f16 5e-3 (vision/text) and 3e-2 (logits).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runModelGolden } from '../../src/golden/model.js';
-import { makeGoldenCase, VARIANTS, writeGoldenCase, type CaseTensor, type GoldenCase } from '../../scripts/golden-case.js';
+import { makeGoldenCase, VARIANTS, writeGoldenCase, type CaseTensor, type GoldenCase } from '../reference/golden-case.js';
 import { featurePaths, getGpu } from '../helpers/gpu.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vilavt-variants-'));

@@ -4,7 +4,7 @@
 // wrapped here with this oracle's Float64Array signatures and shape checks.
 export { refErf, refErfc, refGelu } from '../../src/reference/activation.js';
 import { refLinear } from '../../src/reference/matmul.js';
-import { refRmsNorm as productRmsNorm } from '../../src/reference/norm.js';
+import { refRmsNorm as productRmsNorm } from '../../src/reference/rmsnorm.js';
 import { refCausalAttention as productCausal, refSegmentedAttention as productSegmented } from '../../src/reference/attention.js';
 
 export class RefError extends Error {

@@ -33,9 +33,11 @@ describe('demo server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves the page, the bundle, and assets by range', async () => {
+  it('serves the app, its bundles, and assets by range', async () => {
     expect((await fetch(`${s.origin}/`)).headers.get('content-type')).toMatch(/text\/html/);
-    expect(await (await fetch(`${s.origin}/demo.js`)).text()).toContain('__vilavtDemo');
+    expect(await (await fetch(`${s.origin}/app.js`)).text()).toContain('__vilavtApp');
+    expect((await fetch(`${s.origin}/worker.js`)).headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${s.origin}/app.css`)).headers.get('content-type')).toMatch(/text\/css/);
     const head = await fetch(`${s.origin}/assets/w.bin`, { method: 'HEAD' });
     expect([head.status, head.headers.get('content-length'), head.headers.get('accept-ranges')]).toEqual([200, '1000', 'bytes']);
     const part = await fetch(`${s.origin}/assets/w.bin`, { headers: { Range: 'bytes=10-19' } });

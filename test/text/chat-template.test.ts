@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { renderPrompt, type ContentItem, type Message } from '../../src/chat/conversation.js';
+import { renderPrompt, type ContentItem, type Message } from '../../src/text/conversation.js';
 import { firstTurnText, imageIndexPrompt, REASONING_SYSTEM_PROMPT } from '../../src/chat/prompts.js';
 import { ChatTemplate, QWEN25_VL_CHAT_TEMPLATE } from '../../src/text/chat-template.js';
 import { ChatTemplateError } from '../../src/text/errors.js';

@@ -1,0 +1,125 @@
+// Shared by the loop-golden runners (ViLaVT loop-a, DeepEyes, Pixel-Reasoner): reading cases.json with Python
+// semantics (int and float stay distinct), the original images, and the first difference between an expected and
+// an actual record.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContentItem } from '../text/conversation.js';
+import { pyJsonLoads } from '../py/json-loads.js';
+import { pyRepr } from '../py/repr.js';
+import { pyHasNonFinite, pyIdentical } from '../py/structure.js';
+import { PyDict, PyTuple, type PyValue } from '../py/value.js';
+import type { DecodedImage } from '../preprocess/image.js';
+import { decodeImageFile } from '../platform/node-image.js';
+
+export const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
+
+export const int = (n: number): bigint => BigInt(n);
+export const ints = (a: readonly number[]): bigint[] => a.map(int);
+export const dict = (o: Record<string, PyValue>): PyDict => PyDict.fromObject(o);
+
+export class Mismatch extends Error {}
+
+export function get(v: PyValue | undefined, key: string): PyValue {
+  if (!(v instanceof PyDict) || !v.has(key)) throw new Mismatch(`golden has no field '${key}'`);
+  return v.get(key)!;
+}
+export function str(v: PyValue): string {
+  if (typeof v !== 'string') throw new Mismatch(`golden field is not a string: ${pyRepr(v)}`);
+  return v;
+}
+
+function show(v: PyValue): string {
+  const s = pyRepr(v);
+  return s.length > 160 ? s.slice(0, 160) + '…' : s;
+}
+
+/** First difference between expected and actual, as `path: expected … got …`, or null. */
+export function diff(path: string, exp: PyValue, got: PyValue): string | null {
+  if (typeof exp === 'string' && typeof got === 'string' && exp !== got) {
+    let i = 0;
+    while (i < exp.length && exp[i] === got[i]) i++;
+    const ctx = (s: string): string => JSON.stringify(s.slice(Math.max(0, i - 40), i + 40));
+    return `${path}: strings differ at char ${i}: expected …${ctx(exp)}… got …${ctx(got)}…`;
+  }
+  if (exp instanceof PyDict && got instanceof PyDict) {
+    for (const [k, v] of exp.entries) {
+      if (!got.has(k)) return `${path}.${String(k)}: expected ${show(v)} got (missing)`;
+      const d = diff(`${path}.${String(k)}`, v, got.get(k)!);
+      if (d) return d;
+    }
+    for (const k of got.keys()) if (!exp.has(k)) return `${path}.${String(k)}: expected (absent) got ${show(got.get(k)!)}`;
+    return null;
+  }
+  if (Array.isArray(exp) && Array.isArray(got)) {
+    if (exp.length !== got.length) return `${path}: expected ${exp.length} items got ${got.length}: expected ${show(exp)} got ${show(got)}`;
+    for (let i = 0; i < exp.length; i++) {
+      const d = diff(`${path}[${i}]`, exp[i]!, got[i]!);
+      if (d) return d;
+    }
+    return null;
+  }
+  return pyIdentical(exp, got) ? null : `${path}: expected ${show(exp)} got ${show(got)}`;
+}
+
+
+/** The parsed tool arguments as the golden writes them: JSON, or {"python_repr"} with NaN/inf. */
+export function parsedAsGolden(v: PyValue): PyValue {
+  if (pyHasNonFinite(v)) return dict({ python_repr: pyRepr(v) });
+  const toJson = (x: PyValue): PyValue => {
+    if (Array.isArray(x)) return x.map(toJson);
+    if (x instanceof PyTuple) return x.items.map(toJson);
+    if (x instanceof PyDict) {
+      const d = new PyDict();
+      for (const [k, val] of x.entries) d.set(typeof k === 'string' ? k : pyRepr(k), toJson(val));
+      return d;
+    }
+    return x;
+  };
+  return toJson(v);
+}
+
+export const contentAsGolden = (items: readonly ContentItem[]): PyValue =>
+  items.map((it) => (it.type === 'text' ? dict({ type: 'text', text: it.text }) : dict({ type: 'image' })));
+
+/** Returns the first difference or null; `note` records informative differences (printed as NOTE lines). */
+export type TrajectoryRunner = (traj: PyValue, images: Map<string, DecodedImage>, sizes: PyValue, note: (s: string) => void) => Promise<string | null>;
+
+/** Runs every trajectory of DIR/cases.json (images decoded once); one PASS line per trajectory or its first difference. */
+export async function runTrajectoryFile(dir: string, run: TrajectoryRunner): Promise<{ ok: boolean; lines: string[] }> {
+  const cases = pyJsonLoads(await readFile(join(dir, 'cases.json'), 'utf8'));
+  const sizes = get(cases, 'images');
+  const images = new Map<string, DecodedImage>();
+  for (const name of (sizes as PyDict).keys()) images.set(str(name), await decodeImageFile(join(dir, str(name))));
+
+  const lines: string[] = [];
+  let ok = true;
+  for (const traj of get(cases, 'trajectories') as PyValue[]) {
+    const name = str(get(traj, 'name'));
+    let problem: string | null;
+    const notes: string[] = [];
+    try {
+      problem = await run(traj, images, sizes, (n) => notes.push(`NOTE ${name} / ${n}`));
+    } catch (e) {
+      problem = `threw ${(e as Error).stack ?? String(e)}`;
+    }
+    if (problem === null) lines.push(`PASS ${name}`);
+    else {
+      ok = false;
+      lines.push(`FAIL ${name} / ${problem}`);
+    }
+    lines.push(...notes);
+  }
+  return { ok, lines };
+}
+
+/** Checks that every input file's pixels are the ones the golden was made from. */
+export function checkInputImages(files: readonly string[], images: Map<string, DecodedImage>, sizes: PyValue): string | null {
+  for (const f of files) {
+    const orig = images.get(f);
+    if (!orig) return `initial / ${f}: not listed in cases.json images`;
+    const d = diff(`initial / ${f} sha256_rgb`, get(get(sizes, f), 'sha256_rgb'), sha256(orig.data));
+    if (d) return d;
+  }
+  return null;
+}

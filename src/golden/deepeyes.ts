@@ -1,0 +1,111 @@
+// Replays a DeepEyes loop golden (cases.json format deepeyes-loop-golden/1; README of test/fixtures/golden/deepeyes-a)
+// through DeepEyesDriver — the driver the session runs — and compares every recorded field. A tool error's `error`
+// text is informative in the golden (the script only prints it): a difference there is a NOTE, not a failure.
+import { DeepEyesDriver, DEEPEYES_SETTINGS, type DeepEyesCall, type DeepEyesOutcome } from '../chat/deepeyes.js';
+import { PyDict, type PyValue } from '../py/value.js';
+import type { DecodedImage } from '../preprocess/image.js';
+import { checkInputImages, contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str } from './compare.js';
+
+function callAsGolden(call: DeepEyesCall, out: DeepEyesOutcome): PyDict {
+  const d = dict({
+    call: int(call.call),
+    try_count: int(call.tryCount),
+    prompt: call.prompt,
+    prompt_sha256: sha256(call.prompt),
+    image_wh: call.images.map((im) => ints([im.width, im.height])),
+    image_pad_tokens: call.images.map((im) => int(im.padTokens)),
+    image_pad_tokens_total: int(call.images.reduce((n, im) => n + im.padTokens, 0)),
+    outcome: out.outcome,
+  });
+  if (out.outcome === 'tool') {
+    const c = out.crop;
+    d.set('tool', dict({
+      body: c.body,
+      parsed: parsedAsGolden(c.parsed),
+      bbox: c.bbox,
+      crop_box: ints(c.cropBox),
+      crop_wh: ints([c.cropWidth, c.cropHeight]),
+      bbox_wh: [c.bboxWidth, c.bboxHeight],
+      zoom_wh: ints([c.zoom.width, c.zoom.height]),
+      zoom_sha256: sha256(c.zoom.data),
+      model_wh: ints([c.model.width, c.model.height]),
+      model_sha256: sha256(c.model.data),
+      image_pad_tokens: int(c.padTokens),
+      ok: true,
+      new_index: int(c.newIndex),
+    }));
+    d.set('tool_response_content', contentAsGolden(out.toolResponseContent));
+  } else if (out.outcome === 'tool_error') {
+    d.set('tool', dict({ ok: false, error_type: out.errorType, error: out.error }));
+  }
+  return d;
+}
+
+/** Moves the informative `tool.error` text out of both records; returns the note when they differ. */
+function splitInformative(exp: PyValue, got: PyDict): string | null {
+  const et = exp instanceof PyDict ? exp.get('tool') : undefined;
+  const gt = got.get('tool');
+  if (!(et instanceof PyDict) || !(gt instanceof PyDict) || et.get('ok') !== false || !et.has('error') || !gt.has('error')) return null;
+  const e = et.get('error');
+  const g = gt.get('error');
+  gt.set('error', e!);
+  return e === g ? null : `informative error text differs: expected ${JSON.stringify(e)} got ${JSON.stringify(g)}`;
+}
+
+async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, sizes: PyValue, note: (s: string) => void): Promise<string | null> {
+  const input = get(traj, 'input');
+  const expected = get(traj, 'expected');
+  const files = (get(input, 'images') as PyValue[]).map(str);
+  const bad = checkInputImages(files, images, sizes);
+  if (bad) return bad;
+  const driver = new DeepEyesDriver({
+    images: files.map((f) => ({ image: images.get(f)!, name: f })),
+    question: str(get(input, 'question')),
+    options: (get(input, 'options') as PyValue[]).map(str),
+  });
+  let d = diff('initial / question_text', get(expected, 'question_text'), driver.questionText);
+  if (d) return d;
+  const first = driver.allImages[0]!;
+  const orig = images.get(files[0]!)!;
+  d = diff('initial / initial_images', get(expected, 'initial_images'), [dict({
+    file: files[0]!,
+    original_wh: ints([orig.width, orig.height]),
+    min_pixels: int(DEEPEYES_SETTINGS.serverMinPixels),
+    max_pixels: int(DEEPEYES_SETTINGS.serverMaxPixels),
+    model_wh: ints([first.width, first.height]),
+    model_sha256: sha256(first.image.data),
+    image_pad_tokens: int(first.padTokens),
+  })]);
+  if (d) return d;
+
+  const responses = get(input, 'responses') as PyValue[];
+  const calls = get(expected, 'calls') as PyValue[];
+  for (let i = 0; i < calls.length; i++) {
+    const call = driver.nextCall();
+    if (call === null) return `call ${i}: expected a call, the driver has stopped`;
+    const r = responses[i];
+    if (r === undefined) return `call ${i}: golden has no response to replay`;
+    const got = callAsGolden(call, driver.acceptResponse(str(get(r, 'text'))));
+    const n = splitInformative(calls[i]!, got);
+    if (n) note(`call ${i}: ${n}`);
+    d = diff(`call ${i} / `, calls[i]!, got);
+    if (d) return d.replace(' / .', ' / ');
+  }
+  if (driver.nextCall() !== null) return `call ${calls.length}: the driver wants another call, the golden has none`;
+  const f = driver.final();
+  d = diff('final / ', get(expected, 'final'), dict({
+    num_llm_calls: int(f.numLlmCalls),
+    stop_cause: f.stopCause,
+    status: f.status,
+    num_messages: int(f.numMessages),
+    num_images: int(f.numImages),
+    last_response: f.lastResponse,
+    pred_ans: f.predAns,
+    conversation_sha256: sha256(f.conversation),
+  }));
+  return d ? d.replace(' / .', ' / ') : null;
+}
+
+export async function runDeepEyesGolden(dir: string): Promise<{ ok: boolean; lines: string[] }> {
+  return runTrajectoryFile(dir, runTrajectory);
+}

@@ -1,0 +1,231 @@
+// Linear layers with 4-bit weights: y = x·Wᵀ (+ b), optionally accumulated into y, where W[n, k] =
+// (code[n, k] − zero[n, k/group])·scale[n, k/group] is never materialised: kernels/matmul_vec_q4.wgsl (one row of x)
+// and kernels/matmul_q4.wgsl (many) unpack the codes inside the dot product.
+//
+// The weight lives in the engine's q4 layout (`packQ4`, also the layout of kernels/_q4.wgsl): per weight row, K/8
+// u32 words of codes (element 8j+i in bits 4i..4i+3 of word j) and K/group u32 group words (f16 scale bits in the
+// low half, the zero point in the high half). Checkpoint formats (AWQ: src/model/awq.ts) are converted into it at
+// load. A weight larger than one binding is cut into row slices; each slice is one dispatch writing its own range
+// of output columns.
+import type { Gpu } from '../runtime/device.js';
+import type { ActDType } from '../runtime/dtype.js';
+import { ShapeError } from '../runtime/errors.js';
+import type { KernelDefines } from '../runtime/kernels.js';
+import { f32, foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
+import type { Tensor } from '../runtime/tensor.js';
+import type { LinearOptions, NormIn } from './matmul.js';
+
+/** Group sizes the q4 kernels accept: a multiple of one code word (8 elements). */
+export const Q4_GROUP_MULTIPLE = 8;
+
+/** Codes, zero points and scales of one 4-bit matrix [n, k] in plain arrays (row-major, n = output rows). */
+export interface Q4Parts {
+  n: number;
+  k: number;
+  group: number;
+  /** n·k codes 0..15, element [row, col] at row·k + col. */
+  codes: Uint8Array;
+  /** n·(k/group) zero points 0..15. */
+  zeros: Uint8Array;
+  /** n·(k/group) scales as f16 bit patterns. */
+  scales: Uint16Array;
+}
+
+/** One row slice of a q4 weight on the GPU: rows row0 .. row0 + rows of the matrix. */
+export interface Q4Slice {
+  readonly row0: number;
+  readonly rows: number;
+  /** u32 [rows, k/8] codes. */
+  readonly codes: Tensor;
+  /** u32 [rows, k/group] scale (f16, low half) and zero point (high half). */
+  readonly groups: Tensor;
+}
+
+/** A 4-bit weight matrix [n, k] on the GPU (see the file comment for the layout). */
+export interface Q4Weight {
+  readonly kind: 'q4';
+  /** [n, k]: output rows × input width, like a float weight's shape. */
+  readonly shape: readonly [number, number];
+  readonly group: number;
+  readonly slices: readonly Q4Slice[];
+  readonly byteLength: number;
+  readonly label: string;
+}
+
+export function isQ4(w: unknown): w is Q4Weight {
+  return typeof w === 'object' && w !== null && (w as { kind?: unknown }).kind === 'q4';
+}
+
+/** Bytes one weight row takes on the GPU (codes + group words). */
+export function q4RowBytes(k: number, group: number): number {
+  return (k / 8) * 4 + (k / group) * 4;
+}
+
+function checkQ4Dims(n: number, k: number, group: number, what: string): void {
+  if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 1) throw new ShapeError(`${what}: bad shape [${n}, ${k}]`);
+  if (!Number.isInteger(group) || group < Q4_GROUP_MULTIPLE || group % Q4_GROUP_MULTIPLE !== 0) {
+    throw new ShapeError(`${what}: group size ${group} is not a positive multiple of ${Q4_GROUP_MULTIPLE}`);
+  }
+  if (k % group !== 0) throw new ShapeError(`${what}: group size ${group} does not divide the input width ${k}`);
+}
+
+/** The kernel layout of `q`: code words [n, k/8] and group words [n, k/group] (see the file comment). */
+export function packQ4(q: Q4Parts): { codes: Uint32Array; groups: Uint32Array } {
+  const { n, k, group } = q;
+  checkQ4Dims(n, k, group, 'packQ4');
+  const g = k / group;
+  if (q.codes.length !== n * k || q.zeros.length !== n * g || q.scales.length !== n * g) {
+    throw new ShapeError(`packQ4: arrays do not match [${n}, ${k}] with group ${group}`);
+  }
+  const codes = new Uint32Array((n * k) / 8);
+  for (let w = 0; w < codes.length; w++) {
+    let word = 0;
+    for (let i = 0; i < 8; i++) word |= (q.codes[w * 8 + i]! & 15) << (4 * i);
+    codes[w] = word >>> 0;
+  }
+  const groups = new Uint32Array(n * g);
+  for (let i = 0; i < groups.length; i++) groups[i] = (q.scales[i]! | ((q.zeros[i]! & 15) << 16)) >>> 0;
+  return { codes, groups };
+}
+
+/** The part of Gpu that uploads weights (the weight loader passes a recording fake in tests). */
+export type Q4Uploader = Pick<Gpu, 'maxBindingBytes' | 'upload' | 'destroyTensor'>;
+
+/**
+ * Upload a packed q4 weight [n, k], cut into row slices so that neither the code words nor the group words of a
+ * slice exceed one binding.
+ */
+export function uploadQ4(gpu: Q4Uploader, packed: { codes: Uint32Array; groups: Uint32Array }, n: number, k: number,
+  group: number, label = 'q4 weight'): Q4Weight {
+  checkQ4Dims(n, k, group, `uploadQ4 ${label}`);
+  const cw = k / 8;
+  const gw = k / group;
+  if (packed.codes.length !== n * cw || packed.groups.length !== n * gw) throw new ShapeError(`uploadQ4 ${label}: arrays do not match [${n}, ${k}]`);
+  const per = Math.floor(gpu.maxBindingBytes / (cw * 4));
+  if (per < 1) throw new ShapeError(`uploadQ4 ${label}: one row of ${cw * 4} bytes exceeds the binding limit ${gpu.maxBindingBytes}`);
+  const slices: Q4Slice[] = [];
+  let bytes = 0;
+  try {
+    for (let r0 = 0; r0 < n; r0 += per) {
+      const rows = Math.min(per, n - r0);
+      const tag = per < n ? `${label}#${slices.length}` : label;
+      const codes = gpu.upload(u8(packed.codes.subarray(r0 * cw, (r0 + rows) * cw)), [rows, cw], 'u32', `${tag}.codes`);
+      let groups: Tensor;
+      try {
+        groups = gpu.upload(u8(packed.groups.subarray(r0 * gw, (r0 + rows) * gw)), [rows, gw], 'u32', `${tag}.groups`);
+      } catch (e) {
+        gpu.destroyTensor(codes);
+        throw e;
+      }
+      slices.push({ row0: r0, rows, codes, groups });
+      bytes += codes.byteLength + groups.byteLength;
+    }
+  } catch (e) {
+    destroyQ4(gpu, { slices });
+    throw e;
+  }
+  return { kind: 'q4', shape: [n, k], group, slices, byteLength: bytes, label };
+}
+
+export function destroyQ4(gpu: Pick<Gpu, 'destroyTensor'>, w: { slices: readonly Q4Slice[] }): void {
+  for (const s of w.slices) { gpu.destroyTensor(s.codes); gpu.destroyTensor(s.groups); }
+}
+
+function u8(a: Uint32Array): Uint8Array { return new Uint8Array(a.buffer, a.byteOffset, a.byteLength); }
+
+/** How the q4 matrix-vector kernel is laid out (see `matvecPlan` in matmul.ts: the same reasoning). */
+export interface Q4MatvecPlan { readonly kind: 'matvec'; readonly workgroup: number; readonly threadsPerRow: number }
+export interface Q4MatmulPlan { readonly kind: 'matmul'; readonly workgroup: number }
+export type Q4Plan = Q4MatvecPlan | Q4MatmulPlan;
+
+/** Weight rows per matvec invocation and the y tile of a matmul invocation (R, TM, TN in the kernels). */
+export const Q4_MATVEC_ROWS = 4;
+export const Q4_MATMUL_TILE = 4;
+
+/**
+ * CPU adapters: one invocation per 4 rows, sharing each x load (bench/NOTES.md). GPUs: 8 lanes per row group
+ * split each group's words (neighbouring lanes read neighbouring words; a group of 128 has 16 words).
+ */
+export function q4MatvecPlan(gpu: Gpu): Q4MatvecPlan {
+  return gpu.cpuLayout ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : { kind: 'matvec', workgroup: 256, threadsPerRow: 8 };
+}
+
+export function q4MatmulPlan(_gpu: Gpu): Q4MatmulPlan {
+  return { kind: 'matmul', workgroup: 64 };
+}
+
+export interface Q4LinearShape { m: number; n: number; k: number; act: ActDType }
+
+/** Check the operands of `linearQ4` (ShapeError on any mismatch). */
+export function checkLinearQ4(gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor, yCols?: number): Q4LinearShape {
+  if (x.shape.length !== 2) throw new ShapeError(`linearQ4: x must be [M, K], got [${x.shape}]`);
+  if (y.shape.length !== 2) throw new ShapeError(`linearQ4: y must be [M, N], got [${y.shape}]`);
+  const [m, k] = x.shape as [number, number];
+  const [n, kw] = w.shape;
+  if (kw !== k) throw new ShapeError(`linearQ4: x [${x.shape}] and weight [${w.shape}] disagree on K`);
+  checkQ4Dims(n, k, w.group, 'linearQ4');
+  if (y.shape[0] !== m || y.shape[1] !== (yCols ?? n)) throw new ShapeError(`linearQ4: y must be [${m}, ${yCols ?? n}], got [${y.shape}]`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`linearQ4: activations must be f32 or f16, got ${x.dtype}`);
+  if (y.dtype !== x.dtype) throw new ShapeError(`linearQ4: y is ${y.dtype} but x is ${x.dtype}`);
+  if (x.dtype === 'f16' && !gpu.features.f16) throw new ShapeError('linearQ4: f16 activations need shader-f16, which this device lacks');
+  if (bias) {
+    if (bias.dtype !== 'f32') throw new ShapeError(`linearQ4: bias must be f32, got ${bias.dtype}`);
+    if (bias.numel !== n || bias.shape.length !== 1) throw new ShapeError(`linearQ4: bias must be [${n}], got [${bias.shape}]`);
+    if (bias.isSplit) throw new ShapeError('linearQ4: bias must be a single binding');
+  }
+  if (x.isReleased || y.isReleased) throw new ShapeError('linearQ4: an operand tensor was already released');
+  const yBuf = y.part.buffer;
+  if (x.part.buffer === yBuf || (bias && bias.part.buffer === yBuf)) {
+    throw new ShapeError('linearQ4: y shares a GPU buffer with an input (the op cannot run in place)');
+  }
+  let next = 0;
+  for (const s of w.slices) {
+    if (s.row0 !== next) throw new ShapeError(`linearQ4: weight slices must cover rows in order (slice at row ${s.row0}, expected ${next})`);
+    next += s.rows;
+  }
+  if (next !== n) throw new ShapeError(`linearQ4: weight slices cover ${next} rows, the shape says ${n}`);
+  return { m, n, k, act: x.dtype };
+}
+
+/**
+ * y[M, N] = x[M, K]·W[N, K]ᵀ (+ bias[N]) with a 4-bit W; with `accumulate`, y += …  x/y act (f32 | f16),
+ * bias f32 or null. M == 1 runs the matrix-vector kernel (decode), larger M the tiled one. One dispatch per
+ * weight slice; records nothing else and allocates nothing.
+ */
+export function linearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor,
+  opts: LinearOptions = {}): void {
+  const shape = checkLinearQ4(gpu, x, w, bias, y);
+  recordLinearQ4(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, shape.m === 1 ? q4MatvecPlan(gpu) : q4MatmulPlan(gpu), opts.norm ?? null);
+}
+
+/** Record a checked q4 linear with an explicit kernel layout (tests and benchmarks compare layouts through this). */
+export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor,
+  shape: Q4LinearShape, accumulate: boolean, plan: Q4Plan, norm: NormIn | null = null): void {
+  const { m, n, k } = shape;
+  if (m === 0 || n === 0) return;
+  if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linearQ4: the matrix-vector kernel takes one row, got ${m}`);
+  if (plan.kind === 'matvec' && (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256)) {
+    throw new ShapeError(`linearQ4: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
+  }
+  if (plan.kind !== 'matvec' && norm) throw new ShapeError('linearQ4: a fused input norm needs the matrix-vector kernel');
+  const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
+  const acc = accumulate ? 1 : 0;
+  if (plan.kind === 'matvec') {
+    const pipe = gpu.pipeline('matmul_vec_q4', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+    const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * Q4_MATVEC_ROWS;
+    for (const s of w.slices) {
+      const bindings = [x, s.codes, s.groups, y, ...(bias ? [bias] : []), ...(norm ? [norm.weight] : [])];
+      rec.dispatch(pipe, [u32(s.rows), u32(k), u32(s.row0), u32(acc), u32(w.group), u32(0), u32(0), f32(norm?.eps ?? 0)], bindings,
+        foldWorkgroups(Math.ceil(s.rows / rowsPerGroup)));
+    }
+  } else {
+    const pipe = gpu.pipeline('matmul_q4', { defines, constants: { WG: plan.workgroup } });
+    const tilesM = Math.ceil(m / Q4_MATMUL_TILE);
+    for (const s of w.slices) {
+      const tiles = tilesM * Math.ceil(s.rows / Q4_MATMUL_TILE);
+      const bindings = bias ? [x, s.codes, s.groups, y, bias] : [x, s.codes, s.groups, y];
+      rec.dispatch(pipe, [u32(m), u32(s.rows), u32(k), u32(s.row0), u32(n), u32(acc), u32(w.group)], bindings,
+        foldWorkgroups(Math.ceil(tiles / plan.workgroup)));
+    }
+  }
+}

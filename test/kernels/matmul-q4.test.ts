@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
+import { uniform } from '../helpers/random.js';
+import { randomQ4 } from '../helpers/q4.js';
+import { stored } from '../../src/selftest/elementwise-util.js';
+import type { Gpu } from '../../src/runtime/device.js';
+import { encode, type ActDType } from '../../src/runtime/dtype.js';
+import { ShapeError } from '../../src/runtime/errors.js';
+import {
+  checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
+} from '../../src/ops/matmul-q4.js';
+import { refLinear } from '../../src/reference/matmul.js';
+import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
+
+interface Shape { m: number; n: number; k: number; group: number; bias: boolean; accumulate: boolean }
+
+/**
+ * Run one q4 linear and compare with the float64 reference on the exactly dequantized weights. Tolerance: per
+ * group the kernel sums code·x and x in f32 and folds scale·(Σ code·x − zero·Σ x); each of the K products and sums
+ * and the fold carry ≤ 2⁻²⁴ relative error on magnitudes bounded by Σ |scale|·(code + zero)·|x| (refQ4FoldedAbs),
+ * so |err| ≤ (K + groups + 4)·2⁻²⁴·that sum (+ |bias| + |y0|); f16 outputs add half an ulp, 2⁻¹¹·|y|; factor 2
+ * for the bound's own rounding. A wrong code, nibble order, zero point, scale or index is off by ≥ one step times
+ * |x| and fails.
+ */
+async function check(gpu: Gpu, s: Shape, act: ActDType, seed: number, plan?: Q4Plan): Promise<void> {
+  const q = randomQ4(s.n, s.k, s.group, seed);
+  const xv = stored(uniform(s.m * s.k, seed + 1, -1, 1), act);
+  const bv = s.bias ? uniform(s.n, seed + 2) : null;
+  const y0 = s.accumulate ? stored(uniform(s.m * s.n, seed + 3), act) : null;
+  const x = uploadValues(gpu, xv, [s.m, s.k], act, 'x');
+  const w = uploadQ4(gpu, packQ4(q), s.n, s.k, s.group, 'w');
+  const b = bv ? uploadValues(gpu, bv, [s.n], 'f32', 'bias') : null;
+  const y = gpu.tensor([s.m, s.n], act, 'y');
+  if (y0) gpu.write(y, encode(y0, act));
+  else poison(gpu, y);
+  const rec = gpu.recorder();
+  if (plan) recordLinearQ4(rec, gpu, x, w, b, y, checkLinearQ4(gpu, x, w, b, y), s.accumulate, plan);
+  else linearQ4(rec, gpu, x, w, b, y, { accumulate: s.accumulate });
+  rec.submit();
+  const got = await gpu.read(y);
+  const ref = refLinear(xv, refDequantQ4(q), bv, s.m, s.n, s.k, y0 ?? undefined);
+  const abs = refLinear(Array.from(xv, Math.abs), refQ4FoldedAbs(q), bv && Array.from(bv, Math.abs), s.m, s.n, s.k,
+    y0 ? Array.from(y0, Math.abs) : undefined);
+  const outUlp = act === 'f16' ? 2 ** -11 : 2 ** -24;
+  const label = `[${s.m}x${s.k}]·[${s.n}x${s.k}]ᵀ g${s.group}${s.bias ? '+b' : ''}${s.accumulate ? ' acc' : ''} ${act}` +
+    `${plan ? ` ${JSON.stringify(plan)}` : ''}${w.slices.length > 1 ? `, ${w.slices.length} slices` : ''}`;
+  for (let i = 0; i < ref.length; i++) {
+    const tol = 2 * ((s.k + s.k / s.group + 4) * 2 ** -24 * abs[i]! + outUlp * Math.abs(ref[i]!));
+    const err = Math.abs(got[i]! - ref[i]!);
+    if (!(err <= tol)) throw new Error(`${label}: y[${Math.floor(i / s.n)}, ${i % s.n}] = ${got[i]}, reference ${ref[i]} (tolerance ${tol})`);
+  }
+  y.release();
+  destroyQ4(gpu, w);
+  for (const t of [x, b]) if (t) gpu.destroyTensor(t);
+}
+
+async function combos(): Promise<{ path: FeaturePath; act: ActDType }[]> {
+  const out: { path: FeaturePath; act: ActDType }[] = [];
+  for (const path of await featurePaths()) {
+    const acts: ActDType[] = path.optional && (await getGpu(path)).features.f16 ? ['f32', 'f16'] : ['f32'];
+    for (const act of acts) out.push({ path, act });
+  }
+  return out;
+}
+
+// Every supported group size (multiples of 8: 8, 32, 64, 128 and an odd multiple, 40), K a multiple of the group
+// with an odd number of groups where possible, M and N never multiples of the 4-row tiles except where noted.
+const SHAPES: readonly Shape[] = [
+  { m: 1, n: 1, k: 8, group: 8, bias: false, accumulate: false },
+  { m: 1, n: 5, k: 24, group: 8, bias: true, accumulate: true },
+  { m: 1, n: 130, k: 96, group: 32, bias: true, accumulate: false },
+  { m: 1, n: 67, k: 192, group: 64, bias: false, accumulate: true },
+  { m: 1, n: 37, k: 384, group: 128, bias: true, accumulate: false },
+  { m: 1, n: 9, k: 120, group: 40, bias: false, accumulate: false },
+  { m: 3, n: 5, k: 24, group: 8, bias: true, accumulate: true },
+  { m: 67, n: 130, k: 96, group: 32, bias: true, accumulate: false },
+  { m: 5, n: 37, k: 192, group: 64, bias: false, accumulate: true },
+  { m: 6, n: 9, k: 384, group: 128, bias: true, accumulate: false },
+  { m: 2, n: 3, k: 120, group: 40, bias: false, accumulate: true },
+  { m: 4, n: 8, k: 128, group: 64, bias: true, accumulate: false }, // exact multiples of every tile
+];
+
+describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async () => {
+  const all = await combos();
+  const name = (c: { path: FeaturePath; act: ActDType }) => `${c.path.name}: act ${c.act}`;
+
+  it.each(all.map((c) => [name(c), c] as const))('matches the float64 reference on odd shapes and every group size (%s)', async (_, c) => {
+    const gpu = await getGpu(c.path);
+    let seed = 1;
+    for (const s of SHAPES) await check(gpu, s, c.act, (seed += 10));
+  });
+
+  it.each(all.map((c) => [name(c), c] as const))('splits weights over several bindings (%s)', async (_, c) => {
+    // 4096-byte bindings: rows of 384 codes (192 bytes) come in slices of 21 rows: 130 rows = 6 full slices + 4.
+    const gpu = await getGpu(c.path, { maxBindingBytes: 4096 });
+    let seed = 500;
+    for (const s of [
+      { m: 1, n: 130, k: 384, group: 128, bias: true, accumulate: false },
+      { m: 1, n: 130, k: 384, group: 32, bias: false, accumulate: true },
+      { m: 2, n: 130, k: 384, group: 64, bias: true, accumulate: true },
+    ]) {
+      await check(gpu, s, c.act, (seed += 10));
+    }
+  });
+
+  it.each(all.map((c) => [name(c), c] as const))('every layout agrees (%s)', async (_, c) => {
+    const gpu = await getGpu(c.path);
+    const plans: Q4Plan[] = [
+      { kind: 'matvec', workgroup: 64, threadsPerRow: 1 },
+      { kind: 'matvec', workgroup: 256, threadsPerRow: 8 },
+      { kind: 'matvec', workgroup: 64, threadsPerRow: 32 }, // more lanes than a group of 64 has words
+      { kind: 'matmul', workgroup: 64 },
+    ];
+    let seed = 900;
+    for (const plan of plans) {
+      for (const s of [
+        { m: 1, n: 130, k: 192, group: 64, bias: true, accumulate: false },
+        { m: 1, n: 37, k: 120, group: 40, bias: false, accumulate: true },
+      ]) {
+        await check(gpu, s, c.act, (seed += 10), plan);
+      }
+    }
+  });
+
+  it('packs codes and group words as the kernels read them', () => {
+    const q: Q4Parts = {
+      n: 1, k: 16, group: 8,
+      codes: Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 15, 14, 13, 12, 11, 10, 9, 0]),
+      zeros: Uint8Array.from([3, 12]),
+      scales: Uint16Array.from([0x3c00, 0xb800]),
+    };
+    const p = packQ4(q);
+    expect(Array.from(p.codes)).toEqual([0x87654321, 0x09abcdef]);
+    expect(Array.from(p.groups)).toEqual([0x00033c00, 0x000cb800]);
+  });
+
+  it('rejects bad shapes, group sizes and aliasing with ShapeError', async () => {
+    const gpu = await getGpu(CORE);
+    const q = randomQ4(4, 64, 32, 3);
+    const w = uploadQ4(gpu, packQ4(q), 4, 64, 32, 'w');
+    const x = uploadValues(gpu, uniform(2 * 64, 1), [2, 64], 'f32');
+    const y = gpu.tensor([2, 4], 'f32');
+    const rec = gpu.recorder();
+    const xWrongK = uploadValues(gpu, uniform(2 * 32, 2), [2, 32], 'f32');
+    const yWrong = gpu.tensor([2, 5], 'f32');
+    const biasShort = uploadValues(gpu, uniform(3, 5), [3], 'f32');
+    expect(() => linearQ4(rec, gpu, xWrongK, w, null, y)).toThrow(ShapeError);
+    expect(() => linearQ4(rec, gpu, x, w, null, yWrong)).toThrow(ShapeError);
+    expect(() => linearQ4(rec, gpu, x, w, biasShort, y)).toThrow(ShapeError);
+    const xy = gpu.tensor([2, 64], 'f32');
+    expect(() => linearQ4(rec, gpu, xy, { ...w, shape: [64, 64] }, null, xy)).toThrow(ShapeError);
+    expect(() => packQ4({ ...q, group: 48 })).toThrow(/does not divide/);
+    expect(() => packQ4({ ...q, group: 12 })).toThrow(/multiple of 8/);
+    destroyQ4(gpu, w);
+  });
+});
