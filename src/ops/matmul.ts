@@ -192,7 +192,7 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
   if (plan.kind !== 'matvec' && norm) throw new ShapeError('linear: a fused input norm needs the matrix-vector kernel');
   if (plan.kind === 'matvec') checkMatvecPlan(plan);
   const block = plan.kind === 'matvec' ? 8 : 4;
-  const defines: KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> = { ...weightDefines(shape, block), HAS_BIAS: bias !== null, NORM_IN: norm !== null };
+  const defines: KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> = { ...weightDefines(shape, block), HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
     const pipe = gpu.pipeline('matmul_vec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
