@@ -58,8 +58,9 @@ export interface RopeWriteKvArgs {
 
 /**
  * One dispatch (kernels/rope_kv.wgsl): rotate the q heads of `rows` qkv rows in place, and store the rotated k
- * heads and the v heads in the caches at rows at..at+rows-1 (what applyRope ×2 + writeKv ×2 do). headDim/2 must
- * be a multiple of 4 and the caches must be distinct buffers from qkv. ContextOverflowError when the rows do not fit.
+ * heads and the v heads in the caches at rows at..at+rows-1 (what applyRope ×2 + writeKv ×2 do). headDim must be
+ * even (vectors of 4 when headDim % 8 == 0) and the caches distinct buffers from qkv. ContextOverflowError when the
+ * rows do not fit.
  */
 export function ropeWriteKv(rec: Recorder, gpu: Gpu, a: RopeWriteKvArgs): void {
   const what = 'ropeWriteKv';
@@ -69,7 +70,7 @@ export function ropeWriteKv(rec: Recorder, gpu: Gpu, a: RopeWriteKvArgs): void {
   requirePositiveInt(heads, `${what} heads`);
   requirePositiveInt(kvHeads, `${what} kvHeads`);
   requirePositiveInt(headDim, `${what} headDim`);
-  if (headDim % 8 !== 0) throw new ShapeError(`${what}: headDim ${headDim} must be a multiple of 8 (vec4 halves)`);
+  if (headDim % 2 !== 0) throw new ShapeError(`${what}: headDim ${headDim} must be even`);
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(at) || at < 0) throw new ShapeError(`${what}: rows ${rows} and at ${at} must be non-negative integers`);
   const width = (heads + 2 * kvHeads) * headDim;
   if (qkv.shape.length !== 2 || qkv.shape[1] !== width || qkv.shape[0]! < rows) throw new ShapeError(`${what}: qkv [${qkv.shape}] must be [>= ${rows}, ${width}]`);
@@ -81,12 +82,15 @@ export function ropeWriteKv(rec: Recorder, gpu: Gpu, a: RopeWriteKvArgs): void {
   }
   requireDistinct(what, [qkv, kCache, vCache], [table]);
   if (rows === 0) return;
-  const half4 = headDim / 8;
-  const split = gpu.cpuLayout ? 1 : half4;
+  // Items of 4 elements when every head half is a whole number of them, else single elements.
+  const vec4 = headDim % 8 === 0;
+  const e = vec4 ? 4 : 1;
+  const halfItems = headDim / 2 / e;
+  const split = gpu.cpuLayout ? 1 : halfItems;
   const wg = gpu.cpuLayout ? CPU_UNIT_WORKGROUP : 256;
   const n = rows * (heads + 2 * kvHeads) * split;
-  const pipe = gpu.pipeline('rope_kv', { defines: { ACT_F16: dtype === 'f16' }, constants: { WG: wg } });
-  rec.dispatch(pipe, [u32(n), u32(heads), u32(kvHeads), u32(half4), u32(split), u32(width / 4), u32(0),
-    u32(heads * headDim / 4), u32((heads + kvHeads) * headDim / 4), u32(at)], [qkv, table, kCache, vCache],
+  const pipe = gpu.pipeline('rope_kv', { defines: { ACT_F16: dtype === 'f16', VEC4: vec4 }, constants: { WG: wg } });
+  rec.dispatch(pipe, [u32(n), u32(heads), u32(kvHeads), u32(halfItems), u32(split), u32(width / e), u32(0),
+    u32(heads * headDim / e), u32((heads + kvHeads) * headDim / e), u32(at)], [qkv, table, kCache, vCache],
   foldWorkgroups(Math.ceil(n / wg)));
 }

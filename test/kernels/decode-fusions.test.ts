@@ -240,8 +240,9 @@ describe('RoPE + KV write in one dispatch (kernels/rope_kv.wgsl)', async () => {
     for (const layout of ['cpu', 'gpu'] as const) {
       const gpu = await getGpu(c.path, { kernelLayout: layout });
       await checkRopeKv(gpu, c.dtype, 1, 4, 2, 16, 5, 31);        // decode: one row at cache row 5
-      await checkRopeKv(gpu, c.dtype, 5, 7, 1, 8, 0, 41);         // prefill chunk, GQA 7, headDim 8
+      await checkRopeKv(gpu, c.dtype, 5, 7, 1, 8, 0, 41);         // prefill chunk, GQA 7, headDim 8 (one vec4 per half)
       await checkRopeKv(gpu, c.dtype, 3, 28, 4, 128, 9, 51);      // the 7B's head layout
+      await checkRopeKv(gpu, c.dtype, 2, 4, 2, 12, 3, 61);        // headDim 12: halves of 6, element-wise
     }
   });
 
@@ -254,7 +255,7 @@ describe('RoPE + KV write in one dispatch (kernels/rope_kv.wgsl)', async () => {
     const rec = gpu.recorder();
     const args = { qkv, rows: 2, heads: 2, kvHeads: 1, headDim: 16, table: t, kCache: kc, vCache: vc, at: 0 };
     expect(() => ropeWriteKv(rec, gpu, { ...args, at: 3 })).toThrow(ContextOverflowError);
-    expect(() => ropeWriteKv(rec, gpu, { ...args, headDim: 12 })).toThrow(ShapeError);
+    expect(() => ropeWriteKv(rec, gpu, { ...args, headDim: 15 })).toThrow(ShapeError);
     expect(() => ropeWriteKv(rec, gpu, { ...args, vCache: kc })).toThrow(/shares a GPU buffer/);
     rec.release();
     for (const x of [qkv, kc, vc]) x.release();
