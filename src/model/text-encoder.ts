@@ -9,11 +9,11 @@ import { rmsNorm, headRmsNorm } from '../ops/rmsnorm.js';
 import { siluMul } from '../ops/activation.js';
 import { applyRope } from '../ops/rope.js';
 import { causalAttention } from '../ops/attention.js';
-import { embed } from '../ops/rows.js';
 import type { StridedView } from '../ops/view.js';
 import type { TextEncoderConfig } from './config.js';
 import type { DecoderWeights, LinearWeights } from './weights.js';
 import { ropeTable1d } from '../ops/rope-tables.js';
+import { embedTokens } from './host-embedding.js';
 import { uploadF32, uploadU32 } from './gpu-util.js';
 
 export interface TextEncoderCapture {
@@ -58,7 +58,7 @@ export class TextEncoder {
       const o = tmp([T, Hq * hd], 'te.o');
       const gu = tmp([T, 2 * I], 'te.gu');
       const a = tmp([T, I], 'te.a');
-      embed(rec, gpu, w.embed, idsT, x);
+      embedTokens(rec, gpu, w.embed, ids, idsT, x, tables);
       const layers: Float32Array[] = [];
       for (const L of w.layers) {
         rmsNorm(rec, gpu, x, L.inputNorm, h, cfg.rmsEps);

@@ -20,6 +20,7 @@ import { bindingParts } from './memory-plan.js';
 import { awqToQ4, concatQ4Rows, QWEIGHT, QZEROS, SCALES, sliceQ4Rows } from './awq.js';
 import type { LinearWeight } from '../ops/matmul.js';
 import { packQ4, uploadQ4, type Q4Parts } from '../ops/matmul-q4.js';
+import { HostEmbedding, type EmbeddingTable } from './host-embedding.js';
 
 /** A float matrix, or a 4-bit one where the checkpoint stores the layer quantized (AWQ, src/model/awq.ts). */
 export interface LinearWeights { w: LinearWeight; b: Tensor | null }
@@ -49,13 +50,14 @@ export interface DecoderLayerWeights {
 }
 
 export interface DecoderWeights {
-  embed: Tensor;
+  /** On the GPU, or in host memory (4-bit checkpoints: src/model/host-embedding.ts). */
+  embed: EmbeddingTable;
   layers: DecoderLayerWeights[];
   norm: Tensor;
 }
 
 export interface LlmWeights extends DecoderWeights {
-  /** The embedding table itself when tied, else lm_head (4-bit when the checkpoint stores it so). */
+  /** The embedding table itself when tied (then always on the GPU), else lm_head (4-bit when stored so). */
   lmHead: LinearWeight;
 }
 
@@ -72,6 +74,11 @@ export interface LoadOptions {
   /** Storage dtype of matrices. Default: the checkpoint's own 16-bit type (bf16 for released checkpoints). */
   storage?: WeightDType;
   onProgress?: (done: number, total: number, name: string) => void;
+  /**
+   * Keep the embedding tables in host memory (a tied lm_head's stays on the GPU). Default: for 4-bit checkpoints,
+   * whose point is a small GPU footprint; float checkpoints keep them on the GPU.
+   */
+  embeddingsOnHost?: boolean;
 }
 
 /** The part of the runtime's Gpu the loader uses (tests pass a recording fake). */
@@ -107,11 +114,19 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
     if (raw.byteLength !== loc.info.byteLength) {
       throw new CheckpointError({ file: loc.file, tensor: name, message: `read ${raw.byteLength} bytes, expected ${loc.info.byteLength}` });
     }
-    if (src === dtype) return raw;
     const n = loc.info.shape.reduce((a, b) => a * b, 1);
-    const out = encode(decode(raw, src, n), dtype);
+    const out = src === dtype ? raw : encode(decode(raw, src, n), dtype);
     if (dtype === 'f16' && !finiteF16(out)) {
       throw new CheckpointError({ file: loc.file, tensor: name, message: 'values overflow f16 storage; load with storage bf16 or f32' });
+    }
+    // 1-D parameters (norm weights, biases) are widened to f32 on the CPU anyway: checking them is free, and a NaN
+    // there turns every activation into NaN (the decode-time guard would only catch it at the first sample).
+    if (dtype === 'f32' && loc.info.shape.length === 1) {
+      const values = new Float32Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new CheckpointError({ file: loc.file, tensor: name, message: `element ${bad} is ${values[bad]}: a 1-D parameter must be finite (corrupt checkpoint)` });
+      }
     }
     return out;
   };
@@ -212,7 +227,16 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
       merger2: await lin('visual.merger.mlp.2', true),
     };
 
-    const decoder = async (prefix: string, layers: number, qwen3: boolean): Promise<DecoderWeights> => {
+    const onHost = opts.embeddingsOnHost ?? quantized.size > 0;
+    const table = async (name: string, host: boolean): Promise<EmbeddingTable> => {
+      if (!host) return mat(name);
+      const loc = info(name);
+      const dtype = SRC_DTYPES[loc.info.dtype]!;
+      const t = new HostEmbedding(loc.info.shape[0]!, loc.info.shape[1]!, dtype, await readAs(name, dtype), name);
+      opts.onProgress?.(++done, total, name);
+      return t;
+    };
+    const decoder = async (prefix: string, layers: number, qwen3: boolean, hostEmbed: boolean): Promise<DecoderWeights> => {
       const out: DecoderLayerWeights[] = [];
       for (let i = 0; i < layers; i++) {
         const p = `${prefix}layers.${i}`;
@@ -226,11 +250,12 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
           down: await lin(`${p}.mlp.down_proj`, false),
         });
       }
-      return { embed: await mat(`${prefix}embed_tokens.weight`), layers: out, norm: await vec(`${prefix}norm.weight`) };
+      return { embed: await table(`${prefix}embed_tokens.weight`, hostEmbed), layers: out, norm: await vec(`${prefix}norm.weight`) };
     };
-    const llmBody = await decoder('model.', cfg.llm.layers, false);
-    const lmHead = cfg.llm.tieEmbeddings || !report.expected.some((e) => e.name === 'lm_head.weight') ? llmBody.embed : await linW('lm_head.weight');
-    const textEncoder = cfg.textEncoder ? await decoder('text_encoder.', cfg.textEncoder.layers, true) : null;
+    const tied = cfg.llm.tieEmbeddings || !report.expected.some((e) => e.name === 'lm_head.weight');
+    const llmBody = await decoder('model.', cfg.llm.layers, false, onHost && !tied);
+    const lmHead = tied ? llmBody.embed as Tensor : await linW('lm_head.weight');
+    const textEncoder = cfg.textEncoder ? await decoder('text_encoder.', cfg.textEncoder.layers, true, onHost) : null;
     const textProj = cfg.textProj ? await lin('text_proj', true) : null;
     await gpu.flushErrors(); // surfaces an out-of-memory during the uploads as OutOfMemoryError
     return { vision, llm: { ...llmBody, lmHead }, textEncoder, textProj, storage, bytes };

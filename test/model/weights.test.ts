@@ -164,9 +164,9 @@ describe('loadModelWeights on the GPU', () => {
     for (const [storage, embedParts, patchParts] of [['bf16', 5, 11], ['f32', 10, 32]] as const) {
       const w = await loadModelWeights(gpu, ck, { storage });
       try {
-        expect(w.llm.embed.parts).toHaveLength(embedParts);
+        expect((w.llm.embed as Tensor).parts).toHaveLength(embedParts);
         expect(w.vision.patchEmbed.parts).toHaveLength(patchParts);
-        expect(await gpu.read(w.llm.embed)).toEqual(await ck.readF32('model.embed_tokens.weight'));
+        expect(await gpu.read(w.llm.embed as Tensor)).toEqual(await ck.readF32('model.embed_tokens.weight'));
         expect(await gpu.read(w.vision.patchEmbed)).toEqual(await ck.readF32('visual.patch_embed.proj.weight'));
         expect(await gpu.read(w.textEncoder!.layers[1]!.kNorm!)).toEqual(await ck.readF32('text_encoder.layers.1.self_attn.k_norm.weight'));
       } finally {
