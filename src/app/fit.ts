@@ -3,8 +3,9 @@
 // report an adapter's memory size, so the total is stated, not checked; the plan's problems (a tensor row or the
 // ViT activation beyond a binding) are hard failures.
 import type { ModelConfig } from '../model/config.js';
-import { formatBytes, planMemory, type DeviceLimits, type WeightDtype } from '../model/memory-plan.js';
+import { planMemory, type DeviceLimits, type WeightDtype } from '../model/memory-plan.js';
 import { q4FromConfig } from '../model/quantize.js';
+import { formatBytes } from '../util/format.js';
 
 export interface FitReport {
   fits: boolean;

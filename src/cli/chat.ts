@@ -8,9 +8,10 @@ import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { toRgb } from '../preprocess/image.js';
 import { MAX_PIXELS_TOTAL, MIN_PIXELS, smartResize } from '../preprocess/smart-resize.js';
 import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
-import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
+import { describeDone, describeReplayEnd, describeTool, describeTurn, type ChatEvent } from '../chat/events.js';
+import { ChatSession, type ReplayTurn } from '../chat/session.js';
 import { CliError, UsageError } from './fail.js';
-import { loadModelDir, ms } from './load-model.js';
+import { loadModelDir } from './load-model.js';
 
 const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [QUESTION]
   --json                 one JSON event per line (token, tool_call, tool_error, region, turn, answer, done)
@@ -209,7 +210,7 @@ export async function chatMain(argv: string[]): Promise<number> {
 }
 
 /** The event as one JSON object: pixels replaced by the saved file, the prompt by its sha256. */
-function jsonEvent(e: ChatEvent, savedPath: string | null): Record<string, unknown> {
+function jsonEvent(e: ChatEvent, savedPath: string | null): object {
   if (e.type === 'region') {
     const { image: _pixels, ...rest } = e;
     void _pixels;
@@ -224,28 +225,19 @@ function jsonEvent(e: ChatEvent, savedPath: string | null): Record<string, unkno
 
 function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: string | null): string {
   switch (e.type) {
-    case 'turn': {
-      const t = e.timings;
-      const speed = e.tokens_per_s === null ? '' : `, ${e.tokens_per_s.toFixed(1)} tok/s`;
-      return `  [call ${e.call + 1}] ${e.prompt_tokens} prompt tokens: ${e.reused_tokens} reused, ${e.prefill_tokens} prefilled; ` +
-        `${e.vision_tokens_encoded} vision tokens encoded; ${e.generated_tokens} ${e.replayed ? 'replayed' : 'generated'} tokens (${e.finish_reason})\n` +
-        `           vision ${ms(t.vision)}, text encoder ${ms(t.text)}, prefill ${ms(t.prefill)}, decode ${ms(t.decode)}${speed}\n`;
-    }
-    case 'tool_call': {
-      const regions = e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions';
-      // query is null when the call failed validation (a tool_error line follows).
-      return e.query === null ? `  [zoom] rejected call: ${regions}\n` : `  [zoom] query ${JSON.stringify(e.query)}: ${regions}\n`;
-    }
+    case 'turn':
+      return `  [call ${e.call + 1}] ${describeTurn(e)}\n`;
+    case 'tool_call':
+      return `  [zoom] ${describeTool(e)}\n`;
     case 'tool_error':
-      return `  [tool error] ${e.feedback ?? e.error}\n`;
+      return `  [tool error] ${describeTool(e)}\n`;
     case 'region':
-      return `  [region] image ${e.source_index} box ${JSON.stringify(e.source_box)} -> ${e.image_index === null ? 'dropped (image cap)' : `image ${e.image_index}`}` +
-        ` ${e.processed_size.join('x')} (${e.pad_tokens} tokens), cut ${JSON.stringify(e.crop_box)} of ${e.original}; saved ${savedPath}\n`;
+      return `  [region] ${describeTool(e)}; saved ${savedPath}\n`;
     case 'replay_end':
-      return `  [replay] the ${e.replayed} replayed turn(s) are used up: call ${e.call + 1} and later calls are sampled\n`;
+      return `  [replay] ${describeReplayEnd(e)}\n`;
     case 'answer':
       return `answer: ${e.answer}\n`;
     case 'done':
-      return `done: ${e.rounds} LLM call(s), stopped by ${e.stop_reason}\n`;
+      return `done: ${describeDone(e)}\n`;
   }
 }

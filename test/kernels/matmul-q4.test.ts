@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
 import { uniform } from '../helpers/random.js';
+import { randomQ4 } from '../helpers/q4.js';
 import { stored } from '../../src/selftest/elementwise-util.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { encode, type ActDType } from '../../src/runtime/dtype.js';
@@ -9,7 +10,7 @@ import {
   checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
 } from '../../src/ops/matmul-q4.js';
 import { refLinear } from '../../src/reference/matmul.js';
-import { randomQ4, refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
+import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
 
 interface Shape { m: number; n: number; k: number; group: number; bias: boolean; accumulate: boolean }
 

@@ -78,10 +78,8 @@ describe('AWQ checkpoints: validation and loading (no device)', () => {
     const w = await loadModelWeights(r.gpu, await variant((t) => t));
     expect(w.storage).toBe('f16');
     const l0 = w.llm.layers[0]!;
-    // Every linear of the layer (however the loader groups them) is 4-bit; norms stay f32 tensors.
-    const linears = Object.entries(l0).filter(([, v]) => v && typeof v === 'object' && 'w' in v);
-    expect(linears.length).toBeGreaterThanOrEqual(4);
-    for (const [name, lw] of linears) expect(isQ4((lw as { w: unknown }).w), name).toBe(true);
+    for (const lw of [l0.qkv.w, l0.o.w, l0.gateUp.w, l0.down.w]) expect(isQ4(lw)).toBe(true);
+    expect(isQ4(l0.qkv.w) && l0.qkv.w.shape).toEqual([128, 64]); // q 64 + k 32 + v 32 rows, fused
     expect(isQ4(l0.gateUp.w) && l0.gateUp.w.shape).toEqual([256, 64]);
     expect(isQ4(l0.gateUp.w) && l0.gateUp.w.group).toBe(64);
     expect(isQ4(w.llm.lmHead)).toBe(false);
