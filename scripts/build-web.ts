@@ -1,7 +1,6 @@
 /**
- * Builds the chat app as a static site: index.html, app.css, app.js (the page, src/browser/app.ts), worker.js (the
- * engine worker, src/browser/worker.ts) and selftest.html + selftest.js (the kernel self-test page). Any static host
- * serves it; models come from a URL, a picked folder or the browser's cache (docs/WEB-APP.md).
+ * Builds the chat app as a static site (src/cli/web-site.ts) into a folder any static host serves; models come from
+ * a URL, a picked folder or the browser's cache (docs/WEB-APP.md).
  *
  *   npm run build:web [-- --out DIR (default dist/web)]
  */

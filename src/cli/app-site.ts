@@ -1,4 +1,4 @@
-// The chat app's page for `vilavt app`: built with esbuild in a checkout (src/cli/web-site.ts), or read from the
+// The chat app's page for `vilavt app`: built with esbuild in a checkout (web-site.ts), or read from the
 // single executable's assets (scripts/build-sea.ts puts it there).
 import { createRequire } from 'node:module';
 

@@ -1,6 +1,7 @@
-// The chat app as a static site: index.html, app.css, app.js (the page, src/browser/app.ts), worker.js (the engine
-// worker, src/browser/worker.ts) and selftest.html + selftest.js (the kernel self-test page), bundled in memory with
-// esbuild. `npm run build:web` writes it to a folder (scripts/build-web.ts); `vilavt app` serves it.
+// The chat app as a static site, built in memory: index.html, app.css, app.js (the page, src/browser/app.ts),
+// worker.js (the engine worker, src/browser/worker.ts) and selftest.html + selftest.js (the kernel self-test page).
+// Used by `npm run build:web` (scripts/build-web.ts), the demo server and `vilavt app`. Needs esbuild (a dev
+// dependency) and the repository's sources.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
