@@ -36,9 +36,9 @@ export interface AskRequest {
   /** Assistant turns to teacher-force for this message (tests, the random-weight demo). */
   replay?: ReplayTurn[];
   sampling?: SamplingOptions;
-  /** LLM calls for this message (default 10). */
+  /** LLM calls for this message (default: the system's GenerationRules.maxRounds). */
   maxRounds?: number;
-  /** Tokens per LLM call (default 16384). */
+  /** Tokens per LLM call (default: the system's GenerationRules.maxNewTokens). */
   maxNewTokens?: number;
   /** Tool-loop protocol (default: the loaded checkpoint's, see LoadedModel.system). Only ViLaVT continues conversations. */
   system?: SystemName;

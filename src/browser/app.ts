@@ -14,6 +14,8 @@ import type { SystemName } from '../chat/loop-driver.js';
 import type { ReplayTurn } from '../chat/session.js';
 import { browserImageDecoder } from '../platform/browser-image.js';
 import type { DecodedImage } from '../preprocess/image.js';
+import { VILAVT_GENERATION } from '../chat/driver.js';
+import { DEFAULT_SEED } from '../chat/loop-driver.js';
 import { ExchangeView, el, imageCanvas } from './chat-view.js';
 import { formatBytes, formatInt, formatMs } from '../util/format.js';
 import { RemoteEngineClient } from '../app/remote-client.js';
@@ -461,7 +463,18 @@ async function applyParams(p: URLSearchParams): Promise<void> {
   }
 }
 
+/** The decoding fields start at the engine's defaults (ViLaVT's reference decoding); link presets override them. */
+function fillDefaults(): void {
+  const set = (id: string, v: number) => { $<HTMLInputElement>(id).value = String(v); };
+  set('seed', DEFAULT_SEED);
+  set('temperature', VILAVT_GENERATION.temperature);
+  set('top-p', VILAVT_GENERATION.topP);
+  set('max-rounds', VILAVT_GENERATION.maxRounds);
+  set('max-new-tokens', VILAVT_GENERATION.maxNewTokens);
+}
+
 async function main(): Promise<void> {
+  fillDefaults();
   wire();
   setState('starting');
   engine.onInfo = (i) => {

@@ -6,7 +6,7 @@
 import { fetchImage } from '../preprocess/fetch-image.js';
 import { cropImage, toRgb, type RgbImage } from '../preprocess/image.js';
 import { resize } from '../preprocess/resample.js';
-import { roundHalfEven, smartResizeCore } from '../preprocess/smart-resize.js';
+import { IMAGE_FACTOR, padTokenCount, roundHalfEven, smartResizeCore } from '../preprocess/smart-resize.js';
 import { ImageError } from '../preprocess/errors.js';
 import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
 import { ChatError } from './errors.js';
@@ -54,7 +54,7 @@ export function deepEyesQuestionText(question: string, options: readonly string[
 
 export interface DeepEyesSettings {
   /** try_count > maxTryCount ends the loop before a call: maxTryCount + 1 calls. */
-  maxCalls: number;
+  maxRounds: number;
   /** The server's processor (model view of every image). */
   serverMinPixels: number;
   serverMaxPixels: number;
@@ -64,7 +64,7 @@ export interface DeepEyesSettings {
 }
 
 export const DEEPEYES_SETTINGS: Readonly<DeepEyesSettings> = {
-  maxCalls: 11,
+  maxRounds: 11,
   serverMinPixels: 3136,
   serverMaxPixels: 12845056,
   cropMinPixels: 3136,
@@ -72,7 +72,7 @@ export const DEEPEYES_SETTINGS: Readonly<DeepEyesSettings> = {
 };
 
 export const DEEPEYES_GENERATION: Readonly<GenerationRules> = {
-  greedy: true, temperature: 0, topP: 1, maxNewTokens: 10240, skipSpecialTokens: true, maxCalls: 11,
+  greedy: true, temperature: 0, topP: 1, maxNewTokens: 10240, skipSpecialTokens: true, maxRounds: 11,
 };
 
 /** Pillow's MAX_IMAGE_PIXELS: a crop over twice this is a DecompressionBombError. */
@@ -119,7 +119,7 @@ export type DeepEyesOutcome =
 export type DeepEyesStopCause = 'answer' | 'error' | 'max_calls';
 
 export interface DeepEyesFinal {
-  numLlmCalls: number;
+  rounds: number;
   stopCause: DeepEyesStopCause;
   status: 'success' | 'error';
   numMessages: number;
@@ -171,8 +171,8 @@ export class DeepEyesDriver implements LoopDriver {
   private calls = 0;
 
   constructor(q: LoopQuestion, settings: Partial<DeepEyesSettings> = {}) {
-    this.settings = { ...DEEPEYES_SETTINGS, ...settings, ...(q.maxCalls !== undefined ? { maxCalls: q.maxCalls } : {}) };
-    if (!Number.isSafeInteger(this.settings.maxCalls) || this.settings.maxCalls < 1) throw new ChatError(`maxCalls must be a positive integer, got ${this.settings.maxCalls}`);
+    this.settings = { ...DEEPEYES_SETTINGS, ...settings, ...(q.maxRounds !== undefined ? { maxRounds: q.maxRounds } : {}) };
+    if (!Number.isSafeInteger(this.settings.maxRounds) || this.settings.maxRounds < 1) throw new ChatError(`maxRounds must be a positive integer, got ${this.settings.maxRounds}`);
     if (q.images.length !== 1) throw new ChatError(`DeepEyes' driver sends exactly one image, got ${q.images.length}`);
     const input = q.images[0]!;
     this.original = toRgb(input.image);
@@ -194,7 +194,7 @@ export class DeepEyesDriver implements LoopDriver {
   private addImage(image: RgbImage): DeepEyesImage {
     const im: DeepEyesImage = {
       index: this.images.length, group: this.images.length, image, width: image.width, height: image.height,
-      padTokens: (image.width / 28) * (image.height / 28), originalName: this.originalName,
+      padTokens: padTokenCount(image.width, image.height), originalName: this.originalName,
     };
     this.images.push(im);
     return im;
@@ -214,7 +214,7 @@ export class DeepEyesDriver implements LoopDriver {
       this.stopCause = 'answer';
       return null;
     }
-    if (this.tryCount > this.settings.maxCalls - 1) {
+    if (this.tryCount > this.settings.maxRounds - 1) {
       this.stopCause = 'max_calls';
       return null;
     }
@@ -277,7 +277,7 @@ export class DeepEyesDriver implements LoopDriver {
     let newH: number;
     try {
       // new_w, new_h = smart_resize(right - left, bottom - top): symmetric, so the swapped names do not matter.
-      [newW, newH] = smartResizeCore(asNumber(bboxWidth), asNumber(bboxHeight), 28, this.settings.cropMinPixels, this.settings.cropMaxPixels);
+      [newW, newH] = smartResizeCore(asNumber(bboxWidth), asNumber(bboxHeight), IMAGE_FACTOR, this.settings.cropMinPixels, this.settings.cropMaxPixels);
     } catch (e) {
       if (e instanceof ImageError && e.code === 'bad_size') {
         const ints = typeof bboxWidth !== 'number' && typeof bboxHeight !== 'number';
@@ -326,7 +326,7 @@ export class DeepEyesDriver implements LoopDriver {
   final(): DeepEyesFinal {
     if (this.stopCause === null) throw new ChatError('final(): the loop has not stopped yet');
     return {
-      numLlmCalls: this.calls,
+      rounds: this.calls,
       stopCause: this.stopCause,
       status: this.stopCause === 'error' ? 'error' : 'success',
       numMessages: this.messages.length,
@@ -339,6 +339,6 @@ export class DeepEyesDriver implements LoopDriver {
 
   result(): LoopResult {
     const f = this.final();
-    return { answer: f.predAns, rounds: f.numLlmCalls, stopCause: f.stopCause };
+    return { answer: f.predAns, rounds: f.rounds, stopCause: f.stopCause };
   }
 }

@@ -5,6 +5,7 @@
 
 import { fetchImage } from '../preprocess/fetch-image.js';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
+import { MAX_PIXELS_TOTAL, MIN_PIXELS, padTokenCount } from '../preprocess/smart-resize.js';
 import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import {
@@ -27,7 +28,7 @@ import { planCrop, renderCrop, type Box, type CropPlan } from './zoom.js';
 
 export interface ChatDriverSettings {
   /** LLM calls per sample (`--round`). */
-  maxCalls: number;
+  maxRounds: number;
   /** MAX_IMAGES: images per conversation. */
   maxImages: number;
   /** Total visual budget in pixels: split over the initial images, whole for every crop. */
@@ -36,10 +37,10 @@ export interface ChatDriverSettings {
 }
 
 export const CANONICAL_SETTINGS: Readonly<ChatDriverSettings> = {
-  maxCalls: 10,
+  maxRounds: 10,
   maxImages: 50,
-  budget: 8192 * 28 * 28,
-  minPixels: 4 * 28 * 28,
+  budget: MAX_PIXELS_TOTAL,
+  minPixels: MIN_PIXELS,
 };
 
 export interface ChatImageInput {
@@ -156,8 +157,8 @@ export interface FollowUp {
   question: string;
   problemType?: string;
   options?: readonly string[] | null;
-  /** LLM calls for this message (default: settings.maxCalls). */
-  maxCalls?: number;
+  /** LLM calls for this message (default: settings.maxRounds). */
+  maxRounds?: number;
 }
 
 /** The driver's state at a message boundary (see ChatDriver.mark / restore). */
@@ -174,7 +175,7 @@ export interface DriverMark {
 }
 
 export interface ChatFinal {
-  numLlmCalls: number;
+  rounds: number;
   stopCause: StopCause;
   numMessages: number;
   numImages: number;
@@ -197,7 +198,7 @@ export function extractAnswer(text: string): string {
 
 /** infer_vilavt_vllm.py's sampling (temperature 0.75, top_p 0.9), 16384 tokens per call, 10 calls. */
 export const VILAVT_GENERATION: Readonly<GenerationRules> = {
-  greedy: false, temperature: 0.75, topP: 0.9, maxNewTokens: 16384, skipSpecialTokens: true, maxCalls: 10,
+  greedy: false, temperature: 0.75, topP: 0.9, maxNewTokens: 16384, skipSpecialTokens: true, maxRounds: CANONICAL_SETTINGS.maxRounds,
 };
 
 export class ChatDriver implements LoopDriver {
@@ -221,14 +222,14 @@ export class ChatDriver implements LoopDriver {
 
   constructor(opts: ChatDriverOptions) {
     const s = { ...CANONICAL_SETTINGS, ...opts.settings };
-    for (const k of ['maxCalls', 'maxImages', 'minPixels'] as const) {
+    for (const k of ['maxRounds', 'maxImages', 'minPixels'] as const) {
       if (!Number.isSafeInteger(s[k]) || s[k] < 1) throw new ChatError(`settings.${k} must be a positive integer, got ${s[k]}`);
     }
     if (!(s.budget > 0)) throw new ChatError(`settings.budget must be positive, got ${s.budget}`);
     if (opts.images.length === 0) throw new ChatError('the loop needs at least one image');
     this.settings = s;
     this.originals = [...opts.images];
-    this.callsLeft = s.maxCalls;
+    this.callsLeft = s.maxRounds;
     this.questionText = questionText(opts.question, opts.problemType, opts.options);
     this.initialMaxPixels = s.budget / opts.images.length;
 
@@ -247,7 +248,7 @@ export class ChatDriver implements LoopDriver {
 
   private addImage(p: Omit<ProcessedImage, 'index' | 'width' | 'height' | 'padTokens'>): ProcessedImage {
     const { width, height } = p.image;
-    const img: ProcessedImage = { ...p, index: this.images.length, width, height, padTokens: (height / 28) * (width / 28) };
+    const img: ProcessedImage = { ...p, index: this.images.length, width, height, padTokens: padTokenCount(width, height) };
     this.images.push(img);
     return img;
   }
@@ -369,7 +370,7 @@ export class ChatDriver implements LoopDriver {
         originalHeight: orig.image.height,
         zoom,
         processed,
-        padTokens: (processed.height / 28) * (processed.width / 28),
+        padTokens: padTokenCount(processed.width, processed.height),
         newIndex: null,
       };
     });
@@ -421,8 +422,8 @@ export class ChatDriver implements LoopDriver {
    */
   followUp(f: FollowUp): void {
     if (this.stopCause === null) throw new ChatError('followUp(): the conversation is still running (answer its calls first)');
-    const maxCalls = f.maxCalls ?? this.settings.maxCalls;
-    if (!Number.isSafeInteger(maxCalls) || maxCalls < 1) throw new ChatError(`maxCalls must be a positive integer, got ${maxCalls}`);
+    const maxRounds = f.maxRounds ?? this.settings.maxRounds;
+    if (!Number.isSafeInteger(maxRounds) || maxRounds < 1) throw new ChatError(`maxRounds must be a positive integer, got ${maxRounds}`);
     if (this.images.length + f.images.length > this.settings.maxImages) {
       throw new ChatError(`a conversation holds at most ${this.settings.maxImages} images; it has ${this.images.length}, the message adds ${f.images.length}`);
     }
@@ -439,7 +440,7 @@ export class ChatDriver implements LoopDriver {
     }
     content.push({ type: 'text', text: followUpText(added, questionText(f.question, f.problemType ?? 'free-form', f.options ?? null)) });
     this.messages.push({ role: 'user', content });
-    this.callsLeft = maxCalls;
+    this.callsLeft = maxRounds;
     this.stopCause = null;
   }
 
@@ -484,7 +485,7 @@ export class ChatDriver implements LoopDriver {
 
   result(): LoopResult {
     const f = this.final();
-    return { answer: f.answer, rounds: f.numLlmCalls, stopCause: f.stopCause };
+    return { answer: f.answer, rounds: f.rounds, stopCause: f.stopCause };
   }
 
   /** The outcome of the whole loop; only once it has stopped. */
@@ -497,7 +498,7 @@ export class ChatDriver implements LoopDriver {
       items.map((it) => PyDict.fromObject(it.type === 'text' ? { type: 'text', text: it.text } : { type: 'image' })),
     );
     return {
-      numLlmCalls: this.callCount,
+      rounds: this.callCount,
       stopCause: this.stopCause,
       numMessages: this.messages.length,
       numImages: this.images.length,

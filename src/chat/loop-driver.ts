@@ -73,6 +73,9 @@ export type ToolEvent =
     image: RgbImage;
   };
 
+/** Seed of the top-p sampler's uniform stream when the caller gives none (CLI, app, server all default to it). */
+export const DEFAULT_SEED = 1234;
+
 /** Decoding rules of the system's reference inference code. */
 export interface GenerationRules {
   /** Greedy decoding by default (temperature 0 in the reference). */
@@ -84,7 +87,7 @@ export interface GenerationRules {
   /** vLLM's skip_special_tokens for the response text. */
   skipSpecialTokens: boolean;
   /** Default number of LLM calls. */
-  maxCalls: number;
+  maxRounds: number;
 }
 
 export interface LoopResult {
@@ -120,5 +123,5 @@ export interface LoopQuestion {
   /** ViLaVT's problem type (default free-form). */
   problemType?: string;
   /** LLM calls (default: the system's). */
-  maxCalls?: number;
+  maxRounds?: number;
 }

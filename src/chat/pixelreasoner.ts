@@ -7,7 +7,7 @@
 import { ImageError } from '../preprocess/errors.js';
 import { fetchImage } from '../preprocess/fetch-image.js';
 import { cropImage, type RgbImage } from '../preprocess/image.js';
-import { roundHalfEven } from '../preprocess/smart-resize.js';
+import { IMAGE_FACTOR, padTokenCount, roundHalfEven } from '../preprocess/smart-resize.js';
 import type { Box } from './zoom.js';
 import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
 import { ChatError } from './errors.js';
@@ -99,9 +99,9 @@ export interface PixelReasonerSettings {
 }
 
 export const PIXELREASONER_SETTINGS: Readonly<PixelReasonerSettings> = {
-  initialMinPixels: 256 * 28 * 28,
-  initialMaxPixels: 8000 * 28 * 28,
-  cropMinPixels: 256 * 28 * 28,
+  initialMinPixels: 256 * IMAGE_FACTOR ** 2,
+  initialMaxPixels: 8000 * IMAGE_FACTOR ** 2,
+  cropMinPixels: 256 * IMAGE_FACTOR ** 2,
   cropMaxPixels: 4014080,
   vllmMinPixels: 401408,
   vllmMaxPixels: 4014080,
@@ -112,7 +112,7 @@ export const PIXELREASONER_SETTINGS: Readonly<PixelReasonerSettings> = {
 };
 
 export const PIXELREASONER_GENERATION: Readonly<GenerationRules> = {
-  greedy: true, temperature: 0, topP: 1, maxNewTokens: 2048, skipSpecialTokens: false, maxCalls: 5,
+  greedy: true, temperature: 0, topP: 1, maxNewTokens: 2048, skipSpecialTokens: false, maxRounds: 5,
 };
 
 const IM_END = '<|im_end|>';
@@ -172,7 +172,7 @@ export type PixelReasonerOutcome =
 export type PixelReasonerStopCause = 'no_tool_call' | 'tool_call_limit' | 'image_limit' | 'token_limit' | 'image_limit_after_tool' | 'max_calls';
 
 export interface PixelReasonerFinal {
-  numLlmCalls: number;
+  rounds: number;
   stopCause: PixelReasonerStopCause;
   numToolCalls: number;
   numMessages: number;
@@ -215,7 +215,7 @@ export class PixelReasonerDriver implements LoopDriver {
   readonly settings: Readonly<PixelReasonerSettings>;
   readonly questionText: string;
   readonly initialCount: number;
-  private readonly maxCalls: number;
+  private readonly maxRounds: number;
   private readonly messages: Message[] = [];
   private readonly images: PixelReasonerImage[] = [];
   private pending: PixelReasonerCall | null = null;
@@ -227,8 +227,8 @@ export class PixelReasonerDriver implements LoopDriver {
 
   constructor(q: LoopQuestion, settings: Partial<PixelReasonerSettings> = {}) {
     this.settings = { ...PIXELREASONER_SETTINGS, ...settings };
-    this.maxCalls = q.maxCalls ?? Infinity;
-    if (!(this.maxCalls >= 1)) throw new ChatError(`maxCalls must be a positive integer, got ${q.maxCalls}`);
+    this.maxRounds = q.maxRounds ?? Infinity;
+    if (!(this.maxRounds >= 1)) throw new ChatError(`maxRounds must be a positive integer, got ${q.maxRounds}`);
     if (q.images.length === 0) throw new ChatError('the loop needs at least one image');
     const s = this.settings;
     for (const input of q.images) {
@@ -253,7 +253,7 @@ export class PixelReasonerDriver implements LoopDriver {
   private addImage(driverImage: RgbImage, originalName: string, image = this.modelView(driverImage)): PixelReasonerImage {
     const im: PixelReasonerImage = {
       index: this.images.length, group: this.images.length, image, width: image.width, height: image.height,
-      padTokens: (image.width / 28) * (image.height / 28), driverImage, originalName,
+      padTokens: padTokenCount(image.width, image.height), driverImage, originalName,
     };
     this.images.push(im);
     return im;
@@ -299,7 +299,7 @@ export class PixelReasonerDriver implements LoopDriver {
     const force: PixelReasonerStopCause | null = before > s.maxToolCallsBeforeForcedStop ? 'tool_call_limit'
       : this.images.length > s.maxImages ? 'image_limit'
       : resp.totalTokens > s.tokenLimit ? 'token_limit'
-      : this.calls >= this.maxCalls ? 'max_calls' : null;
+      : this.calls >= this.maxRounds ? 'max_calls' : null;
     const assistant: Message = { role: 'assistant', content: rsp };
     if (!requireTool || force !== null) {
       this.messages.push(assistant);
@@ -427,7 +427,7 @@ export class PixelReasonerDriver implements LoopDriver {
   final(): PixelReasonerFinal {
     if (this.stopCause === null) throw new ChatError('final(): the loop has not stopped yet');
     return {
-      numLlmCalls: this.calls,
+      rounds: this.calls,
       stopCause: this.stopCause,
       numToolCalls: this.numToolCalls,
       numMessages: this.messages.length,
@@ -441,6 +441,6 @@ export class PixelReasonerDriver implements LoopDriver {
 
   result(): LoopResult {
     const f = this.final();
-    return { answer: f.answer, rounds: f.numLlmCalls, stopCause: f.stopCause };
+    return { answer: f.answer, rounds: f.rounds, stopCause: f.stopCause };
   }
 }

@@ -3,6 +3,7 @@
 // encode only the new query groups (inquiry text encoder + ViT), prefill the new tokens, sample and decode to a
 // stop id — and reports the trajectory as typed events. Platform-neutral: images arrive decoded, or as bytes for
 // the ImageDecoder the platform plugs in.
+import { IMAGE_FACTOR } from '../preprocess/smart-resize.js';
 import type { Gpu } from '../runtime/device.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
@@ -17,8 +18,8 @@ import { expandImagePads } from '../text/image-pads.js';
 import { validInquiryIds } from '../text/inquiry-tokenizer.js';
 import { ContextCache, type ImageBlock } from '../model/context-cache.js';
 import { assembleImageRows, type ImageRowSource } from '../model/image-rows.js';
-import { ChatDriver, type ChatDriverSettings, type DriverMark } from './driver.js';
-import type { LoopCall, LoopDriver, LoopResponse, SystemName, ToolEvent } from './loop-driver.js';
+import { ChatDriver, VILAVT_GENERATION, type ChatDriverSettings, type DriverMark } from './driver.js';
+import { DEFAULT_SEED, type LoopCall, type LoopDriver, type LoopResponse, type SystemName, type ToolEvent } from './loop-driver.js';
 import { createLoopDriver } from './systems.js';
 import { ChatError } from './errors.js';
 import type { ChatEvent, TurnTimings } from './events.js';
@@ -37,7 +38,7 @@ export interface ChatSessionOptions {
   /** KV cache capacity in tokens (default min(32768, max_position_embeddings)). */
   contextLength?: number;
   /** ViLaVT's image budget / cap overrides (defaults: the canonical driver's). */
-  settings?: Partial<Omit<ChatDriverSettings, 'maxCalls'>>;
+  settings?: Partial<Omit<ChatDriverSettings, 'maxRounds'>>;
 }
 
 export interface ChatImage {
@@ -64,9 +65,9 @@ export interface AskOptions {
   problemType?: string;
   options?: readonly string[] | null;
   sampling?: SamplingOptions;
-  /** LLM calls (default 10). */
+  /** LLM calls (default: the system's GenerationRules.maxRounds). */
   maxRounds?: number;
-  /** Tokens per LLM call (default 16384). */
+  /** Tokens per LLM call (default: the system's GenerationRules.maxNewTokens). */
   maxNewTokens?: number;
   /** Assistant turns to replay instead of sampling, in order (at least one); later calls are sampled (a `replay_end` event says so). */
   replay?: readonly ReplayTurn[];
@@ -131,7 +132,7 @@ export class ChatSession {
   private readonly inquiryTok: TextTokenizer | undefined;
   private readonly system: SystemName;
   private readonly decoder: ImageDecoder | undefined;
-  private readonly settings: Partial<Omit<ChatDriverSettings, 'maxCalls'>>;
+  private readonly settings: Partial<Omit<ChatDriverSettings, 'maxRounds'>>;
   private readonly ctx: ContextCache<BlockKey>;
   private readonly imagePad: number;
   private readonly imEnd: number;
@@ -153,8 +154,8 @@ export class ChatSession {
     const llm = o.model.config.llm;
     const vis = o.model.config.vision;
     // ChatDriver sizes images in 28-pixel units (qwen_vl_utils' IMAGE_FACTOR).
-    if (vis.patchSize * vis.mergeSize !== 28) {
-      throw new ChatError(`the chat loop needs patch_size * spatial_merge_size = 28, this checkpoint has ${vis.patchSize} * ${vis.mergeSize}`);
+    if (vis.patchSize * vis.mergeSize !== IMAGE_FACTOR) {
+      throw new ChatError(`the chat loop needs patch_size * spatial_merge_size = ${IMAGE_FACTOR}, this checkpoint has ${vis.patchSize} * ${vis.mergeSize}`);
     }
     const ids = o.tokenizer.specialIds;
     if (ids.imagePad !== llm.imageTokenId || ids.visionStart !== llm.visionStartTokenId) {
@@ -162,8 +163,9 @@ export class ChatSession {
     }
     this.imagePad = ids.imagePad;
     this.imEnd = ids.imEnd;
-    // vLLM: <|im_end|> is the EOS (stop_reason None), generation_config adds <|endoftext|> as a stop token.
-    this.stopIds = new Set([ids.imEnd, ids.endOfText]);
+    // vLLM: <|im_end|> is the EOS (stop_reason None); the ids of generation_config.json are stop tokens too
+    // (the Qwen2.5-VL checkpoints list <|im_end|> and <|endoftext|>).
+    this.stopIds = new Set([ids.imEnd, ...o.model.generation.eosTokenIds]);
     const capacity = o.contextLength ?? Math.min(32768, llm.maxPositionEmbeddings);
     const contextProblem = contextLengthProblem(llm, capacity, o.model.act, o.gpu.maxBindingBytes);
     if (contextProblem) throw new ChatError(`contextLength: ${contextProblem}`);
@@ -222,9 +224,9 @@ export class ChatSession {
       if (!this.conversation) throw new ChatError('followUp: there is no conversation to continue (none was completed since the session started)');
       driver = vilavt = this.conversation;
       mark = vilavt.mark();
-      vilavt.followUp({ images, question: o.question, problemType: o.problemType, options: o.options, maxCalls: o.maxRounds ?? vilavt.settings.maxCalls });
+      vilavt.followUp({ images, question: o.question, problemType: o.problemType, options: o.options, maxRounds: o.maxRounds ?? vilavt.settings.maxRounds });
     } else if (system === 'vilavt') {
-      const settings = { ...this.settings, maxCalls: o.maxRounds ?? 10 };
+      const settings = { ...this.settings, maxRounds: o.maxRounds ?? VILAVT_GENERATION.maxRounds };
       const history = o.history ?? [];
       const first = history[0];
       driver = vilavt = first
@@ -238,7 +240,7 @@ export class ChatSession {
           : { images, question: o.question, problemType: o.problemType, options: o.options });
       }
     } else {
-      driver = createLoopDriver(system, { images, question: o.question, options: o.options ?? null, problemType: o.problemType, maxCalls: o.maxRounds });
+      driver = createLoopDriver(system, { images, question: o.question, options: o.options ?? null, problemType: o.problemType, maxRounds: o.maxRounds });
     }
     const gen = driver.generation;
     const s = o.sampling ?? {};
@@ -249,7 +251,7 @@ export class ChatSession {
     const temperature = s.temperature ?? gen.temperature;
     const topP = s.topP ?? gen.topP;
     if (!greedy && !(temperature > 0 && topP > 0 && topP <= 1)) throw new ChatError(`sampling needs temperature > 0 and 0 < topP <= 1, got ${temperature}, ${topP}`);
-    const sampling: Sampling = greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: mulberry32(s.seed ?? 1234) };
+    const sampling: Sampling = greedy ? { kind: 'greedy' } : { kind: 'top-p', temperature, topP, uniform: mulberry32(s.seed ?? DEFAULT_SEED) };
 
     if (vilavt) this.conversation = null; // until this message completes
     const firstCall = vilavt ? vilavt.calls : 0;
@@ -394,7 +396,7 @@ export class ChatSession {
       if (ids[i] !== this.imagePad || (i > 0 && ids[i - 1] === this.imagePad)) continue;
       const im = call.images[k++]!;
       const group = groupImages.get(im.group)!;
-      out.push({ start: i, grid: [im.height / 28, im.width / 28], key: { query: call.queries[im.group]!, group, index: group.indexOf(im.image) } });
+      out.push({ start: i, grid: [im.height / IMAGE_FACTOR, im.width / IMAGE_FACTOR], key: { query: call.queries[im.group]!, group, index: group.indexOf(im.image) } });
     }
     return out;
   }
@@ -402,6 +404,7 @@ export class ChatSession {
   /** Inquiry text encoder + ViT for every image of query group `g`: [merged rows of the group, hidden]. */
   private async encodeGroup(call: LoopCall, g: number, t: TurnTimings): Promise<Tensor> {
     const vis = this.model.config.vision;
+    const pre = this.model.preprocessor;
     const members = call.images.filter((im) => im.group === g);
     const t0 = now();
     const query = call.queries[g]!;
@@ -412,7 +415,9 @@ export class ChatSession {
     t.text += t1 - t0;
     try {
       const images = members.map((im) => {
-        const p = patchify(im.image, { patchSize: vis.patchSize, mergeSize: vis.mergeSize, temporalPatchSize: vis.temporalPatchSize });
+        const p = patchify(im.image, {
+          patchSize: vis.patchSize, mergeSize: vis.mergeSize, temporalPatchSize: vis.temporalPatchSize, mean: pre.imageMean, std: pre.imageStd,
+        });
         return { pixelValues: p.pixelValues, grid: p.gridThw };
       });
       const f = await this.model.vision.encode({ images, imageGroup: members.map(() => 0), inquiries: [inquiry] });

@@ -12,14 +12,16 @@ import { describeDone, describeReplayEnd, describeTool, describeTurn, type ChatE
 import { ChatSession, type ReplayTurn } from '../chat/session.js';
 import { CliError, UsageError } from './fail.js';
 import { loadModelDir } from './load-model.js';
+import { VILAVT_GENERATION as GEN } from '../chat/driver.js';
+import { DEFAULT_SEED } from '../chat/loop-driver.js';
 
 const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [QUESTION]
   --json                 one JSON event per line (token, tool_call, tool_error, region, turn, answer, done)
   --replay FILE          teacher-force the assistant turns in FILE (JSON: a list of strings, {"assistant_turns": [...]}
                          or {"responses": [{"text", "finish_reason", "stop_reason"}]}; its "question" is the default)
-  --seed N               top-p sampling seed (default 1234)     --greedy        argmax decoding
-  --temperature T        default 0.75                           --top-p P       default 0.9
-  --max-rounds N         LLM calls (default 10)                 --max-new-tokens N  per call (default 16384)
+  --seed N               top-p sampling seed (default ${DEFAULT_SEED})     --greedy        argmax decoding
+  --temperature T        default ${GEN.temperature}                           --top-p P       default ${GEN.topP}
+  --max-rounds N         LLM calls (default ${GEN.maxRounds})                 --max-new-tokens N  per call (default ${GEN.maxNewTokens})
   --problem-type TYPE    multiple choice | free-form | regression | numerical (default free-form)
   --option TEXT          a multiple-choice option (repeatable)
   --out DIR              where crops and annotated images go (default vilavt-out)
@@ -98,15 +100,15 @@ async function parse(argv: string[]): Promise<ChatArgs> {
   const replay = v.replay === undefined ? undefined : await readReplay(v.replay);
   const question = parsed.positionals[0] ?? replay?.question;
   if (question === undefined) throw new UsageError(`a QUESTION is required\n${USAGE}`);
-  const temperature = num('temperature', v.temperature, 0.75);
-  const topP = num('top-p', v['top-p'], 0.9);
+  const temperature = num('temperature', v.temperature, GEN.temperature);
+  const topP = num('top-p', v['top-p'], GEN.topP);
   if (!v.greedy && !(temperature > 0)) throw new UsageError(`--temperature must be > 0, got ${temperature} (use --greedy for argmax decoding)`);
   if (!v.greedy && !(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP} (use --greedy for argmax decoding)`);
   return {
     model: v.model, images: v.image, question, json: v.json ?? false, replay: replay?.turns,
-    seed: int('seed', v.seed, 1234, 0), greedy: v.greedy ?? false, temperature,
-    topP, maxRounds: int('max-rounds', v['max-rounds'], 10, 1),
-    maxNewTokens: int('max-new-tokens', v['max-new-tokens'], 16384, 1), problemType: v['problem-type'] ?? 'free-form',
+    seed: int('seed', v.seed, DEFAULT_SEED, 0), greedy: v.greedy ?? false, temperature,
+    topP, maxRounds: int('max-rounds', v['max-rounds'], GEN.maxRounds, 1),
+    maxNewTokens: int('max-new-tokens', v['max-new-tokens'], GEN.maxNewTokens, 1), problemType: v['problem-type'] ?? 'free-form',
     options: v.option ?? null, out: v.out ?? 'vilavt-out', context: int('context', v.context, 32768, 2), f16: v.f16 ?? false,
   };
 }

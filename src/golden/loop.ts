@@ -126,7 +126,7 @@ async function runTrajectory(
   if (driver.nextCall() !== null) return `call ${calls.length}: the driver wants another call, the golden has none`;
   const f = driver.final();
   const final = dict({
-    num_llm_calls: int(f.numLlmCalls),
+    num_llm_calls: int(f.rounds),
     stop_cause: f.stopCause,
     num_messages: int(f.numMessages),
     num_images: int(f.numImages),

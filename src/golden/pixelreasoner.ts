@@ -130,7 +130,7 @@ async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, s
   if (driver.nextCall() !== null) return `call ${calls.length}: the driver wants another call, the golden has none`;
   const f = driver.final();
   d = diff('final / ', get(expected, 'final'), dict({
-    num_llm_calls: int(f.numLlmCalls),
+    num_llm_calls: int(f.rounds),
     stop_cause: f.stopCause,
     num_tool_calls: int(f.numToolCalls),
     num_messages: int(f.numMessages),

@@ -3,6 +3,7 @@
  * preprocessor_config.json, and either model.safetensors or model.safetensors.index.json + shards. Only headers
  * are read here; tensor bytes are read on demand with `read(name)`.
  */
+import { CLIP_MEAN, CLIP_STD } from '../preprocess/patchify.js';
 import type { ByteSource } from './byte-source.js';
 import {
   parseGenerationConfig,
@@ -49,8 +50,8 @@ const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
 /** Values of the Qwen2.5-VL processor (spec §2.2), used only when preprocessor_config.json is absent. */
 const DEFAULT_PREPROCESSOR: PreprocessorConfig = {
-  imageMean: [0.48145466, 0.4578275, 0.40821073],
-  imageStd: [0.26862954, 0.26130258, 0.27577711],
+  imageMean: [...CLIP_MEAN],
+  imageStd: [...CLIP_STD],
   minPixels: 3136,
   maxPixels: 12845056,
   patchSize: 14,

@@ -85,15 +85,15 @@ export interface ModelConfig {
   quantization?: unknown;
 }
 
+/**
+ * What the engine takes from generation_config.json: the stop tokens (vLLM adds its eos ids to the request's).
+ * Its sampling fields are not read: every tool loop decodes with its reference driver's own settings
+ * (GenerationRules of src/chat/driver.ts, deepeyes.ts, pixelreasoner.ts), which override them there too.
+ */
 export interface GenerationConfig {
   eosTokenIds: number[];
   bosTokenId?: number;
   padTokenId?: number;
-  doSample?: boolean;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  repetitionPenalty?: number;
 }
 
 export interface PreprocessorConfig {
@@ -388,17 +388,6 @@ export function parseGenerationConfig(json: unknown, file = 'generation_config.j
   if (bos !== undefined) g.bosTokenId = bos;
   const pad = r.optInt('pad_token_id');
   if (pad !== undefined) g.padTokenId = pad;
-  if (json.do_sample !== undefined) g.doSample = r.bool('do_sample', false);
-  const t = json.temperature;
-  if (t !== undefined && t !== null) {
-    g.temperature = typeof t === 'number' && t >= 0 ? t : r.fail('temperature', `expected a number >= 0, got ${JSON.stringify(t)}`);
-  }
-  const topP = r.optPositive('top_p');
-  if (topP !== undefined) g.topP = topP;
-  const topK = r.optInt('top_k');
-  if (topK !== undefined) g.topK = topK;
-  const rp = r.optPositive('repetition_penalty');
-  if (rp !== undefined) g.repetitionPenalty = rp;
   return g;
 }
 

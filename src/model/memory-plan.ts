@@ -3,6 +3,7 @@
  * activation-scratch estimate, and which tensors exceed the per-binding limit (the runtime splits those by
  * leading rows across several buffers). Tensor sizes come from the manifest, so the plan and the loader agree.
  */
+import { MAX_PIXELS_TOTAL } from '../preprocess/smart-resize.js';
 import { formatBytes } from '../util/format.js';
 import type { ModelConfig } from './config.js';
 import { resolveManifest, type Component, type ExpectedTensor } from './manifest.js';
@@ -22,7 +23,7 @@ export interface DeviceLimits {
 export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = { maxBufferSize: 268435456, maxStorageBufferBindingSize: 134217728 };
 
 /** Canonical per-call pixel budget of the vLLM driver: 8192 * 28 * 28 (spec §2.1). */
-export const DEFAULT_MAX_IMAGE_PIXELS = 8192 * 28 * 28;
+export const DEFAULT_MAX_IMAGE_PIXELS = MAX_PIXELS_TOTAL;
 
 export interface MemoryPlanOptions {
   contextTokens: number;

@@ -3,6 +3,7 @@
  * tiny-a checkpoint, real tensor names, optional sharding with model.safetensors.index.json). Platform-neutral:
  * returns bytes; scripts/make-tiny-checkpoint.ts writes them to a folder.
  */
+import { CLIP_MEAN, CLIP_STD } from '../preprocess/patchify.js';
 import { parseModelConfig, type LlmConfig, type TextEncoderConfig, type VisionConfig } from './config.js';
 import { encode } from '../runtime/dtype.js';
 import { resolveManifest } from './manifest.js';
@@ -173,8 +174,8 @@ const PREPROCESSOR = {
   do_normalize: true,
   do_rescale: true,
   do_resize: true,
-  image_mean: [0.48145466, 0.4578275, 0.40821073],
-  image_std: [0.26862954, 0.26130258, 0.27577711],
+  image_mean: CLIP_MEAN,
+  image_std: CLIP_STD,
   image_processor_type: 'Qwen2VLImageProcessor',
   max_pixels: 12845056,
   min_pixels: 3136,

@@ -5,7 +5,7 @@ import type { ActDType, WeightDType } from '../runtime/dtype.js';
 import { VilavtError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { Checkpoint } from './checkpoint.js';
-import type { ModelConfig } from './config.js';
+import type { GenerationConfig, ModelConfig, PreprocessorConfig } from './config.js';
 import { LanguageModel } from './llm.js';
 import { TextEncoder } from './text-encoder.js';
 import { VisionEncoder } from './vision-encoder.js';
@@ -30,6 +30,9 @@ export class VilavtModel {
     readonly textEncoder: TextEncoder | null,
     readonly llm: LanguageModel,
     readonly act: ActDType,
+    /** The checkpoint's image normalisation (preprocessor_config.json) and stop tokens (generation_config.json). */
+    readonly preprocessor: PreprocessorConfig,
+    readonly generation: GenerationConfig,
   ) {}
 
   static async load(gpu: Gpu, ckpt: Checkpoint, opts: ModelOptions = {}): Promise<VilavtModel> {
@@ -43,7 +46,7 @@ export class VilavtModel {
     const text = cfg.textEncoder && w.textEncoder && w.textProj
       ? new TextEncoder(gpu, cfg.textEncoder, w.textEncoder, w.textProj, act) : null;
     const llm = new LanguageModel(gpu, cfg.llm, w.llm, act);
-    return new VilavtModel(gpu, cfg, w, vision, text, llm, act);
+    return new VilavtModel(gpu, cfg, w, vision, text, llm, act, ckpt.preprocessor, ckpt.generation);
   }
 
   /** Inquiry features for the QA blocks (null for an empty inquiry: zero text keys). */

@@ -5,6 +5,11 @@ import { formatPyFloat } from '../py/float-repr.js';
 export const IMAGE_FACTOR = 28;
 export const MIN_PIXELS = 4 * 28 * 28; // 3136
 export const MAX_PIXELS_TOTAL = 8192 * 28 * 28; // 6422528: ViLaVT's total visual budget
+
+/** `<|image_pad|>` tokens of an image sized in IMAGE_FACTOR units: one per 28×28 block (2×2 merged 14-px patches). */
+export function padTokenCount(width: number, height: number): number {
+  return (width / IMAGE_FACTOR) * (height / IMAGE_FACTOR);
+}
 const MAX_RATIO = 200;
 
 /** Python's round() on a double: nearest integer, ties to even. */

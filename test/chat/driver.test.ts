@@ -86,7 +86,7 @@ it('follow-ups: only after the loop stopped, within the image cap; mark/restore 
   const answered = d.final().conversation;
   const mark = d.mark();
   const extra = { image: { width: 56, height: 56, channels: 3 as const, data: new Uint8Array(56 * 56 * 3).fill(9) }, name: 'b.png' };
-  d.followUp({ images: [extra], question: 'And now?', maxCalls: 2 });
+  d.followUp({ images: [extra], question: 'And now?', maxRounds: 2 });
   const call = d.nextCall()!;
   // The new message follows the answered conversation; the new image is index 1 in its own query group 1.
   expect(call.prompt.startsWith(answered)).toBe(true);

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { expectEveryCasePasses } from '../helpers/golden-cases.js';
 import { runLoopGolden } from '../../src/golden/loop.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/golden/loop-a', import.meta.url));
@@ -7,6 +8,6 @@ const DIR = fileURLToPath(new URL('../fixtures/golden/loop-a', import.meta.url))
 it('replays every loop-a trajectory through ChatDriver exactly', async () => {
   const { ok, lines } = await runLoopGolden(DIR);
   if (!ok) console.log(lines.join('\n'));
-  expect(lines.filter((l) => l.startsWith('PASS'))).toHaveLength(14);
+  expectEveryCasePasses(DIR, lines);
   expect(ok).toBe(true);
 }, 60_000);
