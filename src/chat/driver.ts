@@ -1,5 +1,5 @@
 // The canonical "chatting with images" loop (multi_turn_generate in vllm_eval/infer_vilavt_vllm.py,
-// one sample, spec §6.1) as a state machine: nextCall() gives the prompt and images of the next LLM
+// one sample, MODEL.md §6.1) as a state machine: nextCall() gives the prompt and images of the next LLM
 // call, acceptResponse() applies the model's answer to it. No model, no platform: the real session,
 // the CLI and the golden runner all drive this same class.
 

@@ -1,4 +1,4 @@
-// Pixel-Reasoner's tool loop (TIGER-Lab/PixelReasoner-RL-v1) as its evaluation path runs it (seed-systems spec §3:
+// Pixel-Reasoner's tool loop (TIGER-Lab/PixelReasoner-RL-v1) as its evaluation path runs it (seed-systems MODEL.md §3:
 // experience_maker.py _generate_vllm(is_eval=True), system prompt 'vcot'): a tool runs only when the response ENDS
 // with `</tool_call>`, and then the LAST `<tool_call>` of the whole conversation text is parsed with json.loads;
 // `target_image` is 1-based with Python's negative indexing; a bbox is normalized only when all four values are

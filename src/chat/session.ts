@@ -1,4 +1,4 @@
-// "Chatting with images" on a loaded model (spec §6, §7, §9): ChatDriver decides every prompt and runs the tools;
+// "Chatting with images" on a loaded model (MODEL.md §6, §7, §9): ChatDriver decides every prompt and runs the tools;
 // this class turns each of its LLM calls into GPU work — tokenize + expand pads, reuse the cached KV prefix,
 // encode only the new query groups (inquiry text encoder + ViT), prefill the new tokens, sample and decode to a
 // stop id — and reports the trajectory as typed events. Platform-neutral: images arrive decoded, or as bytes for

@@ -1,4 +1,4 @@
-// The crop of one tool-call region (zoomin() in vllm_eval/utils.py, spec §6.4): geometry in IEEE
+// The crop of one tool-call region (zoomin() in vllm_eval/utils.py, MODEL.md §6.4): geometry in IEEE
 // doubles in the reference's operation order, then the pixel work (crop, LANCZOS, fetch_image).
 
 import { ImageError } from '../preprocess/errors.js';

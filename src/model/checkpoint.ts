@@ -48,7 +48,7 @@ export const SINGLE_FILE = 'model.safetensors';
 /** JSON side files are small; a huge one is not a config. */
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
-/** Values of the Qwen2.5-VL processor (spec §2.2), used only when preprocessor_config.json is absent. */
+/** Values of the Qwen2.5-VL processor (MODEL.md §2.2), used only when preprocessor_config.json is absent. */
 const DEFAULT_PREPROCESSOR: PreprocessorConfig = {
   imageMean: [...CLIP_MEAN],
   imageStd: [...CLIP_STD],
@@ -102,7 +102,7 @@ export async function openCheckpoint(files: CheckpointFile[] | FileResolver): Pr
   if (ppSrc) preprocessor = parsePreprocessorConfig(await readJson(ppSrc), 'preprocessor_config.json');
   else {
     preprocessor = { ...DEFAULT_PREPROCESSOR };
-    warnings.push('preprocessor_config.json missing: using the Qwen2.5-VL processor defaults (spec §2.2)');
+    warnings.push('preprocessor_config.json missing: using the Qwen2.5-VL processor defaults (MODEL.md §2.2)');
   }
 
   const opened = new Map<string, SafetensorsFile>();

@@ -1,5 +1,5 @@
 /**
- * config.json / generation_config.json / preprocessor_config.json -> normalized typed configs (spec §1.4-§1.6,
+ * config.json / generation_config.json / preprocessor_config.json -> normalized typed configs (MODEL.md §1.4-§1.6,
  * §2.2). LLM fields may sit at the top level (old Qwen2.5-VL layout), in `text_config` (transformers >= 4.52),
  * or both (then they must agree).
  */
@@ -48,7 +48,7 @@ export interface VisionConfig {
   integrationPoint: IntegrationPoint;
   /** Blocks with query-aware (joint + inquiry) attention, ascending. */
   qaBlocks: number[];
-  /** Hard-coded in the modeling code, not read from config (spec §1.4). */
+  /** Hard-coded in the modeling code, not read from config (MODEL.md §1.4). */
   rmsEps: number;
   ropeTheta: number;
 }
@@ -344,7 +344,7 @@ function parseTextEncoder(file: string, tc: Json): TextEncoderConfig {
 
 /**
  * model_type `vilavt`, or `qwen2_5_vl` with a `text_encoder_config` (the cold-start checkpoint may keep the base
- * model_type, spec §1.4), is ViLaVT; plain `qwen2_5_vl` has no text encoder, text_proj or QA blocks.
+ * model_type, MODEL.md §1.4), is ViLaVT; plain `qwen2_5_vl` has no text encoder, text_proj or QA blocks.
  */
 export function parseModelConfig(json: unknown, file = 'config.json'): ModelConfig {
   if (!isObject(json)) throw new ConfigError(file, '(root)', 'not a JSON object');

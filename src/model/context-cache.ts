@@ -1,4 +1,4 @@
-// The conversation's KV cache on the GPU plus the token ids it holds, and the prefix-reuse rule of spec §7: a new
+// The conversation's KV cache on the GPU plus the token ids it holds, and the prefix-reuse rule of MODEL.md §7: a new
 // LLM call keeps the longest prefix of its (re-tokenized, pad-expanded) ids that equals the cached ids — where an
 // image block only counts as equal when it is the same image with the same query group (pad ids alone say
 // nothing about the pixels) — truncates the rest, rebuilds the M-RoPE positions of the kept prefix and prefills

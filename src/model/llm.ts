@@ -1,4 +1,4 @@
-// The Qwen2.5 language model on the GPU (spec §5): token embedding with image features scattered into the
+// The Qwen2.5 language model on the GPU (MODEL.md §5): token embedding with image features scattered into the
 // <|image_pad|> rows, M-RoPE, GQA attention over a KV cache that stays on the GPU, prefill in bounded chunks (one
 // huge image cannot exhaust memory) and a decode step that is one submit whose only readback is the sampled token.
 import type { Gpu } from '../runtime/device.js';

@@ -22,7 +22,7 @@ export interface DeviceLimits {
 /** WebGPU's default (guaranteed) limits; adapters usually allow more when requested. */
 export const WEBGPU_DEFAULT_LIMITS: DeviceLimits = { maxBufferSize: 268435456, maxStorageBufferBindingSize: 134217728 };
 
-/** Canonical per-call pixel budget of the vLLM driver: 8192 * 28 * 28 (spec §2.1). */
+/** Canonical per-call pixel budget of the vLLM driver: 8192 * 28 * 28 (MODEL.md §2.1). */
 export const DEFAULT_MAX_IMAGE_PIXELS = MAX_PIXELS_TOTAL;
 
 export interface MemoryPlanOptions {

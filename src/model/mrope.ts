@@ -1,4 +1,4 @@
-// Incremental M-RoPE position assignment (Qwen2.5-VL get_rope_index, spec §5 and §7), fed chunk by chunk so a
+// Incremental M-RoPE position assignment (Qwen2.5-VL get_rope_index, MODEL.md §5 and §7), fed chunk by chunk so a
 // later turn continues the cached prefix exactly:
 //  - a text/special token gets (p, p, p), then p += 1;
 //  - an image block of merged grid (Lh, Lw) starts at the <|image_pad|> right after <|vision_start|>; its token

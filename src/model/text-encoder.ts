@@ -1,4 +1,4 @@
-// The frozen Qwen3 inquiry encoder and text_proj (spec §4). Each inquiry runs unpadded at positions 0..n-1: the
+// The frozen Qwen3 inquiry encoder and text_proj (MODEL.md §4). Each inquiry runs unpadded at positions 0..n-1: the
 // encoder is causal and its RoPE relative, so this equals the reference's right-padded batch on the valid rows.
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';

@@ -1,4 +1,4 @@
-// The ViLaVT vision encoder on the GPU (spec §3): patch embed, 2-D RoPE with in-group offsets, window
+// The ViLaVT vision encoder on the GPU (MODEL.md §3): patch embed, 2-D RoPE with in-group offsets, window
 // permutation, the per-block schedule (window / per-image full / QA joint attention whose keys and values also
 // hold the group's projected inquiry tokens), the patch merger and the un-permutation. One call encodes any number
 // of images in any number of contiguous query groups; each group's output depends only on that group.

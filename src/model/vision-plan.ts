@@ -1,8 +1,8 @@
-// Exact integer planning of one ViT call (spec §3.3-§3.5): rotary positions, window permutation and the segment
+// Exact integer planning of one ViT call (MODEL.md §3.3-§3.5): rotary positions, window permutation and the segment
 // tables of the three attention kinds. Platform-neutral, no floats: the GPU engine uploads these arrays as is.
 //
 // Orders used below:
-//  - processor order: patch tokens as Qwen2VLImageProcessor emits them (per image, 2x2 merge order, spec §2.3);
+//  - processor order: patch tokens as Qwen2VLImageProcessor emits them (per image, 2x2 merge order, MODEL.md §2.3);
 //  - window order:    merged units (mergeSize² consecutive patch tokens) gathered by `windowIndex`.
 
 import { VilavtError } from '../runtime/errors.js';
@@ -288,7 +288,7 @@ export function planVisionCall(input: VisionCallInput): VisionPlan {
   };
 }
 
-/** Attention kind of every ViT block (spec §3.1: QA first, then per-image full, else window). */
+/** Attention kind of every ViT block (MODEL.md §3.1: QA first, then per-image full, else window). */
 export type VisionBlockKind = 'qa' | 'full' | 'window';
 
 /** The kind of every block, from the config's QA blocks (`qaBlocksFor`) and full-attention blocks. */

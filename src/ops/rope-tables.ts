@@ -58,7 +58,7 @@ export function ropeTable1d(positions: ArrayLike<number>, headDim: number, theta
 }
 
 /**
- * Vision 2-D RoPE (spec §3.3): posIds [N, 2] (row, col); inv_freq over the rotary dim headDim/2, so
+ * Vision 2-D RoPE (MODEL.md §3.3): posIds [N, 2] (row, col); inv_freq over the rotary dim headDim/2, so
  * θ = [row · inv[0..q-1], col · inv[0..q-1]] with q = headDim/4. Returns [N, headDim].
  */
 export function visionRopeTable(posIds: ArrayLike<number>, headDim: number, theta = 10000): Float32Array {
@@ -77,7 +77,7 @@ export function visionRopeTable(posIds: ArrayLike<number>, headDim: number, thet
   return out;
 }
 
-/** Inquiry tokens in the vision QA layers (spec §3.5): the same position p on both axes. Returns [rows, headDim]. */
+/** Inquiry tokens in the vision QA layers (MODEL.md §3.5): the same position p on both axes. Returns [rows, headDim]. */
 export function inquiryRopeTable(positions: ArrayLike<number>, headDim: number, theta = 10000): Float32Array {
   const pos = new Float64Array(2 * positions.length);
   for (let i = 0; i < positions.length; i++) pos[2 * i] = pos[2 * i + 1] = positions[i]!;
@@ -85,7 +85,7 @@ export function inquiryRopeTable(positions: ArrayLike<number>, headDim: number, 
 }
 
 /**
- * M-RoPE (spec §5): pos [3, L] (t row, then h row, then w row); frequency slot f of inv_freq(headDim) takes its
+ * M-RoPE (MODEL.md §5): pos [3, L] (t row, then h row, then w row); frequency slot f of inv_freq(headDim) takes its
  * position from t for f < s0, h for f < s0 + s1, else w (mropeSection [s0, s1, s2], sum headDim/2).
  * Returns [L, headDim].
  */

@@ -26,7 +26,7 @@ export interface Patches {
 
 /**
  * Qwen2VLImageProcessor patch flattening for one still image whose sides are multiples of
- * patchSize * mergeSize (spec 2.2-2.3). Row r = ((bh*(gw/m) + bw)*m + mh)*m + mw is patch
+ * patchSize * mergeSize (MODEL.md §2.2-2.3). Row r = ((bh*(gw/m) + bw)*m + mh)*m + mw is patch
  * (2bh+mh, 2bw+mw) for m = 2 (merge order); column c = ((ch*T + t)*P + py)*P + px; the image is
  * repeated over the T temporal slots.
  */

@@ -6,7 +6,7 @@ import type { Message } from './conversation.js';
 import { ChatTemplateError } from './errors.js';
 
 /**
- * The stock Qwen2-VL / Qwen2.5-VL chat template (spec §6.3): default system message only when the first message
+ * The stock Qwen2-VL / Qwen2.5-VL chat template (MODEL.md §6.3): default system message only when the first message
  * is not a system message; list content = items concatenated (image -> <|vision_start|><|image_pad|><|vision_end|>,
  * text verbatim); `add_generation_prompt` appends `<|im_start|>assistant\n`. Used when the checkpoint has none.
  */

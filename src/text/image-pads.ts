@@ -1,4 +1,4 @@
-// The processor step after tokenization (spec §6.3): each `<|image_pad|>` of the rendered prompt becomes
+// The processor step after tokenization (MODEL.md §6.3): each `<|image_pad|>` of the rendered prompt becomes
 // (h/28)*(w/28) copies of the image token, image k taking the k-th placeholder.
 import { ImagePadMismatchError } from './errors.js';
 

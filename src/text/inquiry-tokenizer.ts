@@ -1,4 +1,4 @@
-// Tokenization of the inquiry (the tool call's `query`) for the Qwen3-Embedding text encoder, spec §4:
+// Tokenization of the inquiry (the tool call's `query`) for the Qwen3-Embedding text encoder, MODEL.md §4:
 //   tok(queries, padding="max_length", truncation=True, max_length=50)
 // with Qwen3-Embedding's tokenizer.json, whose TemplateProcessing post-processor appends <|endoftext|>.
 //
@@ -90,7 +90,7 @@ function templateOf(tok: TextTokenizer): readonly TemplatePiece[] {
  * One row of `tok([query], padding="max_length", truncation=True, max_length)` plus the ViLaVT empty-query fix.
  * As in HF tokenizers, truncation happens BEFORE the post-processor: the text keeps at most
  * maxLength - (added tokens) ids (49 for Qwen3-Embedding), then <|endoftext|> is appended. Padding is on the
- * right (transformers' default; spec §10.2).
+ * right (transformers' default; MODEL.md §10.2).
  */
 export function tokenizeInquiry(tok: TextTokenizer, query: string, opts: InquiryOptions = {}): InquiryTokens {
   const maxLength = opts.maxLength ?? INQUIRY_MAX_LENGTH;

@@ -1,5 +1,5 @@
 // Loads the text side of a checkpoint from its files, platform-neutrally (the caller supplies file reads):
-// tokenizer.json + tokenizer_config.json, the chat template, and the inquiry tokenizer (spec §4; see
+// tokenizer.json + tokenizer_config.json, the chat template, and the inquiry tokenizer (MODEL.md §4; see
 // inquiry-tokenizer.ts for the file name and the fallback).
 import { ChatTemplate } from './chat-template.js';
 import { TokenizerError } from './errors.js';

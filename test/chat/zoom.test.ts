@@ -1,4 +1,4 @@
-// Expected numbers come from spec §6.4 and the loop-a README (worked examples), and from Python's
+// Expected numbers come from MODEL.md §6.4 and the loop-a README (worked examples), and from Python's
 // arithmetic where written out below.
 import { describe, expect, it } from 'vitest';
 import { planCrop, renderCrop, type ZoomSource } from '../../src/chat/zoom.js';

@@ -40,7 +40,7 @@ describe('parseModelConfig', () => {
     expect(c.specialTokens?.['<|image_pad|>']).toBe(312);
   });
 
-  it('ViLaVT-7B: spec §1.4/§1.5 values', () => {
+  it('ViLaVT-7B: MODEL.md §1.4/§1.5 values', () => {
     const c = parseModelConfig(big());
     expect(c.llm).toMatchObject({ hidden: 3584, intermediate: 18944, layers: 28, heads: 28, kvHeads: 4, headDim: 128, vocab: 152064, mropeSection: [16, 24, 24], tieEmbeddings: false });
     expect(c.vision).toMatchObject({ depth: 32, hidden: 1280, heads: 16, headDim: 80, intermediate: 3420, windowSize: 112, outHidden: 3584, fullattBlocks: [7, 15] });
@@ -49,7 +49,7 @@ describe('parseModelConfig', () => {
     expect(c.textProj).toEqual({ inDim: 1024, outDim: 1280 });
   });
 
-  it('integration_point table (spec §1.4, depth 32)', () => {
+  it('integration_point table (MODEL.md §1.4, depth 32)', () => {
     const r = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
     const full = [7, 15, 23, 31];
     expect(qaBlocksFor('all', 32, full)).toEqual(r(0, 31));

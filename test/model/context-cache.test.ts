@@ -1,4 +1,4 @@
-// KV reuse across turns (spec §7) on a generated tiny checkpoint: every multi-turn step served from the cache
+// KV reuse across turns (MODEL.md §7) on a generated tiny checkpoint: every multi-turn step served from the cache
 // (reused prefix + decoded tokens + new prompt tokens with new images) must give the same logits as a full
 // recompute of the whole sequence from an empty cache, and the prefix rule must stop at a changed image.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

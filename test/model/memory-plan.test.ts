@@ -7,7 +7,7 @@ import { numel } from '../../src/model/safetensors.js';
 
 const config7b = parseModelConfig(JSON.parse(readFileSync(new URL('../fixtures/vilavt-7b/config.json', import.meta.url), 'utf8')));
 
-// Parameter counts worked out by hand from the shape tables of spec §1.3:
+// Parameter counts worked out by hand from the shape tables of MODEL.md §1.3:
 const VISION =
   1280 * 3 * 2 * 14 * 14 + //                                      patch_embed          1,505,280
   32 * (2 * 1280 + 3840 * 1280 + 3840 + 1280 * 1280 + 1280 + //  norms, qkv, proj
@@ -24,7 +24,7 @@ const TEXT_ENCODER =
   151669 * 1024 + 28 * (2048 * 1024 + 2 * 1024 * 1024 + 1024 * 2048 + 2 * 128 + 3 * 3072 * 1024 + 2 * 1024) + 1024;
 const TEXT_PROJ = 1280 * 1024 + 1280;
 
-describe('ViLaVT-7B manifest (spec §1.3)', () => {
+describe('ViLaVT-7B manifest (MODEL.md §1.3)', () => {
   const expected = resolveManifest(config7b);
   const count = (c: string) => expected.filter((t) => t.component === c);
   const params = (c: string) => count(c).reduce((s, t) => s + numel(t.shape), 0);

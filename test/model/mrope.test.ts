@@ -113,7 +113,7 @@ describe('MropePositions vs the literal get_rope_index (random sequences)', () =
     }
   });
 
-  it('spec §8.1: a 35x46 block moves p by 46 (rope_deltas -1564)', () => {
+  it('MODEL.md §8.1: a 35x46 block moves p by 46 (rope_deltas -1564)', () => {
     const m = new MropePositions({ imagePad: 151655, visionStart: 151652 });
     const pos = m.append([151652, ...Array<number>(1610).fill(151655), 151653], [mergedGridOf([1, 70, 92], 2)]);
     const L = 1612;

@@ -54,7 +54,7 @@ describe('planVisionCall vs golden tiny-a', () => {
   });
 });
 
-describe('planVisionCall vs spec §8 worked examples', () => {
+describe('planVisionCall vs MODEL.md §8 worked examples', () => {
   it('§8.1: one 1288x980 image -> 108 windows', () => {
     const p = planVisionCall({ grids: [[1, 70, 92]], imageGroup: [0], groupTextTokens: [0], ...REAL });
     expect(p.numPatches).toBe(6440);
@@ -192,7 +192,7 @@ describe('invertPermutation and block schedule', () => {
     expect(() => invertPermutation([0, 3, 1])).toThrow(VisionPlanError);
   });
 
-  it('schedules QA first, then per-image full, else window (spec §3.1)', () => {
+  it('schedules QA first, then per-image full, else window (MODEL.md §3.1)', () => {
     const schedule = (depth: number, point: IntegrationPoint, fullattBlocks: number[]) =>
       visionBlockSchedule({ depth, fullattBlocks, qaBlocks: qaBlocksFor(point, depth, fullattBlocks) });
     const real = schedule(32, 'late', [7, 15]);

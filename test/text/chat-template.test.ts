@@ -81,7 +81,7 @@ describe('ChatTemplate', () => {
     { role: 'assistant', content: 'A house.' },
   ];
 
-  it('injects the default system prompt only without a system message (spec §6.3)', () => {
+  it('injects the default system prompt only without a system message (MODEL.md §6.3)', () => {
     const out = builtin.render(noSystem, { addGenerationPrompt: false });
     expect(out).toBe(
       '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' +

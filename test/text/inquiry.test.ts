@@ -21,8 +21,8 @@ const derived = new TextTokenizer(deriveInquiryTokenizerJson(qwen25TokenizerJson
 
 const LONG = 'Look carefully at the small red sign next to the door and read every word printed on it, including the tiny line at the bottom, then compare its colours with the car parked across the street, the awning of the bakery on the corner and the flowers in the window box above it.';
 
-describe('tokenizeInquiry (spec §4)', () => {
-  it('appends <|endoftext|> with an all-ones mask (spec §11.3: tok("a b") ends with 151643)', () => {
+describe('tokenizeInquiry (MODEL.md §4)', () => {
+  it('appends <|endoftext|> with an all-ones mask (MODEL.md §4: tok("a b") ends with 151643)', () => {
     const r = tokenizeInquiry(inquiry, 'a b', { padTo: 3 });
     expect(r.ids).toEqual([...inquiry.encode('a b'), EOT]);
     expect(r.ids).toHaveLength(3);

@@ -12,7 +12,7 @@ describe('TextTokenizer (real Qwen2.5 vocabulary)', () => {
     expect(tok.encode(chat)).toEqual([151644, 872, 198, 151652, 151655, 151655, 151653, 74785, 13, 151645, 198, 151644, 77091, 198]);
   });
 
-  it('adds no BOS/EOS and knows the Qwen2.5-VL special ids (spec §1.4)', () => {
+  it('adds no BOS/EOS and knows the Qwen2.5-VL special ids (MODEL.md §1.4)', () => {
     expect(tok.encode('')).toEqual([]);
     expect(tok.encode('a')).toHaveLength(1);
     expect(tok.specialIds).toEqual({
@@ -20,13 +20,13 @@ describe('TextTokenizer (real Qwen2.5 vocabulary)', () => {
     });
     expect(tok.padId).toBe(151643);
     expect(tok.eosId).toBe(151645);
-    expect(tok.size).toBe(151665); // spec §1.4: "tokenizer has 151665 ids"
+    expect(tok.size).toBe(151665); // MODEL.md §1.4: "tokenizer has 151665 ids"
     expect(tok.tokenToId('<tool_call>')).toBe(151657);
     expect(tok.idToToken(151655)).toBe('<|image_pad|>');
     expect(tok.tokenToId('<think>')).toBeUndefined();
   });
 
-  it('treats the ViLaVT tags as ordinary text (spec §6.3)', () => {
+  it('treats the ViLaVT tags as ordinary text (MODEL.md §6.3)', () => {
     for (const tag of ['<tool>', '</tool>', '<think>', '<answer>', '<tool_response>', '</tool_response>']) {
       const ids = tok.encode(tag);
       expect(ids.length, tag).toBeGreaterThan(1);
