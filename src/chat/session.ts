@@ -19,7 +19,7 @@ import { validInquiryIds } from '../text/inquiry-tokenizer.js';
 import { ContextCache, type ImageBlock } from '../model/context-cache.js';
 import { assembleImageRows, type ImageRowSource } from '../model/image-rows.js';
 import { ChatDriver, VILAVT_GENERATION, type ChatDriverSettings, type DriverMark } from './driver.js';
-import { DEFAULT_SEED, type LoopCall, type LoopDriver, type LoopResponse, type SystemName, type ToolEvent } from './loop-driver.js';
+import { DEFAULT_SEED, type LoopCall, type LoopDriver, type LoopResponse, type SystemName } from './loop-driver.js';
 import { createLoopDriver } from './systems.js';
 import { ChatError } from './errors.js';
 import type { ChatEvent, TurnTimings } from './events.js';

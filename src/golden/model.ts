@@ -166,7 +166,7 @@ export async function runModelGolden(dir: string, gpu: Gpu, act: ActDType): Prom
     }
   }
 
-  async function prefillScenario(s: Scenario, ids: number[], grids: GridThw[], features: Float32Array | null) {
+  async function prefillScenario(_s: Scenario, ids: number[], grids: GridThw[], features: Float32Array | null) {
     const pos = mrope();
     const positions = pos.append(ids, grids.map((g) => mergedGridOf(g as [number, number, number], merge)));
     const cache = model.llm.newCache(ids.length + 16);

@@ -2,7 +2,7 @@
 import type { Gpu } from '../runtime/device.js';
 import type { WeightDType } from '../runtime/dtype.js';
 import { embed, gatherRows, scatterRows } from '../ops/rows.js';
-import { refEmbed, refGatherRows, refScatterRows } from '../reference/rows.js';
+import { refEmbed, refGatherRows } from '../reference/rows.js';
 import { poisoned, result, runAndRead, stored, upload } from './elementwise-util.js';
 import { uniformArray } from '../util/random.js';
 import { maxRelErr } from '../util/rel-err.js';

@@ -24,7 +24,7 @@ export class AppHost {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(toJsonWire({ type: 'hello', info: this.info() } satisfies EngineEvent)));
   }
 
-  async command(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+  async command(_req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     let cmd: EngineCommand;
     try {
       cmd = fromJsonWire<EngineCommand>(JSON.parse(body.toString('utf8')));

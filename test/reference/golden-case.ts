@@ -14,7 +14,7 @@ import { encodeSafetensors, SafetensorsFile, type TensorToEncode } from '../../s
 import { patchify } from '../../src/preprocess/patchify.js';
 import {
   RefError, refConfigFromJson, refGreedy, refLlmForward, refRopeIndex, refTextEncoder, refTextProj,
-  refVisionForward, type RefConfig, type RefInquiry, type RefVisionResult, type RefWeights,
+  refVisionForward, type RefInquiry, type RefVisionResult, type RefWeights,
 } from './reference.js';
 import { mulberry32 } from '../../src/util/random.js';
 

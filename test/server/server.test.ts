@@ -30,7 +30,6 @@ type Completion = ChatCompletion & { vilavt: Vilavt };
 
 let model: VilavtModel;
 let engine: ServerEngine;
-let server: VilavtServer;
 let keyedUrl: string;
 let base: string;
 let client: OpenAI;
@@ -72,7 +71,7 @@ beforeAll(async () => {
   model = await VilavtModel.load(gpu, await openCheckpointDir(ckpt), { activations: 'f32' });
   const text = await loadTokenizerDir(ckpt);
   engine = nodeEngine({ gpu, model, text, loadMs: performance.now() - t0 }, { name: MODEL, context: 8192, maxPixels: 1_000_000, cacheMb: 1024 }).engine;
-  [server, base] = await serve({ limits: { ...LIMITS, allowFiles: dir } });
+  [, base] = await serve({ limits: { ...LIMITS, allowFiles: dir } });
   client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
   [, keyedUrl] = await serve({ apiKey: KEY });
   sampleUrl = `data:image/png;base64,${(await readFile(join(dir, 'sample.png'))).toString('base64')}`;
