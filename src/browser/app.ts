@@ -164,6 +164,8 @@ async function load(source: ModelSource): Promise<void> {
     if (!aborted) showError(words(e));
     setState(info?.unavailable ? 'unavailable' : 'idle');
   } finally {
+    if (stopping) status('');
+    stopping = false;
     void refreshCache();
   }
 }
@@ -258,10 +260,12 @@ function numberInput(id: string, what: string, check: (n: number) => boolean): n
 }
 const integer = (min: number) => (n: number) => Number.isSafeInteger(n) && n >= min;
 
-function clearChat(): void {
+const EMPTY_CHAT = 'Load a model, add an image, and ask. Follow-up questions continue the conversation.';
+
+function clearChat(note = EMPTY_CHAT): void {
   app.turns = [];
   originals.clear();
-  $('chat').replaceChildren();
+  $('chat').replaceChildren(el('p', 'note', note));
 }
 
 async function send(): Promise<void> {
@@ -286,6 +290,7 @@ async function send(): Promise<void> {
     const turn: AppTurn = { question, answer: null, calls: [], outcome: 'running', error: null };
     app.turns.push(turn);
     const view = new ExchangeView(question, sent, originals);
+    if (app.turns.length === 1) $('chat').replaceChildren();
     $('chat').append(view.root);
     $<HTMLTextAreaElement>('message').value = '';
     const forced = replay;
@@ -349,8 +354,7 @@ async function newChat(): Promise<void> {
     showError(words(e));
     return;
   }
-  clearChat();
-  $('chat').append(el('p', 'note', 'New chat: the conversation and its KV cache were freed. Add an image and ask.'));
+  clearChat('New chat: the conversation and its KV cache were freed. Add an image and ask.');
   status('');
 }
 

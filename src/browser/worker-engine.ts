@@ -220,18 +220,19 @@ export class WorkerEngine {
     const timer = setInterval(() => progress(), 250); // also while the loader waits on the network
     try {
       progress(true);
-      const text = await loadTextAssets(files.readText);
+      // Config first: whether the model fits is said before anything large is fetched.
       const configText = await files.readText('config.json');
       if (configText === null) throw new AppError('bad_input', `${files.label}: no config.json (is this a model folder?)`);
       const config = parseModelConfig(JSON.parse(configText), 'config.json');
-      const weights = await files.weightFiles();
-      bytesTotal = weights.reduce((n, w) => n + w.size, 0);
       const fit = fitReport(config, {
         limits: { maxBufferSize: gpu.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.maxBindingBytes },
         activations: act, contextTokens: Math.min(APP_CONTEXT_TOKENS, config.llm.maxPositionEmbeddings), adapter: adapterWords(gpu),
       });
       if (!fit.fits) throw new AppError('wont_fit', fit.words);
       this.post({ type: 'notice', id, message: fit.words });
+      const weights = await files.weightFiles();
+      bytesTotal = weights.reduce((n, w) => n + w.size, 0);
+      const text = await loadTextAssets(files.readText);
       if (files instanceof UrlFiles) await this.checkQuota(id, files, bytesTotal);
       if (signal.aborted) throw signal.reason;
       phase = files instanceof UrlFiles ? 'downloading' : 'loading';

@@ -6,6 +6,7 @@
 // the checkpoint (the demo server logs every request), recover from a lost GPU device without a page reload, and
 // delete the model from the cache. Screenshots of every step: test-results/app/NN-step.png (checked not blank).
 // Also: the browser image decoder gives the same bytes as the Node (sharp) decoder.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -153,6 +154,16 @@ describe.skipIf(skipBrowser)('chat app (headless Chromium)', () => {
     expect(c.reused_tokens, await why()).toBeGreaterThan(first.reduce((n, x) => n + x.prefill_tokens, 0));
     expect(c.vision_tokens_encoded, await why()).toBe(6);
 
+    // Images also join by drag and drop (and leave by their × button).
+    await page.evaluate(async (b64) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0))], 'dropped.png', { type: 'image/png' }));
+      document.getElementById('chat-pane')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, png.toString('base64'));
+    await page.waitForFunction(() => document.querySelectorAll('#attachments canvas').length === 1);
+    await page.getByRole('button', { name: 'Remove dropped.png' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#attachments canvas').length === 0);
+
     // A follow-up without images: nothing to encode.
     await setReplay(['<answer> 3 </answer>']);
     await send('How many shapes are on the sign?');
@@ -237,6 +248,46 @@ describe.skipIf(skipBrowser)('chat app (headless Chromium)', () => {
     });
     expect(stored).toEqual([]);
     await shot('08-deleted');
+  });
+
+  test('an interrupted download resumes with a Range request and is checked by size and SHA-256', async () => {
+    const before = checkpointRequests().length;
+    await page.getByRole('button', { name: 'Load', exact: true }).click();
+    await page.waitForFunction(() => { const p = window.__vilavtApp!.progress; return p !== null && p.phase === 'downloading' && p.bytesDone > 1e6; },
+      null, { timeout: stepTimeoutMs, polling: 20 });
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await waitFor(() => window.__vilavtApp!.state === 'idle' && window.__vilavtApp!.cached.length === 1);
+    let s = await state();
+    expect(s.model).toBeNull();
+    expect(s.cached[0], await why()).toMatchObject({ complete: false });
+    expect(s.cached[0]!.bytes).toBeGreaterThan(1e6);
+    await shot('09-interrupted');
+    await page.getByRole('button', { name: /^Resume cached / }).click();
+    await waitFor(() => (window.__vilavtApp!.state === 'ready' && window.__vilavtApp!.cached[0]?.complete === true) || window.__vilavtApp!.error !== null);
+    s = await state();
+    expect(s.model, await why()).toMatchObject({ source: 'network' });
+    const gets = checkpointRequests().slice(before).filter((r) => r.method === 'GET' && r.path.endsWith('model.safetensors'));
+    expect(gets.length, JSON.stringify(gets)).toBe(2);
+    expect(gets[0]!.range).toBeNull();
+    const resumedAt = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
+    expect(resumedAt, JSON.stringify(gets)).toBeGreaterThan(1e6);
+    // The cache recorded the server's SHA-256 (X-Linked-ETag), which the resumed file was checked against.
+    const meta = await page.evaluate(async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('vilavt-models');
+      for await (const [, h] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemDirectoryHandle]> }).entries()) {
+        return JSON.parse(await (await (await h.getFileHandle('vilavt-cache.json')).getFile()).text()) as { files: Record<string, { sha256: string | null; done: boolean }> };
+      }
+      return null;
+    });
+    const want = createHash('sha256').update(await readFile(join(demo, 'checkpoint', 'model.safetensors'))).digest('hex');
+    expect(meta?.files['model.safetensors']).toEqual({ size: expect.any(Number), sha256: want, done: true });
+    await shot('10-resumed');
+  });
+
+  test('loads a picked folder (Model folder)', async () => {
+    await page.getByLabel('Model folder').setInputFiles(join(demo, 'checkpoint'));
+    await waitFor(() => window.__vilavtApp!.state === 'ready' || window.__vilavtApp!.error !== null);
+    expect((await state()).model, await why()).toMatchObject({ source: 'folder' });
   });
 
   test('browser image decoder: PNG pixels equal the Node (sharp) decoder; EXIF orientation ignored', async () => {
