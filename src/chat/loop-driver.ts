@@ -59,7 +59,7 @@ export type ToolEvent =
     source_box: Box;
     /** The cut, in pixels of the image it was cut from (left, top, right, bottom; Pillow's rounding). */
     crop_box: [number, number, number, number];
-    /** Normalized region of the image it was cut from (ViLaVT: of the original file). */
+    /** Normalized region of the ORIGINAL file the new image shows (for drawing the box on it). */
     region: Box;
     zoom_size: [number, number];
     processed_size: [number, number];
