@@ -10,7 +10,7 @@
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
-import type { Defines } from '../runtime/wgsl.js';
+import type { KernelDefines } from '../runtime/kernels.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { LinearOptions } from './matmul.js';
@@ -207,7 +207,7 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
   if (plan.kind === 'matvec' && (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256)) {
     throw new ShapeError(`linearQ4: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
   }
-  const defines: Defines = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null };
+  const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
     const pipe = gpu.pipeline('matmul_vec_q4', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });

@@ -4,7 +4,7 @@
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType, WeightDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
-import type { Defines } from '../runtime/wgsl.js';
+import type { KernelDefines } from '../runtime/kernels.js';
 import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { isQ4, linearQ4, type Q4Weight } from './matmul-q4.js';
@@ -113,7 +113,7 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
   }
   const w16 = shape.weight !== 'f32';
   const block = plan.kind === 'matvec' ? 8 : 4;
-  const defines: Defines = {
+  const defines: KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> = {
     ACT_F16: shape.act === 'f16',
     W16: w16,
     W_F16: shape.weight === 'f16',

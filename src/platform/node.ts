@@ -27,7 +27,8 @@ export async function dawnGpu(flags: string[] = []): Promise<GPU> {
   return dawn;
 }
 
-/** Create the engine's Gpu in Node. */
+/** Create the engine's Gpu in Node (VILAVT_DEBUG_DISPATCH=1: debug mode, see GpuOptions.debugDispatch). */
 export async function createNodeGpu(opts: Omit<GpuOptions, 'gpu'> = {}): Promise<Gpu> {
-  return Gpu.create({ ...opts, gpu: await dawnGpu() });
+  const debugDispatch = opts.debugDispatch ?? process.env.VILAVT_DEBUG_DISPATCH === '1';
+  return Gpu.create({ ...opts, debugDispatch, gpu: await dawnGpu() });
 }

@@ -6,6 +6,7 @@ import {
   DeviceLostError, GpuValidationError, MissingLimitError, NoAdapterError, OutOfMemoryError, ShapeError,
 } from './errors.js';
 import { BufferPool } from './buffer-pool.js';
+import type { KernelName, KernelSpec } from './kernels.js';
 import { PipelineCache, type Pipeline, type PipelineSpec } from './pipeline-cache.js';
 import { Recorder, type RecorderHost } from './recorder.js';
 import { Tensor, numel, rowsPerPart, type TensorOwner, type TensorPart } from './tensor.js';
@@ -41,6 +42,12 @@ export interface GpuOptions {
    * the GPU layouts on a software adapter.
    */
   kernelLayout?: 'cpu' | 'gpu';
+  /**
+   * Debug mode (TVM's flush-per-dispatch): submit every dispatch on its own inside a validation error scope, so
+   * an error names the kernel and the op that recorded it (GpuValidationError at the next sync). Slow; Node
+   * turns it on with VILAVT_DEBUG_DISPATCH=1.
+   */
+  debugDispatch?: boolean;
   label?: string;
 }
 
@@ -67,11 +74,13 @@ export class Gpu implements RecorderHost, TensorOwner {
   readonly maxBindingBytes: number;
   /** True when kernels should use their CPU-adapter layouts (see GpuOptions.kernelLayout). */
   readonly cpuLayout: boolean;
+  readonly debugDispatch: boolean;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
   private lostInfo: { reason: string; message: string } | null = null;
   private pendingErrors: Promise<GPUError | null>[] = [];
+  private dispatchErrors: Promise<GpuValidationError | null>[] = [];
   private uncaptured: string[] = [];
   private readonly recorders: Recorder[] = [];
   private readonly freeRecorders: Recorder[] = [];
@@ -83,7 +92,9 @@ export class Gpu implements RecorderHost, TensorOwner {
     readonly features: GpuFeatures,
     maxBindingBytes: number,
     kernelLayout?: 'cpu' | 'gpu',
+    debugDispatch = false,
   ) {
+    this.debugDispatch = debugDispatch;
     this.cpuLayout = kernelLayout ? kernelLayout === 'cpu'
       : adapter.isFallbackAdapter || /llvmpipe|swiftshader|software/i.test(`${adapter.architecture} ${adapter.description}`);
     this.pipelines = new PipelineCache(device);
@@ -134,7 +145,7 @@ export class Gpu implements RecorderHost, TensorOwner {
     const deviceBinding = device.limits.maxStorageBufferBindingSize;
     const binding = Math.min(deviceBinding, device.limits.maxBufferSize, opts.maxBindingBytes ?? Infinity);
     // Keep bindings 4-byte aligned (16-bit types are packed in words).
-    return new Gpu(device, desc, { f16, subgroups, timestamp }, Math.floor(binding / 4) * 4, opts.kernelLayout);
+    return new Gpu(device, desc, { f16, subgroups, timestamp }, Math.floor(binding / 4) * 4, opts.kernelLayout, opts.debugDispatch);
   }
 
   get limits(): GPUSupportedLimits { return this.device.limits; }
@@ -163,8 +174,8 @@ export class Gpu implements RecorderHost, TensorOwner {
 
   // ---- pipelines -------------------------------------------------------------------------------------------
 
-  pipeline(kernel: string, spec?: PipelineSpec): Pipeline { return this.pipelines.get(kernel, spec); }
-  pipelineAsync(kernel: string, spec?: PipelineSpec): Promise<Pipeline> { return this.pipelines.getAsync(kernel, spec); }
+  /** The pipeline of one variant of a kernel (kernels/<kernel>.wgsl), created once and cached. */
+  pipeline<K extends KernelName>(kernel: K, spec?: KernelSpec<K>): Pipeline { return this.pipelines.get(kernel, spec as PipelineSpec); }
 
   bindGroup(pipeline: Pipeline, entries: readonly GPUBufferBinding[]): GPUBindGroup {
     let key = `${pipeline.id}`;
@@ -198,7 +209,9 @@ export class Gpu implements RecorderHost, TensorOwner {
 
   releaseRecorder(r: Recorder): void { if (!this.freeRecorders.includes(r)) this.freeRecorders.push(r); }
 
-  onSubmit(): void { /* hook for statistics */ }
+  closeDispatchScope(kernel: string, op: string): void {
+    this.dispatchErrors.push(this.device.popErrorScope().then((e) => (e ? new GpuValidationError(`kernel '${kernel}' recorded by ${op}`, e.message) : null)));
+  }
 
   // ---- buffers and tensors ---------------------------------------------------------------------------------
 
@@ -320,6 +333,8 @@ export class Gpu implements RecorderHost, TensorOwner {
   async flushErrors(): Promise<void> {
     const compile = await this.pipelines.takeErrors();
     if (compile) throw compile;
+    const dispatch = (await Promise.all(this.dispatchErrors.splice(0))).find((e) => e);
+    if (dispatch) throw dispatch;
     const errs = await Promise.all(this.pendingErrors.splice(0));
     const oom = errs.find((e) => e) as (GPUError & { __what?: string; __bytes?: number }) | undefined;
     if (oom) throw new OutOfMemoryError(oom.__what ?? 'buffer', oom.__bytes ?? 0, oom.message);

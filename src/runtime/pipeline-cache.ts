@@ -1,6 +1,7 @@
 // Compute pipelines are created once per (kernel, defines, override constants) and cached. The feature set is
 // part of the key through the defines (ACT_F16, SUBGROUPS, ...), and the cache belongs to one device.
 import { ShaderCompileError } from './errors.js';
+import { checkSpec, KERNEL_TABLE, signatureOf, type KernelSignature, type KernelTable } from './kernels.js';
 import { expandModule, locate, type Defines, type SourceLine } from './wgsl.js';
 import { WGSL_SOURCES } from './wgsl.generated.js';
 
@@ -14,7 +15,12 @@ export class Pipeline {
   private static nextId = 1;
   readonly id = Pipeline.nextId++;
   readonly layout: GPUBindGroupLayout;
-  constructor(readonly kernel: string, readonly key: string, readonly gpuPipeline: GPUComputePipeline) {
+  /**
+   * @param signature the uniform fields and storage bindings of this variant, checked by Recorder.dispatch
+   *   (null for WGSL compiled from a string, which has no registry entry).
+   */
+  constructor(readonly kernel: string, readonly key: string, readonly gpuPipeline: GPUComputePipeline,
+    readonly signature: KernelSignature | null = null) {
     this.layout = gpuPipeline.getBindGroupLayout(0);
   }
 }
@@ -30,7 +36,8 @@ export class PipelineCache {
   /** Compile problems found asynchronously; surfaced by `takeErrors()` (Gpu.sync / Gpu.read). */
   private readonly pending: Promise<ShaderCompileError | null>[] = [];
 
-  constructor(private readonly device: GPUDevice, private readonly sources: Readonly<Record<string, string>> = WGSL_SOURCES) {}
+  constructor(private readonly device: GPUDevice, private readonly sources: Readonly<Record<string, string>> = WGSL_SOURCES,
+    private readonly kernels: KernelTable = KERNEL_TABLE) {}
 
   get size(): number { return this.cache.size; }
 
@@ -45,7 +52,7 @@ export class PipelineCache {
     const key = stableKey(kernel, spec);
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const { code, origin } = this.build(kernel, spec);
+    const { code, origin, signature } = this.build(kernel, spec);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: kernel, code });
     const gpuPipeline = this.device.createComputePipeline({
@@ -62,7 +69,7 @@ export class PipelineCache {
         return null;
       }),
     );
-    const p = new Pipeline(kernel, key, gpuPipeline);
+    const p = new Pipeline(kernel, key, gpuPipeline, signature);
     this.cache.set(key, p);
     return p;
   }
@@ -72,8 +79,8 @@ export class PipelineCache {
     const key = stableKey(kernel, spec);
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const { code, origin } = this.build(kernel, spec);
-    const p = await this.compile(kernel, code, spec, key, origin);
+    const { code, origin, signature } = this.build(kernel, spec);
+    const p = await this.compile(kernel, code, spec, key, origin, signature);
     this.cache.set(key, p);
     return p;
   }
@@ -83,12 +90,18 @@ export class PipelineCache {
     return this.compile(name, code, spec, `${name}|source`, null);
   }
 
+  /** The module of one variant and its signature; a define or constant the kernel lacks is an error here. */
   private build(kernel: string, spec: PipelineSpec) {
-    return expandModule(kernel, this.source(kernel), spec.defines ?? {}, this.sources);
+    const source = this.source(kernel);
+    const meta = this.kernels[kernel];
+    if (meta) checkSpec(kernel, meta, spec);
+    const module = expandModule(kernel, source, spec.defines ?? {}, this.sources);
+    return { ...module, signature: meta ? signatureOf(meta, module) : null };
   }
 
   /** `origin`: each code line's (file, line) for messages; null for arbitrary source (plain line numbers). */
-  private async compile(kernel: string, code: string, spec: PipelineSpec, key: string, origin: readonly SourceLine[] | null): Promise<Pipeline> {
+  private async compile(kernel: string, code: string, spec: PipelineSpec, key: string, origin: readonly SourceLine[] | null,
+    signature: KernelSignature | null = null): Promise<Pipeline> {
     const module = this.device.createShaderModule({ label: kernel, code });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
@@ -99,7 +112,7 @@ export class PipelineCache {
         layout: 'auto',
         compute: { module, entryPoint: spec.entryPoint ?? 'main', constants: spec.constants as Record<string, number> | undefined },
       });
-      return new Pipeline(kernel, key, gpuPipeline);
+      return new Pipeline(kernel, key, gpuPipeline, signature);
     } catch (e) {
       throw new ShaderCompileError(kernel, e instanceof Error ? e.message : String(e));
     }

@@ -21,9 +21,12 @@ export type Binding = Tensor | TensorPart | { buffer: GPUBuffer; offset?: number
 
 export interface RecorderHost {
   readonly device: GPUDevice;
+  /** Debug mode (GpuOptions.debugDispatch): every dispatch is submitted alone inside its own error scope. */
+  readonly debugDispatch: boolean;
   bindGroup(pipeline: Pipeline, entries: readonly GPUBufferBinding[]): GPUBindGroup;
   assertUsable(): void;
-  onSubmit(): void;
+  /** Debug mode: the error scope opened before a dispatch closes after its submit; errors name `kernel` and `op`. */
+  closeDispatchScope(kernel: string, op: string): void;
   releaseRecorder(r: Recorder): void;
 }
 
@@ -88,10 +91,11 @@ export class Recorder {
 
   /**
    * Record one dispatch. `params` become the uniform struct at binding 0 (4 bytes each, in order); `bindings`
-   * are the storage buffers at bindings 1..n.
+   * are the storage buffers at bindings 1..n. Both are checked against what the kernel variant declares.
    */
   dispatch(pipeline: Pipeline, params: readonly Param[], bindings: readonly Binding[], workgroups: readonly number[]): void {
     this.host.assertUsable();
+    if (pipeline.signature) checkCall(pipeline, params, bindings);
     const [x = 1, y = 1, z = 1] = workgroups;
     if (x < 1 || y < 1 || z < 1) return; // nothing to do (empty tensor)
     if (x > MAX_WORKGROUPS_PER_DIM || y > MAX_WORKGROUPS_PER_DIM || z > MAX_WORKGROUPS_PER_DIM) {
@@ -112,11 +116,17 @@ export class Recorder {
       entries.push({ buffer: slot.buffer, offset: slot.offset, size: bytes });
     }
     for (const b of bindings) entries.push(toBufferBinding(b));
+    const debug = this.host.debugDispatch;
+    if (debug) this.host.device.pushErrorScope('validation');
     const pass = this.ensurePass();
     pass.setPipeline(pipeline.gpuPipeline);
     pass.setBindGroup(0, this.host.bindGroup(pipeline, entries));
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+    if (debug) {
+      this.submit();
+      this.host.closeDispatchScope(pipeline.kernel, recordingOp());
+    }
   }
 
   /** Buffer-to-buffer copy (ends the current compute pass). */
@@ -127,13 +137,6 @@ export class Recorder {
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
-  /** Access to the raw encoder for things the recorder does not wrap (timestamp queries, clears). */
-  rawEncoder(): GPUCommandEncoder {
-    if (this.pass) { this.pass.end(); this.pass = null; }
-    if (!this.encoder) this.encoder = this.host.device.createCommandEncoder();
-    return this.encoder;
-  }
-
   /** Write the uniform arena and submit everything recorded as one command buffer. */
   submit(): void {
     this.host.assertUsable();
@@ -142,7 +145,6 @@ export class Recorder {
       this.arena.flush(this.host.device.queue);
       this.host.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
-      this.host.onSubmit();
     }
     this.arena.reset();
     this.dispatches = 0;
@@ -155,6 +157,25 @@ export class Recorder {
   }
 
   destroy(): void { this.arena.destroy(); }
+}
+
+/** Throws ShapeError unless the call matches the variant's uniform fields (count, types) and storage bindings. */
+function checkCall(pipeline: Pipeline, params: readonly Param[], bindings: readonly Binding[]): void {
+  const sig = pipeline.signature!;
+  let ok = params.length === sig.params.length && bindings.length === sig.storageBindings;
+  for (let i = 0; ok && i < params.length; i++) ok = params[i]!.t === sig.params[i];
+  if (ok) return;
+  const given = params.map((p) => p.t).join(', ');
+  const want = sig.fields.map((f, i) => `${f}: ${sig.params[i]}`).join(', ');
+  throw new ShapeError(`${pipeline.kernel}: dispatched with parameters (${given}) and ${bindings.length} storage bindings; ` +
+    `kernels/${pipeline.kernel}.wgsl (this variant) takes (${want}) and ${sig.storageBindings}`);
+}
+
+/** The code that recorded a dispatch: the first three stack frames outside src/runtime (debug mode only). */
+function recordingOp(): string {
+  const frames = (new Error().stack ?? '').split('\n').slice(1).map((l) => l.trim().replace(/^at /, ''))
+    .filter((l) => l !== '' && !/[\\/]src[\\/]runtime[\\/]/.test(l));
+  return frames.slice(0, 3).join(' <- ') || 'unknown';
 }
 
 function toBufferBinding(b: Binding): GPUBufferBinding {

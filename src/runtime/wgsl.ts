@@ -93,7 +93,7 @@ export function preprocess(source: string, defines: Defines, kernel: string, sou
 /** The prelude every kernel sees: activation type aliases and optional `enable` directives. */
 export function prelude(defines: Defines): string {
   const enables: string[] = [];
-  if (defines.ACT_F16 || defines.USE_F16) enables.push('enable f16;');
+  if (defines.ACT_F16) enables.push('enable f16;');
   if (defines.SUBGROUPS) enables.push('enable subgroups;');
   const act = defines.ACT_F16 ? 'f16' : 'f32';
   return `${enables.join(' ')} alias act = ${act}; alias act2 = vec2<${act}>; alias act4 = vec4<${act}>;`;

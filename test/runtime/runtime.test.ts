@@ -77,6 +77,7 @@ describe('runtime on the GPU', async () => {
 
   it('caches pipelines and bind groups', async () => {
     const gpu = await getGpu(CORE);
+    // @ts-expect-error: kernel names are typed; a misspelt one is a compile error, and still a runtime one
     expect(() => gpu.pipeline('no-such-kernel')).toThrow(ShaderCompileError);
     const before = gpu.stats().bindGroups;
     const pipe = await gpu.pipelines.compileSource('axpy', buildModule('axpy', AXPY, {}));
