@@ -139,6 +139,9 @@ export class ExchangeView {
         c.box.append(el('div', 'stats', turnStats(e)));
         break;
       }
+      case 'replay_end':
+        this.call(e.call).box.append(el('div', 'stats', `Replay used up (${e.replayed} turn${e.replayed === 1 ? '' : 's'}): sampling from here on.`));
+        break;
       case 'answer':
         this.assistant.insertBefore(el('div', 'answer', e.answer), this.outcome);
         break;

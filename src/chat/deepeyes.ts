@@ -316,7 +316,7 @@ export class DeepEyesDriver implements LoopDriver {
     return [
       { type: 'tool_call', call: o.call, parsed: pyToJson(c.parsed), query: null, regions: [{ index: 0, bbox: pyToJson(c.bbox) }] },
       {
-        type: 'region', call: o.call, region_in_call: 0, source_index: 0, image_index: c.newIndex, original: this.originalName,
+        type: 'region', call: o.call, region_in_call: 0, source_index: 0, image_index: c.newIndex, original_index: 0, original: this.originalName,
         source_box: bbox, crop_box: c.cropBox, region: [c.cropBox[0] / W, c.cropBox[1] / H, c.cropBox[2] / W, c.cropBox[3] / H],
         zoom_size: [c.zoom.width, c.zoom.height], processed_size: [c.model.width, c.model.height], pad_tokens: c.padTokens, image: c.model,
       },

@@ -109,6 +109,8 @@ export interface CropRecord extends CropPlan {
   bbox: Box;
   sourceWidth: number;
   sourceHeight: number;
+  /** Which original image (0-based, in the order they were given) the crop is cut from. */
+  originalIndex: number;
   originalName: string;
   originalWidth: number;
   originalHeight: number;
@@ -361,6 +363,7 @@ export class ChatDriver implements LoopDriver {
         bbox: r.bbox,
         sourceWidth: src.width,
         sourceHeight: src.height,
+        originalIndex: src.original,
         originalName: orig.name,
         originalWidth: orig.image.width,
         originalHeight: orig.image.height,
@@ -530,7 +533,7 @@ function* toolEvents(o: TurnOutcome): Generator<ToolEvent> {
   for (const c of tool.crops) {
     yield {
       type: 'region', call: o.call, region_in_call: c.regionInCall, source_index: c.sourceIndex, image_index: c.newIndex,
-      original: c.originalName, source_box: c.bbox, crop_box: [...c.box] as [number, number, number, number], region: c.region,
+      original_index: c.originalIndex, original: c.originalName, source_box: c.bbox, crop_box: [...c.box] as [number, number, number, number], region: c.region,
       zoom_size: [c.zoomWidth, c.zoomHeight], processed_size: [c.processedWidth, c.processedHeight], pad_tokens: c.padTokens,
       image: c.processed,
     };

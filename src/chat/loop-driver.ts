@@ -53,6 +53,11 @@ export type ToolEvent =
     type: 'region'; call: number; region_in_call: number; source_index: number;
     /** Index of the new image, or null when dropped by an image cap. */
     image_index: number | null;
+    /**
+     * The given image (0-based) whose file pixels crop_box counts, or null when crop_box counts another image's pixels
+     * (Pixel-Reasoner cuts from the driver's resized views). Names need not be unique; this index is.
+     */
+    original_index: number | null;
     /** Name of the file the pixels come from. */
     original: string;
     /** The bbox as the model gave it (after float()). */

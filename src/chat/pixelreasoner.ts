@@ -123,6 +123,8 @@ export interface PixelReasonerImage extends LoopImage {
   /** The driver's image (crop source; its size is the one stated to the model). */
   driverImage: RgbImage;
   originalName: string;
+  /** Which input image the pixels come from. */
+  originalIndex: number;
   /** Normalized region of the original file this image shows (crops of crops compose). */
   originalRegion: Box;
 }
@@ -233,10 +235,10 @@ export class PixelReasonerDriver implements LoopDriver {
     if (!(this.maxCalls >= 1)) throw new ChatError(`maxCalls must be a positive integer, got ${q.maxCalls}`);
     if (q.images.length === 0) throw new ChatError('the loop needs at least one image');
     const s = this.settings;
-    for (const input of q.images) {
+    q.images.forEach((input, i) => {
       const driverImage = fetchImage(input.image, { minPixels: s.initialMinPixels, maxPixels: s.initialMaxPixels });
-      this.addImage(driverImage, input.name, [0, 0, 1, 1]);
-    }
+      this.addImage(driverImage, i, input.name, [0, 0, 1, 1]);
+    });
     this.initialCount = q.images.length;
     const options = q.options?.length ? '\n' + q.options.map((o, i) => `${String.fromCharCode(65 + i)}. ${o}`).join('\n') : '';
     this.questionText = q.question + options + '\n\n' + PIXELREASONER_VCOT;
@@ -252,10 +254,10 @@ export class PixelReasonerDriver implements LoopDriver {
     return fetchImage(driverImage, { minPixels: s.vllmMinPixels, maxPixels: s.vllmMaxPixels });
   }
 
-  private addImage(driverImage: RgbImage, originalName: string, originalRegion: Box, image = this.modelView(driverImage)): PixelReasonerImage {
+  private addImage(driverImage: RgbImage, originalIndex: number, originalName: string, originalRegion: Box, image = this.modelView(driverImage)): PixelReasonerImage {
     const im: PixelReasonerImage = {
       index: this.images.length, group: this.images.length, image, width: image.width, height: image.height,
-      padTokens: (image.width / 28) * (image.height / 28), driverImage, originalName, originalRegion,
+      padTokens: (image.width / 28) * (image.height / 28), driverImage, originalIndex, originalName, originalRegion,
     };
     this.images.push(im);
     return im;
@@ -321,7 +323,7 @@ export class PixelReasonerDriver implements LoopDriver {
     if (tool.crop) {
       const c = tool.crop;
       const src = this.images[c.sourceIndex]!;
-      const im = this.addImage(c.processed, src.originalName, this.regionInOriginal(c), c.model);
+      const im = this.addImage(c.processed, src.originalIndex, src.originalName, this.regionInOriginal(c), c.model);
       c.newIndex = im.index;
       content = [{ type: 'text', text: `\nHere is the cropped image (Image Size: ${c.processed.width}x${c.processed.height}):` }, { type: 'image', index: im.index }];
     } else {
@@ -425,6 +427,7 @@ export class PixelReasonerDriver implements LoopDriver {
     const c = t.crop!;
     events.push({
       type: 'region', call: o.call, region_in_call: 0, source_index: c.sourceIndex, image_index: c.newIndex,
+      original_index: this.images[c.sourceIndex]!.originalIndex,
       original: this.images[c.sourceIndex]!.originalName,
       source_box: c.bbox,
       crop_box: c.cropBox, region: this.regionInOriginal(c),

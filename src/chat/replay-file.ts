@@ -21,6 +21,7 @@ export function parseReplayFile(text: string, source: string): ReplayFile {
   const obj = doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
   const list = Array.isArray(doc) ? doc : obj?.assistant_turns ?? obj?.responses;
   if (!Array.isArray(list)) throw bad('no list of turns');
+  if (list.length === 0) throw bad('the list of turns is empty');
   const turns = list.map((t, i): ReplayTurn => {
     if (typeof t === 'string') return t;
     const r = t !== null && typeof t === 'object' ? (t as Record<string, unknown>) : null;

@@ -10,6 +10,7 @@ import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
 import { ContextOverflowError } from '../runtime/errors.js';
 import type { DecodedImage, ImageDecoder, RgbImage } from '../preprocess/image.js';
 export type { ImageDecoder } from '../preprocess/image.js';
+import { contextLengthProblem } from '../model/kv-cache.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import { expandImagePads } from '../text/image-pads.js';
@@ -66,7 +67,7 @@ export interface AskOptions {
   maxRounds?: number;
   /** Tokens per LLM call (default 16384). */
   maxNewTokens?: number;
-  /** Assistant turns to replay instead of sampling, in order; later calls are sampled. */
+  /** Assistant turns to replay instead of sampling, in order (at least one); later calls are sampled (a `replay_end` event says so). */
   replay?: readonly ReplayTurn[];
   signal?: AbortSignal;
   /** The tool-loop protocol for this question (default: the session's). Sampling and token defaults follow it. */
@@ -132,6 +133,8 @@ export type ChatEvent =
     /** Decode throughput (null when nothing was decoded). */
     tokens_per_s: number | null;
   }
+  /** The replayed turns are used up: call `call` and the later ones are sampled. */
+  | { type: 'replay_end'; call: number; replayed: number }
   | { type: 'answer'; answer: string }
   /** `answer`: the system's extracted answer ('' when it has none: Pixel-Reasoner without \boxed{}). */
   | { type: 'done'; answer: string; rounds: number; stop_reason: string; system: SystemName };
@@ -202,7 +205,8 @@ export class ChatSession {
     // vLLM: <|im_end|> is the EOS (stop_reason None), generation_config adds <|endoftext|> as a stop token.
     this.stopIds = new Set([ids.imEnd, ids.endOfText]);
     const capacity = o.contextLength ?? Math.min(32768, llm.maxPositionEmbeddings);
-    if (!Number.isSafeInteger(capacity) || capacity < 2) throw new ChatError(`contextLength must be an integer >= 2, got ${capacity}`);
+    const contextProblem = contextLengthProblem(llm, capacity, o.model.act, o.gpu.maxBindingBytes);
+    if (contextProblem) throw new ChatError(`contextLength: ${contextProblem}`);
     this.ctx = new ContextCache<BlockKey>(o.model.llm, { capacity, imagePad: ids.imagePad, visionStart: ids.visionStart, sameKey });
   }
 
@@ -290,11 +294,13 @@ export class ChatSession {
     if (vilavt) this.conversation = null; // until this message completes
     const firstCall = vilavt ? vilavt.calls : 0;
     const replay = o.replay ?? [];
+    if (o.replay !== undefined && replay.length === 0) throw new ChatError('replay has no turns (omit it to sample every call)');
     let completed = false;
     try {
       for (let call = driver.nextCall(); call !== null; call = driver.nextCall()) {
         if (o.signal?.aborted) throw abortReason(o.signal);
         const turn: { response?: LoopResponse } = {};
+        if (replay.length > 0 && call.call - firstCall === replay.length) yield { type: 'replay_end', call: call.call, replayed: replay.length };
         yield* this.runCall(call, replay[call.call - firstCall], sampling, maxNew, gen.skipSpecialTokens, o.signal, turn);
         yield* driver.respond(turn.response!);
       }

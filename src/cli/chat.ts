@@ -103,10 +103,15 @@ async function parse(argv: string[]): Promise<ChatArgs> {
   const replay = v.replay === undefined ? undefined : await readReplay(v.replay);
   const question = parsed.positionals[0] ?? replay?.question;
   if (question === undefined) throw new UsageError(`a QUESTION is required\n${USAGE}`);
+  // Unset: the system's own decoding (ViLaVT top-p 0.75/0.9, the others greedy).
+  const temperature = num('temperature', v.temperature);
+  const topP = num('top-p', v['top-p']);
+  if (!v.greedy && temperature !== undefined && !(temperature > 0)) throw new UsageError(`--temperature must be > 0, got ${temperature} (use --greedy for argmax decoding)`);
+  if (!v.greedy && topP !== undefined && !(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP} (use --greedy for argmax decoding)`);
   return {
     model: v.model, images: v.image, question, json: v.json ?? false, replay: replay?.turns,
-    system: v.system, seed: int('seed', v.seed, 1234, 0), greedy: v.greedy, temperature: num('temperature', v.temperature),
-    topP: num('top-p', v['top-p']), maxRounds: v['max-rounds'] === undefined ? undefined : int('max-rounds', v['max-rounds'], 10, 1),
+    system: v.system, seed: int('seed', v.seed, 1234, 0), greedy: v.greedy, temperature,
+    topP, maxRounds: v['max-rounds'] === undefined ? undefined : int('max-rounds', v['max-rounds'], 10, 1),
     maxNewTokens: v['max-new-tokens'] === undefined ? undefined : int('max-new-tokens', v['max-new-tokens'], 16384, 1), problemType: v['problem-type'] ?? 'free-form',
     options: v.option ?? null, out: v.out ?? 'vilavt-out', context: int('context', v.context, 32768, 2), f16: v.f16 ?? false,
   };
@@ -138,20 +143,24 @@ export async function chatMain(argv: string[]): Promise<number> {
   const a = await parse(argv);
   // Inputs first: a bad image or checkpoint path fails before the GPU is touched.
   if (!(await stat(a.model).catch(() => null))?.isDirectory()) throw new CliError(`model directory not found: ${a.model}`);
+  const outStat = await stat(a.out).catch(() => null);
+  if (outStat && !outStat.isDirectory()) throw new CliError(`--out ${a.out} is not a directory (crops are saved into it; it is created when missing)`);
   const { decodeImageFile, encodePng } = await import('../platform/node-image.js');
   const images: { image: DecodedImage; name: string }[] = [];
-  for (const p of a.images) images.push({ image: await decodeImageFile(p), name: basename(p) });
+  // Named by the path as given: two files may share a base name (a/x.png, b/x.png).
+  for (const p of a.images) images.push({ image: await decodeImageFile(p), name: p });
   const system = await resolveSystem(a.model, a.system);
   // The loop's own checks (image count, aspect ratio over 200, ...) before the weights are loaded.
   createLoopDriver(system, { images, question: a.question, options: a.options, problemType: a.problemType, maxCalls: a.maxRounds });
-  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16 });
+  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context });
 
   const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context, system });
   const controller = new AbortController();
   const onSigint = () => controller.abort(new CliError('interrupted'));
   process.once('SIGINT', onSigint);
   const out = (s: string) => process.stdout.write(s);
-  const boxesByOriginal = new Map<string, { box: readonly number[]; color: readonly number[] }[]>();
+  /** Zoom boxes per original image (by index: names need not be unique). */
+  const boxesByOriginal = new Map<number, { box: readonly number[]; color: readonly number[] }[]>();
   const saved: string[] = [];
   let inText = false;
   let shownCall = -1;
@@ -168,12 +177,15 @@ export async function chatMain(argv: string[]): Promise<number> {
         savedPath = join(a.out, `call${e.call + 1}_region${e.region_in_call}_${e.image_index === null ? 'dropped' : `image${e.image_index}`}.png`);
         await writeFile(savedPath, await encodePng(e.image));
         saved.push(savedPath);
-        const list = boxesByOriginal.get(e.original) ?? [];
-        const orig = images.find((im) => im.name === e.original)!.image;
-        const [x1, y1, x2, y2] = e.region;
-        const box = [Math.floor(x1 * orig.width), Math.floor(y1 * orig.height), Math.ceil(x2 * orig.width), Math.ceil(y2 * orig.height)];
-        list.push({ box, color: COLORS[list.length % COLORS.length]! });
-        boxesByOriginal.set(e.original, list);
+        if (e.original_index !== null) {
+          // The box on the original file: the region the new image shows (for every system, in original pixels).
+          const orig = images[e.original_index]!.image;
+          const [x1, y1, x2, y2] = e.region;
+          const box = [Math.floor(x1 * orig.width), Math.floor(y1 * orig.height), Math.ceil(x2 * orig.width), Math.ceil(y2 * orig.height)];
+          const list = boxesByOriginal.get(e.original_index) ?? [];
+          list.push({ box, color: COLORS[list.length % COLORS.length]! });
+          boxesByOriginal.set(e.original_index, list);
+        }
       }
       if (a.json) {
         out(JSON.stringify(jsonEvent(e, savedPath)) + '\n');
@@ -196,9 +208,11 @@ export async function chatMain(argv: string[]): Promise<number> {
     model.destroy();
   }
   // One annotated copy of every original that was zoomed into, boxes in call order.
-  for (const [name, boxes] of boxesByOriginal) {
-    const src = images.find((im) => im.name === name)!;
-    const path = join(a.out, `${basename(name, extname(name))}_zooms.png`);
+  const stem = (p: string) => basename(p, extname(p));
+  for (const [index, boxes] of boxesByOriginal) {
+    const src = images[index]!;
+    const shared = images.filter((im) => stem(im.name) === stem(src.name)).length > 1;
+    const path = join(a.out, `${stem(src.name)}${shared ? `_image${index}` : ''}_zooms.png`);
     await writeFile(path, await encodePng(drawBoxes(src.image, boxes)));
     saved.push(path);
   }
@@ -229,13 +243,18 @@ function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: stri
         `${e.vision_tokens_encoded} vision tokens encoded; ${e.generated_tokens} ${e.replayed ? 'replayed' : 'generated'} tokens (${e.finish_reason})\n` +
         `           vision ${ms(t.vision)}, text encoder ${ms(t.text)}, prefill ${ms(t.prefill)}, decode ${ms(t.decode)}${speed}\n`;
     }
-    case 'tool_call':
-      return `  [zoom] ${e.query === null ? "" : `query ${JSON.stringify(e.query)}: `}${e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions'}\n`;
+    case 'tool_call': {
+      const regions = e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions';
+      // ViLaVT: query is null when the call failed validation (a tool_error line follows); the other systems have none.
+      return e.query === null ? `  [zoom] ${regions}\n` : `  [zoom] query ${JSON.stringify(e.query)}: ${regions}\n`;
+    }
     case 'tool_error':
       return `  [tool error] ${e.feedback ?? e.error}\n`;
     case 'region':
       return `  [region] image ${e.source_index} box ${JSON.stringify(e.source_box)} -> ${e.image_index === null ? 'dropped (image cap)' : `image ${e.image_index}`}` +
         ` ${e.processed_size.join('x')} (${e.pad_tokens} tokens), cut ${JSON.stringify(e.crop_box)} of ${e.original}; saved ${savedPath}\n`;
+    case 'replay_end':
+      return `  [replay] the ${e.replayed} replayed turn(s) are used up: call ${e.call + 1} and later calls are sampled\n`;
     case 'answer':
       return `answer: ${e.answer}\n`;
     case 'done':

@@ -12,6 +12,9 @@ import { resolveManifest, validateCheckpoint, type Component } from '../model/ma
 import { formatMemoryPlan, planMemory, WEBGPU_DEFAULT_LIMITS, type KvDtype, type WeightDtype } from '../model/memory-plan.js';
 import { openCheckpointDir } from '../platform/node-file.js';
 
+/** config.json is a few KB; anything this large is not one. */
+const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
+
 const USAGE =
   'usage: vilavt inspect --model DIR|config.json [--context N] [--weight-dtype bf16|f16|f32] [--kv-dtype f16|f32] [--act f32|f16] [--binding-limit BYTES]';
 
@@ -98,7 +101,15 @@ export async function inspectMain(argv: string[]): Promise<number> {
       if (report.unexpected.length) lines.push(`warning: ${report.unexpected.length} tensor(s) not in the manifest: ${report.unexpected.slice(0, 8).join(', ')}`);
     } else {
       const file = isDir ? `${path}/config.json` : path;
-      config = parseModelConfig(JSON.parse(await readFile(file, 'utf8')), basename(file));
+      const st = await stat(file);
+      if (!st.isFile() || st.size > MAX_CONFIG_BYTES) throw new ConfigError(file, '(root)', `not a config file (${st.isFile() ? `${st.size} bytes` : 'not a regular file'})`);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await readFile(file, 'utf8'));
+      } catch (e) {
+        throw new ConfigError(file, '(root)', `invalid JSON: ${(e as Error).message}`);
+      }
+      config = parseModelConfig(raw, basename(file));
       lines.push(`config: ${file} (no weights)`, ...describeConfig(config));
       const byComp = new Map<Component, number>();
       for (const t of resolveManifest(config)) byComp.set(t.component, (byComp.get(t.component) ?? 0) + 1);

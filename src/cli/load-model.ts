@@ -3,6 +3,7 @@
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { Gpu } from '../runtime/device.js';
 import type { TextAssets } from '../text/tokenizer-files.js';
+import { CliError } from './fail.js';
 
 export interface LoadedModel {
   gpu: Gpu;
@@ -19,14 +20,23 @@ function progressBar(done: number, total: number): string {
 
 export const ms = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
 
-export async function loadModelDir(dir: string, o: { f16: boolean }): Promise<LoadedModel> {
+/**
+ * `contextTokens` (the KV cache the command will allocate) is checked against the model and the adapter before the
+ * weights load, so a bad --context fails in seconds with one line.
+ */
+export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens?: number }): Promise<LoadedModel> {
   const { loadTokenizerDir } = await import('../platform/node-tokenizer.js');
   const text = await loadTokenizerDir(dir);
   const { openCheckpointDir } = await import('../platform/node-file.js');
   const ckpt = await openCheckpointDir(dir);
+  const { contextLengthProblem } = await import('../model/kv-cache.js');
+  const contextProblem = (maxBindingBytes?: number) =>
+    o.contextTokens === undefined ? null : contextLengthProblem(ckpt.config.llm, o.contextTokens, o.f16 ? 'f16' : 'f32', maxBindingBytes);
+  if (contextProblem()) throw new CliError(`--context: ${contextProblem()}`);
   const { createNodeGpu } = await import('../platform/node.js');
   const { VilavtModel } = await import('../model/vilavt-model.js');
   const gpu = await createNodeGpu();
+  if (contextProblem(gpu.maxBindingBytes)) throw new CliError(`--context: ${contextProblem(gpu.maxBindingBytes)}`);
 
   const log = (s: string) => process.stderr.write(s);
   const tty = process.stderr.isTTY === true;

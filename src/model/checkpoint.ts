@@ -168,7 +168,7 @@ export async function openCheckpoint(files: CheckpointFile[] | FileResolver): Pr
     const f = await openShard(SINGLE_FILE, 'default layout: no model.safetensors.index.json');
     if (f) for (const name of f.names) tensors.set(name, { file: SINGLE_FILE, info: f.info(name) });
   }
-  if (problems.length) throw new CheckpointError(problems, 'cannot open checkpoint weights');
+  if (problems.length) throw new CheckpointError(problems, problems.length > 1 ? 'cannot open checkpoint weights' : undefined);
 
   const layout = detectTensorLayout(tensors.keys(), indexSrc ? INDEX_FILE : SINGLE_FILE);
   if (layout !== 'original') {

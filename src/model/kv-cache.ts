@@ -7,6 +7,28 @@ import { ContextOverflowError, ShapeError } from '../runtime/errors.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { StridedView } from '../ops/view.js';
 
+/**
+ * Why a KV cache of `capacity` tokens cannot serve this LLM, or null: over the model's max_position_embeddings,
+ * or (given the device's per-binding limit) one layer's K or V tensor too large to bind.
+ */
+export function contextLengthProblem(
+  llm: { maxPositionEmbeddings: number; kvHeads: number; headDim: number },
+  capacity: number,
+  dtype: ActDType,
+  maxBindingBytes?: number,
+): string | null {
+  if (!Number.isSafeInteger(capacity) || capacity < 2) return `a context of ${capacity} tokens: give an integer >= 2`;
+  if (capacity > llm.maxPositionEmbeddings) {
+    return `${capacity} tokens is over the model's context (max_position_embeddings ${llm.maxPositionEmbeddings}); use ${llm.maxPositionEmbeddings} or less`;
+  }
+  const rowBytes = llm.kvHeads * llm.headDim * (dtype === 'f16' ? 2 : 4);
+  if (maxBindingBytes !== undefined && capacity * rowBytes > maxBindingBytes) {
+    const fit = Math.floor(maxBindingBytes / rowBytes);
+    return `${capacity} tokens need ${capacity * rowBytes} bytes per KV-cache layer, over this adapter's ${maxBindingBytes}-byte binding limit; use ${fit} or less`;
+  }
+  return null;
+}
+
 export interface KvCacheOptions {
   layers: number;
   capacity: number;

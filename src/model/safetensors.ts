@@ -8,6 +8,7 @@
 import type { ByteSource } from './byte-source.js';
 import { CheckpointError, type CheckpointProblem } from './errors.js';
 import { decode } from '../runtime/dtype.js';
+import { duplicateTopLevelKeys } from './json-duplicate-keys.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -71,18 +72,23 @@ export class SafetensorsFile {
     }
     if (n < 2) fail(`header length ${n} is too small for a JSON object`);
     let header: unknown;
+    let text = '';
     try {
-      const text = new TextDecoder('utf-8', { fatal: true }).decode(await source.read(8, n));
+      text = new TextDecoder('utf-8', { fatal: true }).decode(await source.read(8, n));
       header = JSON.parse(text);
     } catch (e) {
       fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
     }
     if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+    const twice = duplicateTopLevelKeys(text);
+    if (twice.length) fail(`header lists ${twice.map((k) => JSON.stringify(k)).join(', ')} more than once: corrupt file`);
 
     const dataStart = 8 + n;
     const dataSize = source.size - dataStart;
     const problems: CheckpointProblem[] = [];
     const entries = new Map<string, TensorInfo>();
+    /** Entries past the end of the data: one problem for the file (truncation), not one per tensor. */
+    const pastEnd: { name: string; end: number }[] = [];
     const ranges: { name: string; begin: number; end: number }[] = [];
     let metadata: Record<string, unknown> | undefined;
     for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -116,7 +122,7 @@ export class SafetensorsFile {
         continue;
       }
       if (end > dataSize) {
-        bad(`data_offsets [${begin}, ${end}] extend past the data section (${dataSize} bytes): file truncated?`);
+        pastEnd.push({ name, end });
         continue;
       }
       if (!Number.isSafeInteger(expected) || end - begin !== expected) {
@@ -125,6 +131,14 @@ export class SafetensorsFile {
       }
       entries.set(name, { dtype, shape: [...(shape as number[])], byteOffset: dataStart + begin, byteLength: end - begin });
       if (end > begin) ranges.push({ name, begin, end });
+    }
+    if (pastEnd.length) {
+      const need = Math.max(...pastEnd.map((p) => p.end));
+      problems.unshift({
+        file,
+        message: `truncated: the header places tensor data up to byte ${need} of the data section, which holds ${dataSize} bytes ` +
+          `(${pastEnd.length} tensor(s) past the end, first ${pastEnd[0]!.name}); download the file again`,
+      });
     }
     ranges.sort((a, b) => a.begin - b.begin);
     for (let i = 1; i < ranges.length; i++) {
@@ -138,7 +152,7 @@ export class SafetensorsFile {
         });
       }
     }
-    if (problems.length) throw new CheckpointError(problems, `${file}: invalid safetensors header`);
+    if (problems.length) throw new CheckpointError(problems, problems.length > 1 ? `${file}: invalid safetensors header` : undefined);
     return new SafetensorsFile(source, n, metadata, entries);
   }
 

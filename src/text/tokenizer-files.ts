@@ -6,7 +6,10 @@ import { TokenizerError } from './errors.js';
 import { deriveInquiryTokenizerJson, INQUIRY_TOKENIZER_CONFIG_FILE, INQUIRY_TOKENIZER_FILE } from './inquiry-tokenizer.js';
 import { TextTokenizer } from './tokenizer.js';
 
-/** Reads a file of the checkpoint folder as text; null when it does not exist. */
+/** Tokenizer/template files are a few MB (Qwen2.5's tokenizer.json: 7 MB); a larger one is not a tokenizer file. */
+export const MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Reads a file of the checkpoint folder as text; null when it does not exist. Readers enforce MAX_TEXT_FILE_BYTES. */
 export type ReadTextFile = (name: string) => Promise<string | null>;
 
 export interface TextAssets {

@@ -2,34 +2,20 @@
 // trajectory loop-a/a03 (three zooms, crops of crops) on the demo checkpoint must show the golden's prompts
 // (independent Python reference) and ChatDriver's, the golden's crops, exact KV reuse; bad input must give one line
 // and exit 1. (The demo's two-zoom replay runs through the same session in test/chat/session.test.ts.)
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChatDriver } from '../../src/chat/driver.js';
 import { decodeImageFile } from '../../src/platform/node-image.js';
 import { demoDir } from '../helpers/demo.js';
+import { ourLines, ROOT, vilavt } from '../helpers/vilavt-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LOOP = join(ROOT, 'test/fixtures/golden/loop-a');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-interface Run { code: number; stdout: string; stderr: string }
-
-function vilavt(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/vilavt.mjs'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** stderr without Dawn's own adapter warnings. */
-const ourLines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('Warning: '));
 
 let demo: string;
 let tmp: string;

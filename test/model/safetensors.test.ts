@@ -119,14 +119,24 @@ describe('safetensors header validation (every error names the file, and the ten
     expect((await openErr(rawFile(new Uint8Array([0x7b, 0xff, 0x7d]), data))).message).toMatch(/not valid/);
   });
 
-  it('rejects a truncated file, naming the tensor that runs past the end', async () => {
-    const full = encodeSafetensors([
-      { name: 'w', dtype: 'F32', shape: [4], data },
-      { name: 'v', dtype: 'F32', shape: [4], data },
-    ]);
-    const e = await openErr(full.subarray(0, full.byteLength - 3), 'model-00002-of-00002.safetensors');
+  it('rejects a truncated file in one line, naming the first tensor that runs past the end', async () => {
+    const tensors = Array.from({ length: 40 }, (_, i) => ({ name: `t${i}`, dtype: 'F32' as const, shape: [4], data }));
+    const full = encodeSafetensors(tensors);
+    // Cut inside t1: 39 tensors run past the end, reported as one problem of the file (issue 11: not one line each).
+    const e = await openErr(full.subarray(0, full.byteLength - 38 * 16 - 3), 'model-00002-of-00002.safetensors');
     expect(e.problems).toHaveLength(1);
-    expect(e.message).toMatch(/model-00002-of-00002\.safetensors: v: data_offsets \[16, 32\] extend past the data section \(29 bytes\): file truncated\?/);
+    expect(e.message).toBe('model-00002-of-00002.safetensors: truncated: the header places tensor data up to byte 640 of the data ' +
+      'section, which holds 29 bytes (39 tensor(s) past the end, first t1); download the file again');
+  });
+
+  it('rejects a header that lists a tensor twice', async () => {
+    const header = '{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "v": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]},' +
+      ' "w": {"dtype": "F32", "shape": [1], "data_offsets": [12, 16]}}';
+    expect((await openErr(rawFile(header, data), 'dup.safetensors')).message).toBe(
+      'dup.safetensors: header lists "w" more than once: corrupt file');
+    // Equal names nested deeper (inside __metadata__) are not tensors.
+    const nested = '{"__metadata__": {"w": "1", "x": {"w": 2}}, "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}';
+    expect((await SafetensorsFile.open(bytesSource(rawFile(nested, data), 'ok.safetensors'))).names).toEqual(['w']);
   });
 
   it('rejects overlapping, out-of-range and mis-sized offsets and unknown dtypes, all in one error', async () => {
@@ -144,13 +154,13 @@ describe('safetensors header validation (every error names the file, and the ten
     const byTensor = Object.fromEntries(e.problems.map((p) => [p.tensor, p.message]));
     expect(e.problems.every((p) => p.file === 'multi.safetensors')).toBe(true);
     expect(byTensor.overlap).toMatch(/overlaps tensor a \[0, 8\)/);
-    expect(byTensor.beyond).toMatch(/extend past the data section \(16 bytes\)/);
+    expect(e.problems[0]!.message).toMatch(/^truncated: .* data section, which holds 16 bytes \(1 tensor\(s\) past the end, first beyond\)/);
     expect(byTensor.wrongsize).toMatch(/span 4 bytes but F16\[3\] needs 6/);
     expect(byTensor.fp8).toMatch(/unknown dtype "F8_E4M3"/);
     expect(byTensor.negshape).toMatch(/shape \[-1\] is not a list of non-negative integers/);
     expect(byTensor.backwards).toMatch(/end before begin/);
     expect(e.problems).toHaveLength(6);
-    expect(e.message).toMatch(/^multi\.safetensors: invalid safetensors header \(6\):\n  - multi\.safetensors: beyond: /);
+    expect(e.message).toMatch(/^multi\.safetensors: invalid safetensors header \(6\):\n  - multi\.safetensors: truncated: /);
   });
 
   it('encodeSafetensors rejects data of the wrong size, naming the tensor', () => {
