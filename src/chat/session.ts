@@ -126,6 +126,8 @@ export type ChatEvent =
     replayed: boolean;
     /** Merged vision tokens encoded this call (only for groups not in the cache). */
     vision_tokens_encoded: number;
+    /** `<|image_pad|>` tokens of the whole call (encoded now or served from the cache). */
+    vision_tokens_total: number;
     groups_encoded: number[];
     finish_reason: 'stop' | 'length';
     stop_reason: number | null;
@@ -363,6 +365,7 @@ export class ChatSession {
       const base = {
         type: 'turn' as const, call: call.call, prompt: call.prompt, prompt_tokens: ids.length,
         prefill_tokens: ids.length - plan.keep, reused_tokens: plan.keep, vision_tokens_encoded: visionTokens, groups_encoded: groups,
+        vision_tokens_total: call.images.reduce((n, im) => n + im.padTokens, 0),
       };
       if (replay !== undefined) {
         const r = typeof replay === 'string' ? { text: replay } : replay;

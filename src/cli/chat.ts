@@ -9,6 +9,7 @@ import { toRgb } from '../preprocess/image.js';
 import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
 import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
 import { createLoopDriver } from '../chat/systems.js';
+import type { SystemName } from '../chat/loop-driver.js';
 import { resolveSystem } from './system-option.js';
 import { CliError, UsageError } from './fail.js';
 import { loadModelDir, ms } from './load-model.js';
@@ -200,7 +201,7 @@ export async function chatMain(argv: string[]): Promise<number> {
       }
       if (inText) out('\n');
       inText = false;
-      out(describeEvent(e, savedPath));
+      out(describeEvent(e, savedPath, system));
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -234,7 +235,7 @@ function jsonEvent(e: ChatEvent, savedPath: string | null): Record<string, unkno
   return e;
 }
 
-function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: string | null): string {
+function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: string | null, system: SystemName): string {
   switch (e.type) {
     case 'turn': {
       const t = e.timings;
@@ -246,7 +247,8 @@ function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: stri
     case 'tool_call': {
       const regions = e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions';
       // ViLaVT: query is null when the call failed validation (a tool_error line follows); the other systems have none.
-      return e.query === null ? `  [zoom] ${regions}\n` : `  [zoom] query ${JSON.stringify(e.query)}: ${regions}\n`;
+      if (e.query !== null) return `  [zoom] query ${JSON.stringify(e.query)}: ${regions}\n`;
+      return system === 'vilavt' ? `  [zoom] rejected call: ${regions}\n` : `  [zoom] ${regions}\n`;
     }
     case 'tool_error':
       return `  [tool error] ${e.feedback ?? e.error}\n`;

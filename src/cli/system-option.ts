@@ -26,6 +26,8 @@ export async function resolveSystem(modelDir: string, flag: string | undefined):
     }
     return system;
   }
+  // An unreadable config.json: the checkpoint loader reports it (after the tokenizer files) with its own typed error.
+  if (config === null) return 'vilavt';
   const found = systemFromCheckpoint(config, basename(resolve(modelDir)));
   if (found === null) {
     throw new UsageError(`${modelDir} is a plain qwen2_5_vl checkpoint whose name does not say which system it is: pass --system deepeyes or --system pixelreasoner`);

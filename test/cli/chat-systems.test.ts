@@ -61,3 +61,22 @@ describe('vilavt chat --system', () => {
     expect(ourLines(r2.stderr).join('\n')).toMatch(/plain qwen2_5_vl checkpoint \(no text encoder\)/);
   }, 120_000);
 });
+
+describe('vilavt compare', () => {
+  it('runs one question through each system given, per call: crops, visual tokens encoded and reused, time', async () => {
+    const r = await vilavt(['compare', '--model', `deepeyes=${join(demo, 'plain-checkpoint')}`, '--model', `pixelreasoner=${join(demo, 'plain-checkpoint')}`,
+      '--image', join(demo, 'sample.png'), '--replay', `deepeyes=${join(demo, 'replay-deepeyes.json')}`,
+      '--replay', `pixelreasoner=${join(demo, 'replay-pixelreasoner.json')}`, '--json', 'What shape is on the left end of the sign next to the tree?']);
+    expect(ourLines(r.stderr), r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+    const runs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(runs.map((x) => [x.system, x.rounds.length, x.answer])).toEqual([['deepeyes', 2, 'circle'], ['pixelreasoner', 3, 'circle']]);
+    for (const x of runs) {
+      expect(x.rounds.map((c: { crops: number }) => c.crops)).toEqual(x.system === 'deepeyes' ? [1, 0] : [1, 1, 0]);
+      expect(x.rounds[0].visionReused).toBe(0);
+      // Every later call re-encodes only the new crop and reuses all earlier images from the KV cache.
+      for (let i = 1; i < x.rounds.length; i++) expect(x.rounds[i].visionReused).toBe(x.rounds[i - 1].visionReused + x.rounds[i - 1].visionEncoded);
+      for (const c of x.rounds) expect(c.ms).toBeGreaterThan(0);
+    }
+  }, 240_000);
+});
