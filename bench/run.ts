@@ -7,6 +7,7 @@ import { createNodeGpu } from '../src/platform/node.js';
 import { measureCeilings } from './ceilings.js';
 import { FAMILIES } from './cases/index.js';
 import { fractionOfRoofline } from './roofline.js';
+import { benchDecode, type DecodeResult } from './decode.js';
 import { median, prepareSampler, type BenchCase } from './timing.js';
 
 interface Args { quick: boolean; json: string | null; filter: string | null }
@@ -112,6 +113,13 @@ async function main(): Promise<void> {
     }
   }
 
+  // The whole decode step of a 7B-shaped 4-bit model (bench/decode.ts); part of --quick too (fewer steps).
+  let decode: DecodeResult[] = [];
+  if (!args.filter || 'decode'.includes(args.filter) || args.filter.includes('decode')) {
+    console.log(`\ndecode step, 7B-shaped model with random 4-bit weights (${args.quick ? 2 : 5} steps per context):`);
+    decode = await benchDecode(gpu, c, { contexts: [1024, 4096], steps: args.quick ? 2 : 5, act: 'f32', onLine: (s) => console.log(s) });
+  }
+
   if (args.json) {
     const report = {
       device: {
@@ -135,6 +143,7 @@ async function main(): Promise<void> {
         quick: args.quick,
       },
       kernels: results,
+      decode,
     };
     writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nwrote ${args.json}`);

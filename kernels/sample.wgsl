@@ -9,6 +9,8 @@
 //   mass exceeds r (inverse CDF). A row whose max is not finite (all NaN or -inf, or a +inf) falls back to argmax.
 // Every thread owns one contiguous chunk of the row, so all sums use the same order and the same grouping:
 // the masses compared during the search are exactly consistent with each other and with Z.
+// Non-finite guard: when any logit is NaN or +-inf, bit 31 of the written word is set (token ids are < 2^31), so
+// the caller learns of a numerical failure from the one word it reads back anyway (no extra readback per token).
 
 struct P { n: u32, greedy: u32, inv_temp: f32, top_p: f32, rand: f32 }
 @group(0) @binding(0) var<uniform> p: P;
@@ -27,6 +29,9 @@ var<workgroup> best_key: u32;
 var<workgroup> best_idx: u32;
 var<workgroup> pick_chunk: u32;
 var<workgroup> pick_rest: f32;
+var<workgroup> nonfinite: atomic<u32>;  // zero-initialised per dispatch
+
+const NONFINITE_FLAG = 0x80000000u;
 
 // Total order on floats as u32 keys (-0 folded onto +0); NaN -> 0, below every other key (-inf is 0x007fffff).
 fn order_key(v: f32) -> u32 {
@@ -78,10 +83,13 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   // ---- argmax (also the maximum for the softmax) ----
   var bk = 0u;
   var bi = NONE;
+  var bad = false;
   for (var i = range.x; i < range.y; i++) {
     let k = order_key(f32(logits[i]));
+    bad = bad || k == 0u || k == KEY_NEG_INF || k >= KEY_POS_INF; // NaN, -inf, +inf
     if (k > bk) { bk = k; bi = i; }
   }
+  if (bad) { atomicOr(&nonfinite, 1u); }
   red_k[lid] = bk;
   red_i[lid] = bi;
   workgroupBarrier();
@@ -94,9 +102,10 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     workgroupBarrier();
   }
   if (lid == 0u) { best_key = red_k[0]; best_idx = red_i[0]; }
-  let key = workgroupUniformLoad(&best_key);
+  let key = workgroupUniformLoad(&best_key); // also a barrier: every atomicOr above is done
+  let flag = select(0u, NONFINITE_FLAG, atomicLoad(&nonfinite) != 0u);
   if (p.greedy != 0u || key <= KEY_NEG_INF || key >= KEY_POS_INF) {
-    if (lid == 0u) { out[0] = select(best_idx, 0u, best_idx == NONE); }
+    if (lid == 0u) { out[0] = select(best_idx, 0u, best_idx == NONE) | flag; }
     return;
   }
   let m = key_value(key);
@@ -172,6 +181,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         if (run > pick_rest) { break; }
       }
     }
-    out[0] = last;
+    out[0] = last | flag;
   }
 }

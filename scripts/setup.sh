@@ -16,7 +16,8 @@ usage() {
 Usage: bash scripts/setup.sh [--with-lavapipe-chromium]
 
   1. npm ci (npm install without a lockfile) when node_modules is missing or older than the lockfile
-  2. Chromium from Debian (/usr/bin/chromium) for the browser test, when missing
+  2. Chromium from Debian (/usr/bin/chromium) for the browser test, and Xvfb (xvfb) for the `vilavt app` window
+     test, when missing
   3. probe for a WebGPU adapter with Dawn (scripts/probe-adapter.mjs)
   4. only if there is none: Mesa lavapipe (software Vulkan) from bookworm-backports, then probe again
   5. --with-lavapipe-chromium: build .chromium-lvp (Chromium + lavapipe with shader-f16, see
@@ -103,6 +104,19 @@ else
   echo "SKIPPED: /usr/bin/chromium is missing and apt-get cannot be run (not root, no password-less sudo)."
   echo "  The browser test will fail until you run: apt-get install chromium (or set VILAVT_SKIP_BROWSER=1)."
   note "chromium: MISSING (not installed: no root/apt)"
+fi
+
+# Xvfb: `vilavt app` opens a real (not headless) Chromium window; its test runs it on a virtual X display.
+if command -v Xvfb >/dev/null 2>&1; then
+  echo "found Xvfb"
+  note "xvfb: already installed"
+elif [ "$CAN_APT" -eq 1 ]; then
+  echo "installing xvfb"
+  apt_install xvfb
+  note "xvfb: installed with apt"
+else
+  echo "SKIPPED: Xvfb is missing and apt-get cannot be run; the app window test will fail until you run: apt-get install xvfb"
+  note "xvfb: MISSING (not installed: no root/apt)"
 fi
 
 # --- 3./4. WebGPU adapter for Dawn in Node ------------------------------------------------------------

@@ -2,6 +2,7 @@
 // a module Web Worker (src/browser/worker.ts, messages by structured clone); a remote engine (the local server of
 // `vilavt serve` / `vilavt app`) serves the same shapes as JSON (binary fields through `toJsonWire`). docs/WEB-APP.md
 // describes the protocol and the browser's model cache. Platform-neutral: types and small pure helpers only.
+import type { SystemName } from '../chat/loop-driver.js';
 import type { ChatEvent, ReplayTurn, SamplingOptions } from '../chat/session.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -39,6 +40,8 @@ export interface AskRequest {
   maxRounds?: number;
   /** Tokens per LLM call (default 16384). */
   maxNewTokens?: number;
+  /** Tool-loop protocol (default: the loaded checkpoint's, see LoadedModel.system). Only ViLaVT continues conversations. */
+  system?: SystemName;
 }
 
 /** Commands; every one with an `id` gets exactly one terminal reply (`done` or `failed`) with that id. */
@@ -99,6 +102,8 @@ export interface LoadedModel {
   activations: 'f32' | 'f16';
   /** Bytes of the weight files. */
   weightBytes: number;
+  /** The tool-loop protocol the checkpoint was trained for (null or absent: unknown, ViLaVT is used unless an ask says). */
+  system?: SystemName | null;
   warnings: string[];
 }
 

@@ -8,13 +8,15 @@
 // &top_p=P&max_rounds=N&max_new_tokens=N&f16=1` fill the page and start loading the model; nothing is asked until
 // Send. `window.__vilavtApp` is the machine-readable state (AppState) for tests.
 import { Engine, EngineCommandError } from '../app/engine.js';
-import type { CachedModel, EngineInfo, LoadedModel, LoadProgress, ModelSource } from '../app/protocol.js';
+import type { CachedModel, EngineClient, EngineInfo, LoadedModel, LoadProgress, ModelSource } from '../app/protocol.js';
 import { parseReplayFile } from '../chat/replay-file.js';
+import type { SystemName } from '../chat/loop-driver.js';
 import type { ReplayTurn } from '../chat/session.js';
-import { formatBytes } from '../model/memory-plan.js';
 import { browserImageDecoder } from '../platform/browser-image.js';
 import type { DecodedImage } from '../preprocess/image.js';
-import { ExchangeView, el, imageCanvas, ms } from './chat-view.js';
+import { ExchangeView, el, imageCanvas } from './chat-view.js';
+import { formatBytes, formatInt, formatMs } from '../util/format.js';
+import { RemoteEngineClient } from '../app/remote-client.js';
 import { WorkerEngineClient } from './worker-client.js';
 
 export interface AppCall {
@@ -36,7 +38,7 @@ export interface AppState {
   /** 'loading' while a model loads, 'running' while answering. */
   state: 'starting' | 'unavailable' | 'idle' | 'loading' | 'ready' | 'running';
   adapter: string | null;
-  model: { source: LoadedModel['source']; loadMs: number; name: string; cacheKey: string | null } | null;
+  model: { source: LoadedModel['source']; loadMs: number; name: string; cacheKey: string | null; system: LoadedModel['system'] | null } | null;
   /** One entry per user message of the current chat. */
   turns: AppTurn[];
   progress: LoadProgress | null;
@@ -60,11 +62,14 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return e as T;
 };
 
-const client = new WorkerEngineClient(new URL('./worker.js', import.meta.url));
+/** `?engine=remote`: the engine is the Node server that served this page (`vilavt app`); otherwise a module worker. */
+const remoteEngine = new URLSearchParams(location.search).get('engine') === 'remote';
+const workerClient = remoteEngine ? null : new WorkerEngineClient(new URL('./worker.js', import.meta.url));
+const client: EngineClient = workerClient ?? new RemoteEngineClient(location.origin);
 const engine = new Engine(client);
 const app: AppState = {
   state: 'starting', adapter: null, model: null, turns: [], progress: null, notices: [], error: null, deviceLost: null, cached: [],
-  loseDevice: () => client.loseDevice(),
+  loseDevice: () => workerClient?.loseDevice(),
 };
 window.__vilavtApp = app;
 
@@ -152,10 +157,11 @@ async function load(source: ModelSource): Promise<void> {
         $('notices').append(el('li', '', m));
       },
     });
-    app.model = { source: m.source, loadMs: m.loadMs, name: m.name, cacheKey: m.cacheKey };
+    app.model = { source: m.source, loadMs: m.loadMs, name: m.name, cacheKey: m.cacheKey, system: m.system ?? null };
     bar.value = 1;
     const from = m.source === 'network' ? 'downloaded and cached' : m.source === 'cache' ? 'from the browser cache' : m.source === 'folder' ? 'from the folder' : 'on the server';
-    $('load-status').textContent = `Loaded ${m.name} (${from}) in ${ms(m.loadMs)}: ${m.description}${m.warnings.length ? `. ${m.warnings.join('; ')}` : ''}`;
+    $('load-status').textContent = `Loaded ${m.name} (${from}) in ${formatMs(m.loadMs)}: ${m.description}; ` +
+      `${m.system ? `a ${m.system} checkpoint` : 'system unknown (ViLaVT unless Decoding settings say otherwise)'}${m.warnings.length ? `. ${m.warnings.join('; ')}` : ''}`;
     setState('ready');
   } catch (e) {
     bar.hidden = true;
@@ -188,9 +194,10 @@ async function refreshCache(): Promise<void> {
       const li = el('li');
       const url = el('span', 'url', m.url);
       url.title = m.url;
-      const loadBtn = el('button', '', m.complete ? 'Load' : 'Resume');
+      // Named apart from the Load button of the URL form ("Open"), so that accessible names stay unique.
+      const loadBtn = el('button', '', m.complete ? 'Open' : 'Resume');
       loadBtn.type = 'button';
-      loadBtn.setAttribute('aria-label', `${m.complete ? 'Load' : 'Resume'} cached ${m.url}`);
+      loadBtn.setAttribute('aria-label', `${m.complete ? 'Open' : 'Resume'} cached ${m.url}`);
       loadBtn.onclick = () => void load({ kind: 'cache', key: m.key });
       const del = el('button', '', 'Delete');
       del.type = 'button';
@@ -282,6 +289,7 @@ async function send(): Promise<void> {
     };
     const maxRounds = numberInput('max-rounds', 'max rounds', integer(1));
     const maxNewTokens = numberInput('max-new-tokens', 'max new tokens', integer(1));
+    const system = ($<HTMLSelectElement>('system').value || undefined) as SystemName | undefined;
     showError(null);
     const sent = attachments;
     attachments = [];
@@ -302,7 +310,7 @@ async function send(): Promise<void> {
     status('Answering…');
     const t0 = performance.now();
     try {
-      const r = await engine.ask({ question, images: sent.map((a) => ({ name: a.name, bytes: a.bytes })), replay: forced ?? undefined, sampling, maxRounds, maxNewTokens }, (e) => {
+      const r = await engine.ask({ question, images: sent.map((a) => ({ name: a.name, bytes: a.bytes })), replay: forced ?? undefined, sampling, maxRounds, maxNewTokens, system }, (e) => {
         view.show(e);
         if (e.type === 'turn') turn.calls.push({ prefill_tokens: e.prefill_tokens, reused_tokens: e.reused_tokens, vision_tokens_encoded: e.vision_tokens_encoded });
         if (e.type === 'answer') turn.answer = e.answer;
@@ -312,8 +320,8 @@ async function send(): Promise<void> {
       const reused = turn.calls.reduce((n, c) => n + c.reused_tokens, 0);
       const computed = turn.calls.reduce((n, c) => n + c.prefill_tokens, 0);
       const vision = turn.calls.reduce((n, c) => n + c.vision_tokens_encoded, 0);
-      view.setOutcome(`${r.rounds} call${r.rounds === 1 ? '' : 's'} in ${ms(performance.now() - t0)}, ended by ${r.stopReason}; ` +
-        `${reused.toLocaleString('en-US')} prompt tokens reused, ${computed.toLocaleString('en-US')} computed, ${vision.toLocaleString('en-US')} vision tokens encoded.`);
+      view.setOutcome(`${r.rounds} call${r.rounds === 1 ? '' : 's'} in ${formatMs(performance.now() - t0)}, ended by ${r.stopReason}; ` +
+        `${formatInt(reused)} prompt tokens reused, ${formatInt(computed)} computed, ${formatInt(vision)} vision tokens encoded.`);
       status('');
     } catch (e) {
       const aborted = e instanceof EngineCommandError && e.kind === 'aborted';
@@ -437,6 +445,7 @@ async function applyParams(p: URLSearchParams): Promise<void> {
   set('max-rounds', p.get('max_rounds'));
   set('max-new-tokens', p.get('max_new_tokens'));
   if (p.get('greedy') === '1') $<HTMLInputElement>('greedy').checked = true;
+  if (p.has('system')) $<HTMLSelectElement>('system').value = p.get('system')!;
   if (p.get('f16') === '1') {
     if (!info?.f16) throw new Error('f16=1: this adapter has no shader-f16');
     $<HTMLInputElement>('f16').checked = true;
@@ -459,7 +468,7 @@ async function main(): Promise<void> {
     info = i;
     app.adapter = i.adapter;
     $('adapter').textContent = i.unavailable ? `No WebGPU: ${i.unavailable}` :
-      `Engine in a worker on ${i.adapter}; shader-f16 ${i.f16 ? 'yes' : 'no'}.`;
+      `Engine in ${i.kind === 'remote' ? 'the local server (Node)' : 'a worker'} on ${i.adapter}; shader-f16 ${i.f16 ? 'yes' : 'no'}.`;
     const f16 = $<HTMLInputElement>('f16');
     f16.disabled = !i.f16;
     if (!i.f16) f16.checked = false;
@@ -481,6 +490,8 @@ async function main(): Promise<void> {
   } catch (e) {
     showError(words(e));
   }
+  // A remote engine serves the model it was started with: load it at once.
+  if (info?.kind === 'remote' && info.sources.includes('server') && !lastSource) void load({ kind: 'server' });
 }
 
 void main();

@@ -2,9 +2,10 @@
 // its chat session, one running command (load or ask) that `stop` aborts, the OPFS model cache, and recovery
 // from a lost device (a fresh device; the model is loaded again on request, from the cache).
 import { ChatSession } from '../chat/session.js';
+import { systemFromCheckpoint } from '../chat/systems.js';
 import { openCheckpoint } from '../model/checkpoint.js';
 import { parseModelConfig } from '../model/config.js';
-import { formatBytes } from '../model/memory-plan.js';
+import { formatBytes } from '../util/format.js';
 import { VilavtModel } from '../model/vilavt-model.js';
 import { browserImageDecoder } from '../platform/browser-image.js';
 import { Gpu } from '../runtime/device.js';
@@ -223,7 +224,9 @@ export class WorkerEngine {
       // Config first: whether the model fits is said before anything large is fetched.
       const configText = await files.readText('config.json');
       if (configText === null) throw new AppError('bad_input', `${files.label}: no config.json (is this a model folder?)`);
-      const config = parseModelConfig(JSON.parse(configText), 'config.json');
+      const configJson: unknown = JSON.parse(configText);
+      const config = parseModelConfig(configJson, 'config.json');
+      const system = systemFromCheckpoint(configJson, files.label.replace(/\/+$/, '').split('/').pop());
       const fit = fitReport(config, {
         limits: { maxBufferSize: gpu.limits.maxBufferSize, maxStorageBufferBindingSize: gpu.maxBindingBytes },
         activations: act, contextTokens: Math.min(APP_CONTEXT_TOKENS, config.llm.maxPositionEmbeddings), adapter: adapterWords(gpu),
@@ -262,7 +265,7 @@ export class WorkerEngine {
       const info: LoadedModel = {
         source: files.origin, loadMs: Math.round(performance.now() - t0), name: files.label, cacheKey: files.cacheKey,
         description: `${ckpt.tensors.size} tensors, LLM ${llm.layers} layers × ${llm.hidden}, ${act} activations, ${formatBytes(bytesTotal)} of weights`,
-        activations: act, weightBytes: bytesTotal, warnings: ckpt.warnings,
+        activations: act, weightBytes: bytesTotal, warnings: ckpt.warnings, system,
       };
       this.loaded = { model, session: newSession(), info, newSession };
       return info;
@@ -295,12 +298,14 @@ export class WorkerEngine {
   private async ask(id: number, req: AskRequest, signal: AbortSignal): Promise<AskSummary> {
     const loaded = this.loaded;
     if (!loaded) throw new AppError('bad_input', this.gpu ? 'no model is loaded' : 'no model is loaded (the GPU device was lost: load the model again)');
-    const followUp = loaded.session.hasConversation;
+    const system = req.system ?? loaded.info.system ?? 'vilavt';
+    // Only ViLaVT's loop continues a conversation; another system answers each message on its own.
+    const followUp = system === 'vilavt' && loaded.session.hasConversation;
     if (!followUp && req.images.length === 0) throw new AppError('bad_input', 'the first message of a chat needs at least one image');
     let summary: AskSummary | null = null;
     for await (const e of loaded.session.ask({
       images: req.images.map((im) => ({ name: im.name, image: im.bytes })), question: req.question, sampling: req.sampling,
-      maxRounds: req.maxRounds, maxNewTokens: req.maxNewTokens, replay: req.replay, signal, followUp,
+      maxRounds: req.maxRounds, maxNewTokens: req.maxNewTokens, replay: req.replay, signal, followUp, system,
     })) {
       this.post({ type: 'chat', id, event: e });
       if (e.type === 'done') summary = { answer: e.answer, rounds: e.rounds, stopReason: e.stop_reason };

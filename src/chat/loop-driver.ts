@@ -46,7 +46,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: s
 
 /** What a response did, for display: one tool call, its failure, the crops it made. */
 export type ToolEvent =
-  | { type: 'tool_call'; call: number; parsed: JsonValue; query: string | null; regions: { index: JsonValue; bbox: JsonValue }[] }
+  /** `query`: ViLaVT's inquiry (null when the call was rejected, or for systems without one); `rejected`: validation failed. */
+  | { type: 'tool_call'; call: number; parsed: JsonValue; query: string | null; rejected: boolean; regions: { index: JsonValue; bbox: JsonValue }[] }
   /** A failed tool call; `feedback` is the text fed back to the model (null: nothing is shown to the model). */
   | { type: 'tool_error'; call: number; error: string; feedback: string | null }
   | {

@@ -418,7 +418,7 @@ export class PixelReasonerDriver implements LoopDriver {
       const args = t.parsed instanceof PyDict ? t.parsed.get('arguments') : undefined;
       const argsJson = args === undefined ? null : pyToJson(args);
       const a = argsJson !== null && typeof argsJson === 'object' && !Array.isArray(argsJson) ? argsJson : {};
-      events.push({ type: 'tool_call', call: o.call, parsed: pyToJson(t.parsed), query: null, regions: [{ index: a.target_image ?? null, bbox: a.bbox_2d ?? null }] });
+      events.push({ type: 'tool_call', call: o.call, parsed: pyToJson(t.parsed), query: null, rejected: false, regions: [{ index: a.target_image ?? null, bbox: a.bbox_2d ?? null }] });
     }
     if (!t.ok) {
       events.push({ type: 'tool_error', call: o.call, error: t.error!, feedback: o.outcome === 'tool' ? `\nExecution error:\n${t.error}\n` : null });

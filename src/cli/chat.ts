@@ -7,12 +7,12 @@ import { parseArgs } from 'node:util';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { toRgb } from '../preprocess/image.js';
 import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
-import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
+import { describeDone, describeReplayEnd, describeTool, describeTurn, type ChatEvent } from '../chat/events.js';
+import { ChatSession, type ReplayTurn } from '../chat/session.js';
 import { createLoopDriver } from '../chat/systems.js';
-import type { SystemName } from '../chat/loop-driver.js';
 import { resolveSystem } from './system-option.js';
 import { CliError, UsageError } from './fail.js';
-import { loadModelDir, ms } from './load-model.js';
+import { loadModelDir } from './load-model.js';
 
 const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [QUESTION]
   --system NAME          vilavt | deepeyes | pixelreasoner: the tool protocol (default: what the checkpoint is;
@@ -201,7 +201,7 @@ export async function chatMain(argv: string[]): Promise<number> {
       }
       if (inText) out('\n');
       inText = false;
-      out(describeEvent(e, savedPath, system));
+      out(describeEvent(e, savedPath));
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -222,7 +222,7 @@ export async function chatMain(argv: string[]): Promise<number> {
 }
 
 /** The event as one JSON object: pixels replaced by the saved file, the prompt by its sha256. */
-function jsonEvent(e: ChatEvent, savedPath: string | null): Record<string, unknown> {
+function jsonEvent(e: ChatEvent, savedPath: string | null): object {
   if (e.type === 'region') {
     const { image: _pixels, ...rest } = e;
     void _pixels;
@@ -235,31 +235,21 @@ function jsonEvent(e: ChatEvent, savedPath: string | null): Record<string, unkno
   return e;
 }
 
-function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: string | null, system: SystemName): string {
+function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: string | null): string {
   switch (e.type) {
-    case 'turn': {
-      const t = e.timings;
-      const speed = e.tokens_per_s === null ? '' : `, ${e.tokens_per_s.toFixed(1)} tok/s`;
-      return `  [call ${e.call + 1}] ${e.prompt_tokens} prompt tokens: ${e.reused_tokens} reused, ${e.prefill_tokens} prefilled; ` +
-        `${e.vision_tokens_encoded} vision tokens encoded; ${e.generated_tokens} ${e.replayed ? 'replayed' : 'generated'} tokens (${e.finish_reason})\n` +
-        `           vision ${ms(t.vision)}, text encoder ${ms(t.text)}, prefill ${ms(t.prefill)}, decode ${ms(t.decode)}${speed}\n`;
-    }
-    case 'tool_call': {
-      const regions = e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions';
-      // ViLaVT: query is null when the call failed validation (a tool_error line follows); the other systems have none.
-      if (e.query !== null) return `  [zoom] query ${JSON.stringify(e.query)}: ${regions}\n`;
-      return system === 'vilavt' ? `  [zoom] rejected call: ${regions}\n` : `  [zoom] ${regions}\n`;
-    }
+    case 'turn':
+      return `  [call ${e.call + 1}] ${describeTurn(e)}\n`;
+    case 'tool_call':
+      return `  [zoom] ${describeTool(e)}\n`;
     case 'tool_error':
-      return `  [tool error] ${e.feedback ?? e.error}\n`;
+      return `  [tool error] ${describeTool(e)}\n`;
     case 'region':
-      return `  [region] image ${e.source_index} box ${JSON.stringify(e.source_box)} -> ${e.image_index === null ? 'dropped (image cap)' : `image ${e.image_index}`}` +
-        ` ${e.processed_size.join('x')} (${e.pad_tokens} tokens), cut ${JSON.stringify(e.crop_box)} of ${e.original}; saved ${savedPath}\n`;
+      return `  [region] ${describeTool(e)}; saved ${savedPath}\n`;
     case 'replay_end':
-      return `  [replay] the ${e.replayed} replayed turn(s) are used up: call ${e.call + 1} and later calls are sampled\n`;
+      return `  [replay] ${describeReplayEnd(e)}\n`;
     case 'answer':
       return `answer: ${e.answer}\n`;
     case 'done':
-      return `done: ${e.rounds} LLM call(s), stopped by ${e.stop_reason}\n`;
+      return `done: ${describeDone(e)}\n`;
   }
 }

@@ -11,7 +11,8 @@ import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js
 import { createLoopDriver, parseSystemName } from '../chat/systems.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { CliError, UsageError } from './fail.js';
-import { loadModelDir, ms } from './load-model.js';
+import { formatMs as ms } from '../util/format.js';
+import { loadModelDir } from './load-model.js';
 import { resolveSystem } from './system-option.js';
 
 const USAGE = `usage: vilavt compare --model [SYSTEM=]DIR [--model [SYSTEM=]DIR ...] --image PATH [--image PATH ...] "question"

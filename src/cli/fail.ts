@@ -12,6 +12,7 @@ const HINTS: Record<string, string> = {
   'context-overflow': ' (raise --context, or ask with fewer/smaller images)',
   'device-lost': ' (the GPU driver reset or ran out of memory; restart the command)',
   'out-of-memory': ' (try --f16, a smaller --context, or a smaller model)',
+  'non-finite': ' (check the checkpoint with `vilavt inspect`; with --f16, try f32 activations)',
   'no-adapter': ' (no WebGPU adapter: check the Vulkan/Metal/D3D12 driver)',
 };
 

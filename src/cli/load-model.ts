@@ -1,5 +1,6 @@
 // Loading a checkpoint folder for the commands that run the model (chat, serve): tokenizers, weights on the GPU,
 // a progress bar on a terminal and one line when done.
+import { formatMs } from '../util/format.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { Gpu } from '../runtime/device.js';
 import type { TextAssets } from '../text/tokenizer-files.js';
@@ -9,6 +10,8 @@ export interface LoadedModel {
   gpu: Gpu;
   model: VilavtModel;
   text: TextAssets;
+  /** Wall time of the load. */
+  loadMs: number;
 }
 
 function progressBar(done: number, total: number): string {
@@ -18,7 +21,6 @@ function progressBar(done: number, total: number): string {
   return `loading weights [${'#'.repeat(n)}${'-'.repeat(w - n)}] ${Math.round(f * 100)}%`;
 }
 
-export const ms = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
 
 /**
  * `contextTokens` (the KV cache the command will allocate) is checked against the model and the adapter before the
@@ -51,6 +53,7 @@ export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens
     },
   });
   if (tty) log('\r\x1b[2K');
-  log(`model ${dir} loaded in ${ms(performance.now() - t0)} (${o.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
-  return { gpu, model, text };
+  const loadMs = Math.round(performance.now() - t0);
+  log(`model ${dir} loaded in ${formatMs(loadMs)} (${o.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
+  return { gpu, model, text, loadMs };
 }

@@ -6,6 +6,7 @@ const USAGE = `usage: vilavt <command> [options]
   chat --model DIR --image PATH [--image PATH ...] "question"   answer a question about images (--help for options)
   compare --model [SYSTEM=]DIR ... --image PATH "question"       one question through ViLaVT / DeepEyes / Pixel-Reasoner, side by side
   serve --model DIR [--port 8080] [--api-key KEY]                 the OpenAI chat API on 127.0.0.1 (--help for options)
+  app --model DIR                                                 the chat app in its own window, engine in this process
   inspect --model DIR|config.json                                 describe a checkpoint and its memory plan
   quantize --model IN --out OUT [--group 128]                     write a 4-bit (AWQ layout) copy of a checkpoint
   golden DIR [--f32|--f16|--both]                                 run a golden folder (model scenarios, resampling, loop)
@@ -35,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./compare.js')).compareMain(rest);
     case 'serve':
       return (await import('./serve.js')).serveMain(rest);
+    case 'app':
+      return (await import('./app.js')).appMain(rest);
     case 'inspect':
       return (await import('./inspect.js')).inspectMain(rest);
     case 'quantize':

@@ -3,22 +3,23 @@
 // huge image cannot exhaust memory) and a decode step that is one submit whose only readback is the sampled token.
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
-import { ShapeError } from '../runtime/errors.js';
+import { NonFiniteError, ShapeError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { linear } from '../ops/matmul.js';
+import { linear, linearSiluMul } from '../ops/matmul.js';
 import { rmsNorm } from '../ops/rmsnorm.js';
 import { siluMul } from '../ops/activation.js';
-import { applyRope } from '../ops/rope.js';
-import { causalAttention, writeKv } from '../ops/attention.js';
+import { ropeWriteKv } from '../ops/rope.js';
+import { causalAttention } from '../ops/attention.js';
 import { embed, gatherRows, scatterRows } from '../ops/rows.js';
-import { argmax, sampleTopP } from '../ops/sample.js';
+import { argmax, sampleTopP, sampledToken } from '../ops/sample.js';
 import { rowsOf } from '../ops/view.js';
 import type { LlmConfig } from './config.js';
 import type { LlmWeights } from './weights.js';
 import { KvCache } from './kv-cache.js';
 import { mropeTable } from '../ops/rope-tables.js';
 import { chunkRows, rowGranularity, sliceRows, uploadF32, uploadU32 } from './gpu-util.js';
+import { embedTokens, isHostEmbedding } from './host-embedding.js';
 
 export interface ImageRows {
   /** [n, hidden] features of every image of the sequence being appended, in order. */
@@ -42,11 +43,14 @@ export type Sampling =
   | { kind: 'greedy' }
   | { kind: 'top-p'; temperature: number; topP: number; uniform: () => number };
 
+/** Dispatches of one decoder layer in a decode step when no weight of the layer is split across bindings. */
+export const DECODE_DISPATCHES_PER_LAYER = 7;
+
 export class LanguageModel {
   constructor(
     private readonly gpu: Gpu,
     readonly cfg: LlmConfig,
-    private readonly w: LlmWeights,
+    readonly w: LlmWeights,
     readonly act: ActDType,
   ) {}
 
@@ -88,7 +92,7 @@ export class LanguageModel {
         const past = cache.length;
         const idsT = uploadU32(gpu, ids.slice(c0, c0 + n), 'llm.ids'); owned.push(idsT);
         const x = n === C ? s.x : sliceRows(gpu, s.x, 0, n);
-        embed(rec, gpu, w.embed, idsT, x);
+        embedTokens(rec, gpu, w.embed, ids.slice(c0, c0 + n), idsT, x, owned);
         if (images) {
           const featRows: number[] = [];
           const chunkRows: number[] = [];
@@ -159,45 +163,49 @@ export class LanguageModel {
     const t = {
       x: gpu.tensor([C, cfg.hidden], act, 'llm.x'),
       h: gpu.tensor([C, cfg.hidden], act, 'llm.h'),
-      q: gpu.tensor([C, cfg.heads * hd], act, 'llm.q'),
-      k: gpu.tensor([C, cfg.kvHeads * hd], act, 'llm.k'),
-      v: gpu.tensor([C, cfg.kvHeads * hd], act, 'llm.v'),
+      qkv: gpu.tensor([C, (cfg.heads + 2 * cfg.kvHeads) * hd], act, 'llm.qkv'),
       o: gpu.tensor([C, cfg.heads * hd], act, 'llm.o'),
       gu: gpu.tensor([C, 2 * cfg.intermediate], act, 'llm.gu'),
       a: gpu.tensor([C, cfg.intermediate], act, 'llm.a'),
       last: gpu.tensor([1, cfg.hidden], act, 'llm.last'),
-      release() { for (const v of [t.x, t.h, t.q, t.k, t.v, t.o, t.gu, t.a, t.last]) v.release(); },
+      release() { for (const v of [t.x, t.h, t.qkv, t.o, t.gu, t.a, t.last]) v.release(); },
     };
     return t;
   }
 
-  /** Record decoder layer l for `n` rows of x at cache positions past..past+n-1 (x updated in place). */
+  /**
+   * Record decoder layer l for `n` rows of x at cache positions past..past+n-1 (x updated in place).
+   * One row (decode) takes the fused path, DECODE_DISPATCHES_PER_LAYER dispatches when no weight is split across
+   * bindings: norm + qkv, rope + KV write, attention (2), o + residual, norm + gate/up + SiLU·up, down + residual.
+   * Prefill chunks share the fused qkv and rope + KV write and keep separate norms and SiLU (matmul kernels).
+   */
   private recordLayer(rec: Recorder, l: number, cache: KvCache, x: Tensor, n: number, past: number, rope: Tensor,
     s: ReturnType<LanguageModel['scratch']>, partial: number | null): void {
     const { gpu, cfg, w } = this;
     const hd = cfg.headDim;
     const sub = (t: Tensor) => (partial === null ? t : sliceRows(gpu, t, 0, partial));
-    const h = sub(s.h), q = sub(s.q), k = sub(s.k), v = sub(s.v), o = sub(s.o), gu = sub(s.gu), a = sub(s.a);
+    const h = sub(s.h), qkv = sub(s.qkv), o = sub(s.o), gu = sub(s.gu), a = sub(s.a);
     const Lw = w.layers[l]!;
-    {
-      rmsNorm(rec, gpu, x, Lw.inputNorm, h, cfg.rmsEps);
-      linear(rec, gpu, h, Lw.q.w, Lw.q.b, q);
-      linear(rec, gpu, h, Lw.k.w, Lw.k.b, k);
-      linear(rec, gpu, h, Lw.v.w, Lw.v.b, v);
-      applyRope(rec, gpu, rowsOf(q), n, cfg.heads, hd, rope);
-      applyRope(rec, gpu, rowsOf(k), n, cfg.kvHeads, hd, rope);
-      writeKv(rec, gpu, rowsOf(k), n, cache.k(l), past);
-      writeKv(rec, gpu, rowsOf(v), n, cache.v(l), past);
-      causalAttention(rec, gpu, {
-        q: rowsOf(q), rows: n, k: rowsOf(cache.k(l)), v: rowsOf(cache.v(l)), past,
-        heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: hd, scale: 1 / Math.sqrt(hd), out: o,
-      });
-      linear(rec, gpu, o, Lw.o.w, Lw.o.b, x, { accumulate: true });
-      rmsNorm(rec, gpu, x, Lw.postNorm, h, cfg.rmsEps);
+    const eps = cfg.rmsEps;
+    const decode = n === 1;
+    if (decode) linear(rec, gpu, x, Lw.qkv.w, Lw.qkv.b, qkv, { norm: { weight: Lw.inputNorm, eps } });
+    else {
+      rmsNorm(rec, gpu, x, Lw.inputNorm, h, eps);
+      linear(rec, gpu, h, Lw.qkv.w, Lw.qkv.b, qkv);
+    }
+    ropeWriteKv(rec, gpu, { qkv, rows: n, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: hd, table: rope, kCache: cache.k(l), vCache: cache.v(l), at: past });
+    causalAttention(rec, gpu, {
+      q: { t: qkv, stride: qkv.rowSize, offset: 0 }, rows: n, k: rowsOf(cache.k(l)), v: rowsOf(cache.v(l)), past,
+      heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: hd, scale: 1 / Math.sqrt(hd), out: o,
+    });
+    linear(rec, gpu, o, Lw.o.w, Lw.o.b, x, { accumulate: true });
+    if (decode) linearSiluMul(rec, gpu, x, Lw.gateUp.w, a, { norm: { weight: Lw.postNorm, eps } });
+    else {
+      rmsNorm(rec, gpu, x, Lw.postNorm, h, eps);
       linear(rec, gpu, h, Lw.gateUp.w, null, gu);
       siluMul(rec, gpu, gu, a);
-      linear(rec, gpu, a, Lw.down.w, null, x, { accumulate: true });
     }
+    linear(rec, gpu, a, Lw.down.w, null, x, { accumulate: true });
   }
 
   /**
@@ -206,7 +214,7 @@ export class LanguageModel {
    * `token`. Returns the sampled id (the only readback) and optionally the logits (tests).
    */
   async decodeStep(cache: KvCache, step: DecodeState, position: number, sampling: Sampling, wantLogits = false): Promise<{ token: number; logits?: Float32Array }> {
-    const { gpu, cfg, w } = this;
+    const { gpu, cfg, w, act } = this;
     cache.reserve(1);
     const past = cache.length;
     const hd = cfg.headDim;
@@ -214,15 +222,18 @@ export class LanguageModel {
     step.position[0] = step.position[1] = step.position[2] = position;
     mropeTable(step.position, hd, cfg.mropeSection, cfg.ropeTheta, step.ropeValues);
     gpu.write(step.rope, step.ropeBytes);
-    embed(rec, gpu, w.embed, step.token, step.x);
+    if (isHostEmbedding(w.embed)) {
+      // The step's recorder was submitted and awaited by the previous step: x is free to overwrite now.
+      if (step.lastToken === null) throw new ShapeError('decodeStep: no sampled token yet (prefill with sampling first)');
+      gpu.write(step.x, w.embed.gather([step.lastToken], act));
+    } else embed(rec, gpu, w.embed, step.token, step.x);
     for (let l = 0; l < cfg.layers; l++) this.recordLayer(rec, l, cache, step.x, 1, past, step.rope, step.s, null);
-    rmsNorm(rec, gpu, step.x, w.norm, step.h, cfg.rmsEps);
-    linear(rec, gpu, step.h, w.lmHead, null, step.logits);
+    linear(rec, gpu, step.x, w.lmHead, null, step.logits, { norm: { weight: w.norm, eps: cfg.rmsEps } });
     recordSampling(rec, gpu, step, sampling);
     rec.copy(step.token.buffer, step.token.part.byteOffset, step.readback, 0, 4);
     rec.submit();
     cache.commit(1);
-    const token = await step.readToken();
+    const token = await step.readToken(`decode step at position ${position}`);
     const logits = wantLogits ? await gpu.read(step.logits) : undefined;
     return { token, logits };
   }
@@ -230,7 +241,7 @@ export class LanguageModel {
   /** Prefill `ids` and sample the next token on the GPU; returns it (the only readback). */
   async prefillAndSample(cache: KvCache, ids: readonly number[], positions: Int32Array, images: ImageRows | null, state: DecodeState, sampling: Sampling): Promise<number> {
     await this.prefill(cache, ids, positions, images, { logits: 'none', sample: { state, sampling } });
-    return state.readToken();
+    return state.readToken(`the prefill of ${ids.length} tokens`);
   }
 
   /** Persistent per-conversation decode state (scratch, token buffer, rope table): created once, reused. */
@@ -244,23 +255,28 @@ export class LanguageModel {
     const ropeValues = new Float32Array(cfg.headDim);
     // The sampled id is copied here inside the step's own submit, so a step costs one submit and one 4-byte map.
     const readback = gpu.device.createBuffer({ label: 'llm.tokenReadback', size: 4, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
-    return {
+    const state: DecodeState = {
       s, token, rope, logits, rec, readback, x: s.x, h: s.h, position: new Int32Array(3), ropeValues, ropeBytes: new Uint8Array(ropeValues.buffer),
-      setToken: (id: number) => gpu.write(token, new Uint8Array(new Uint32Array([id]).buffer)),
-      readToken: async () => {
+      lastToken: null,
+      setToken: (id: number) => { state.lastToken = id; gpu.write(token, new Uint8Array(new Uint32Array([id]).buffer)); },
+      readToken: async (step: string) => {
         try {
           await readback.mapAsync(0x0001 /* READ */);
         } catch (e) {
           gpu.assertUsable(); // a lost device becomes DeviceLostError
           throw e;
         }
-        const id = new Uint32Array(readback.getMappedRange(0, 4))[0]!;
+        const word = new Uint32Array(readback.getMappedRange(0, 4))[0]!;
         readback.unmap();
         await gpu.flushErrors();
-        return id;
+        const { token, nonFinite } = sampledToken(word);
+        if (nonFinite) throw new NonFiniteError(step);
+        state.lastToken = token;
+        return token;
       },
       release: () => { rec.release(); s.release(); token.release(); logits.release(); gpu.destroyTensor(rope); readback.destroy(); },
     };
+    return state;
   }
 }
 
@@ -278,8 +294,10 @@ export interface DecodeState {
   ropeValues: Float32Array;
   ropeBytes: Uint8Array;
   setToken(id: number): void;
-  /** Map the token the last submitted step sampled. */
-  readToken(): Promise<number>;
+  /** Map the token the last submitted step sampled; NonFiniteError (naming `step`) when its logits were not finite. */
+  readToken(step: string): Promise<number>;
+  /** The token `readToken` last returned (what the next decode step embeds), null before the first. */
+  lastToken: number | null;
   release(): void;
 }
 

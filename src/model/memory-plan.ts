@@ -3,6 +3,7 @@
  * activation-scratch estimate, and which tensors exceed the per-binding limit (the runtime splits those by
  * leading rows across several buffers). Tensor sizes come from the manifest, so the plan and the loader agree.
  */
+import { formatBytes } from '../util/format.js';
 import type { ModelConfig } from './config.js';
 import { resolveManifest, type Component, type ExpectedTensor } from './manifest.js';
 import { ShapeError } from '../runtime/errors.js';
@@ -36,6 +37,13 @@ export interface MemoryPlanOptions {
   limits?: DeviceLimits;
   /** Memory the engine may use; when given, `fits` also requires total <= budget. */
   budgetBytes?: number;
+  /**
+   * 4-bit weights (weight name -> group size): stored as half a byte per element plus one 4-byte word per group and
+   * row (src/ops/matmul-q4.ts); every other matrix in `weightDtype`.
+   */
+  q4?: ReadonlyMap<string, number>;
+  /** Embedding tables kept in host memory (src/model/host-embedding.ts; the engine does so for 4-bit checkpoints). */
+  embeddingsOnHost?: boolean;
 }
 
 export interface WeightGroup {
@@ -56,9 +64,11 @@ export interface SplitTensor {
 }
 
 export interface MemoryPlan {
-  options: Required<Omit<MemoryPlanOptions, 'budgetBytes'>> & { budgetBytes?: number };
+  options: Required<Omit<MemoryPlanOptions, 'budgetBytes' | 'q4' | 'embeddingsOnHost'>> & { budgetBytes?: number; embeddingsOnHost: boolean; q4Tensors: number };
   weights: WeightGroup[];
   weightBytes: number;
+  /** Embedding tables held in host (CPU) memory instead of on the GPU; not part of `total`. */
+  hostBytes: number;
   params: number;
   kvCache: { bytesPerToken: number; bytes: number };
   scratch: { visionPatches: number; visionBytes: number; prefillBytes: number; bytes: number };
@@ -109,23 +119,37 @@ export function planMemory(config: ModelConfig, opts: MemoryPlanOptions): Memory
     prefillChunk: opts.prefillChunk ?? 512,
     limits: opts.limits ?? WEBGPU_DEFAULT_LIMITS,
     ...(opts.budgetBytes !== undefined ? { budgetBytes: opts.budgetBytes } : {}),
+    embeddingsOnHost: opts.embeddingsOnHost ?? false,
+    q4Tensors: opts.q4?.size ?? 0,
   };
+  const q4 = opts.q4 ?? new Map<string, number>();
   if (!Number.isSafeInteger(o.contextTokens) || o.contextTokens < 1) throw new RangeError(`contextTokens must be a positive integer`);
   const wb = WEIGHT_BYTES[o.weightDtype];
   const groups = new Map<string, WeightGroup>();
   const splits: SplitTensor[] = [];
   const problems: string[] = [];
-  for (const t of resolveManifest(config)) {
-    const label = groupLabel(t);
-    const g = groups.get(label) ?? { label, component: t.component, tensors: 0, params: 0, bytes: 0 };
+  const expected = resolveManifest(config);
+  // A tied lm_head is the embedding table: then the LLM's table stays on the GPU.
+  const tied = !expected.some((t) => t.role === 'llm.lm_head');
+  let hostBytes = 0;
+  for (const t of expected) {
     const n = numel(t.shape);
+    const group = q4.get(t.name);
+    if (o.embeddingsOnHost && (t.role === 'te.embed' || (t.role === 'llm.embed' && !tied))) {
+      hostBytes += n * wb;
+      continue;
+    }
+    const label = `${groupLabel(t)}${group ? ' 4-bit' : ''}`;
+    const g = groups.get(label) ?? { label, component: t.component, tensors: 0, params: 0, bytes: 0 };
+    const bytes = group ? n / 2 + (n / group) * 4 : n * wb;
     g.tensors += 1;
     g.params += n;
-    g.bytes += n * wb;
+    g.bytes += bytes;
     groups.set(label, g);
-    const { rowBytes, parts } = bindingParts(t.shape, wb, o.limits);
+    // 4-bit rows: the code words bind per row slice (their group words are 1/16 as large or less).
+    const { rowBytes, parts } = bindingParts(t.shape, group ? 0.5 : wb, o.limits);
     if (parts === 0) problems.push(`${t.name}: one row (${rowBytes} bytes) exceeds the binding limit`);
-    if (parts !== 1) splits.push({ name: t.name, bytes: n * wb, rowBytes, parts });
+    if (parts !== 1) splits.push({ name: t.name, bytes, rowBytes, parts });
   }
   const weights = [...groups.values()];
   const weightBytes = weights.reduce((s, g) => s + g.bytes, 0);
@@ -176,6 +200,7 @@ export function planMemory(config: ModelConfig, opts: MemoryPlanOptions): Memory
     options: o,
     weights,
     weightBytes,
+    hostBytes,
     params,
     kvCache: { bytesPerToken: kvBytesPerToken, bytes: kvBytes },
     scratch: { visionPatches: N, visionBytes, prefillBytes, bytes: scratchBytes },
@@ -186,23 +211,18 @@ export function planMemory(config: ModelConfig, opts: MemoryPlanOptions): Memory
   };
 }
 
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}
 
 export function formatMemoryPlan(plan: MemoryPlan): string {
   const o = plan.options;
   const rows: [string, string, string, string][] = [['component', 'tensors', 'params', 'size']];
   const num = (n: number) => n.toLocaleString('en-US');
-  for (const g of plan.weights) rows.push([`${g.label} (${o.weightDtype})`, num(g.tensors), num(g.params), formatBytes(g.bytes)]);
+  for (const g of plan.weights) rows.push([g.label.endsWith(' 4-bit') ? g.label : `${g.label} (${o.weightDtype})`, num(g.tensors), num(g.params), formatBytes(g.bytes)]);
   rows.push(['weights total', num(plan.weights.reduce((s, g) => s + g.tensors, 0)), num(plan.params), formatBytes(plan.weightBytes)]);
   rows.push([`KV cache (${num(o.contextTokens)} tokens, ${o.kvDtype}, ${num(plan.kvCache.bytesPerToken)} B/token)`, '', '', formatBytes(plan.kvCache.bytes)]);
   rows.push([`scratch: ViT (${num(plan.scratch.visionPatches)} patches, ${o.actDtype})`, '', '', formatBytes(plan.scratch.visionBytes)]);
   rows.push([`scratch: prefill (${num(o.prefillChunk)}-token chunk, ${o.actDtype})`, '', '', formatBytes(plan.scratch.prefillBytes)]);
   rows.push(['total', '', '', formatBytes(plan.total)]);
+  if (plan.hostBytes) rows.push([`embedding tables in host memory (${o.weightDtype}, not in the total)`, '', '', formatBytes(plan.hostBytes)]);
   const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines = rows.map((r, i) => {
     const line = `${r[0].padEnd(w[0]!)}  ${r[1].padStart(w[1]!)}  ${r[2].padStart(w[2]!)}  ${r[3].padStart(w[3]!)}`;

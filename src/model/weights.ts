@@ -2,6 +2,8 @@
 //  - matrices keep the checkpoint's 16-bit format (bf16 stays bf16: exact and half the memory of f32) unless
 //    another storage dtype is asked for; 1-D parameters (norm weights, biases) are widened to f32;
 //  - gate/up projections are fused row-wise into one [2I, D] matrix (one matmul, and silu(gate)*up reads it);
+//  - the decoders' q/k/v projections are fused row-wise into one [(H + 2·KV)·hd, D] matrix (one matrix-vector
+//    product per decode step; q, k and v are then strided views of its output);
 //  - the ViT's fused qkv is split into q, k, v (separate [D, D] matrices keep every activation a plain tensor);
 //  - the QA blocks' instruct key/value projections are fused into one [2D, D] matrix.
 // Before the first GPU allocation the checkpoint is validated against weights-manifest.json and every matrix is
@@ -18,6 +20,7 @@ import { bindingParts } from './memory-plan.js';
 import { awqToQ4, concatQ4Rows, QWEIGHT, QZEROS, SCALES, sliceQ4Rows } from './awq.js';
 import type { LinearWeight } from '../ops/matmul.js';
 import { packQ4, uploadQ4, type Q4Parts } from '../ops/matmul-q4.js';
+import { HostEmbedding, type EmbeddingTable } from './host-embedding.js';
 
 /** A float matrix, or a 4-bit one where the checkpoint stores the layer quantized (AWQ, src/model/awq.ts). */
 export interface LinearWeights { w: LinearWeight; b: Tensor | null }
@@ -40,19 +43,21 @@ export interface VisionWeights {
 
 export interface DecoderLayerWeights {
   inputNorm: Tensor; postNorm: Tensor;
-  q: LinearWeights; k: LinearWeights; v: LinearWeights; o: LinearWeights;
+  /** Rows: q (heads·hd), then k (kvHeads·hd), then v (kvHeads·hd). */
+  qkv: LinearWeights; o: LinearWeights;
   qNorm: Tensor | null; kNorm: Tensor | null; // Qwen3 only
   gateUp: LinearWeights; down: LinearWeights;
 }
 
 export interface DecoderWeights {
-  embed: Tensor;
+  /** On the GPU, or in host memory (4-bit checkpoints: src/model/host-embedding.ts). */
+  embed: EmbeddingTable;
   layers: DecoderLayerWeights[];
   norm: Tensor;
 }
 
 export interface LlmWeights extends DecoderWeights {
-  /** The embedding table itself when tied, else lm_head (4-bit when the checkpoint stores it so). */
+  /** The embedding table itself when tied (then always on the GPU), else lm_head (4-bit when stored so). */
   lmHead: LinearWeight;
 }
 
@@ -69,6 +74,11 @@ export interface LoadOptions {
   /** Storage dtype of matrices. Default: the checkpoint's own 16-bit type (bf16 for released checkpoints). */
   storage?: WeightDType;
   onProgress?: (done: number, total: number, name: string) => void;
+  /**
+   * Keep the embedding tables in host memory (a tied lm_head's stays on the GPU). Default: for 4-bit checkpoints,
+   * whose point is a small GPU footprint; float checkpoints keep them on the GPU.
+   */
+  embeddingsOnHost?: boolean;
 }
 
 /** The part of the runtime's Gpu the loader uses (tests pass a recording fake). */
@@ -104,11 +114,19 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
     if (raw.byteLength !== loc.info.byteLength) {
       throw new CheckpointError({ file: loc.file, tensor: name, message: `read ${raw.byteLength} bytes, expected ${loc.info.byteLength}` });
     }
-    if (src === dtype) return raw;
     const n = loc.info.shape.reduce((a, b) => a * b, 1);
-    const out = encode(decode(raw, src, n), dtype);
+    const out = src === dtype ? raw : encode(decode(raw, src, n), dtype);
     if (dtype === 'f16' && !finiteF16(out)) {
       throw new CheckpointError({ file: loc.file, tensor: name, message: 'values overflow f16 storage; load with storage bf16 or f32' });
+    }
+    // 1-D parameters (norm weights, biases) are widened to f32 on the CPU anyway: checking them is free, and a NaN
+    // there turns every activation into NaN (the decode-time guard would only catch it at the first sample).
+    if (dtype === 'f32' && loc.info.shape.length === 1) {
+      const values = new Float32Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new CheckpointError({ file: loc.file, tensor: name, message: `element ${bad} is ${values[bad]}: a 1-D parameter must be finite (corrupt checkpoint)` });
+      }
     }
     return out;
   };
@@ -209,25 +227,35 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
       merger2: await lin('visual.merger.mlp.2', true),
     };
 
-    const decoder = async (prefix: string, layers: number, qwen3: boolean): Promise<DecoderWeights> => {
+    const onHost = opts.embeddingsOnHost ?? quantized.size > 0;
+    const table = async (name: string, host: boolean): Promise<EmbeddingTable> => {
+      if (!host) return mat(name);
+      const loc = info(name);
+      const dtype = SRC_DTYPES[loc.info.dtype]!;
+      const t = new HostEmbedding(loc.info.shape[0]!, loc.info.shape[1]!, dtype, await readAs(name, dtype), name);
+      opts.onProgress?.(++done, total, name);
+      return t;
+    };
+    const decoder = async (prefix: string, layers: number, qwen3: boolean, hostEmbed: boolean): Promise<DecoderWeights> => {
       const out: DecoderLayerWeights[] = [];
       for (let i = 0; i < layers; i++) {
         const p = `${prefix}layers.${i}`;
         out.push({
           inputNorm: await vec(`${p}.input_layernorm.weight`), postNorm: await vec(`${p}.post_attention_layernorm.weight`),
-          q: await lin(`${p}.self_attn.q_proj`, !qwen3), k: await lin(`${p}.self_attn.k_proj`, !qwen3),
-          v: await lin(`${p}.self_attn.v_proj`, !qwen3), o: await lin(`${p}.self_attn.o_proj`, false),
+          qkv: await fused([`${p}.self_attn.q_proj`, `${p}.self_attn.k_proj`, `${p}.self_attn.v_proj`], !qwen3, `${p}.self_attn.qkv_proj`),
+          o: await lin(`${p}.self_attn.o_proj`, false),
           qNorm: qwen3 ? await vec(`${p}.self_attn.q_norm.weight`) : null,
           kNorm: qwen3 ? await vec(`${p}.self_attn.k_norm.weight`) : null,
           gateUp: await fused([`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`], false, `${p}.mlp.gate_up_proj`),
           down: await lin(`${p}.mlp.down_proj`, false),
         });
       }
-      return { embed: await mat(`${prefix}embed_tokens.weight`), layers: out, norm: await vec(`${prefix}norm.weight`) };
+      return { embed: await table(`${prefix}embed_tokens.weight`, hostEmbed), layers: out, norm: await vec(`${prefix}norm.weight`) };
     };
-    const llmBody = await decoder('model.', cfg.llm.layers, false);
-    const lmHead = cfg.llm.tieEmbeddings || !report.expected.some((e) => e.name === 'lm_head.weight') ? llmBody.embed : await linW('lm_head.weight');
-    const textEncoder = cfg.textEncoder ? await decoder('text_encoder.', cfg.textEncoder.layers, true) : null;
+    const tied = cfg.llm.tieEmbeddings || !report.expected.some((e) => e.name === 'lm_head.weight');
+    const llmBody = await decoder('model.', cfg.llm.layers, false, onHost && !tied);
+    const lmHead = tied ? llmBody.embed as Tensor : await linW('lm_head.weight');
+    const textEncoder = cfg.textEncoder ? await decoder('text_encoder.', cfg.textEncoder.layers, true, onHost) : null;
     const textProj = cfg.textProj ? await lin('text_proj', true) : null;
     await gpu.flushErrors(); // surfaces an out-of-memory during the uploads as OutOfMemoryError
     return { vision, llm: { ...llmBody, lmHead }, textEncoder, textProj, storage, bytes };
@@ -306,7 +334,7 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
 function countUploads(cfg: ModelConfig): number {
   const v = cfg.vision;
   const vision = 1 + v.depth * (2 + 6 + 2 + 2 + 2) + 2 * v.qaBlocks.length + 5;
-  const dec = (layers: number, q3: boolean) => 2 + layers * (q3 ? 10 : 11);
+  const dec = (layers: number, q3: boolean) => 2 + layers * (q3 ? 8 : 7);
   return vision + dec(cfg.llm.layers, false) + (cfg.llm.tieEmbeddings ? 0 : 1)
     + (cfg.textEncoder ? dec(cfg.textEncoder.layers, true) : 0) + (cfg.textProj ? 2 : 0);
 }

@@ -29,7 +29,18 @@ function record(rec: Recorder, gpu: Gpu, what: string, logits: Tensor, out: Tens
   rec.dispatch(pipe, [u32(n), u32(greedy ? 1 : 0), f32(invTemp), f32(topP), f32(uniform)], [logits, out], [1]);
 }
 
-/** out[0] = the index of the largest logit (lowest index on ties; NaN logits ignored; all NaN -> 0). */
+/** Bit 31 of the word the sampler writes: some logit was NaN or +-inf (token ids are below 2^31). */
+export const NONFINITE_FLAG = 0x80000000;
+
+/** The token id in a word written by argmax / sampleTopP, and whether the row held a non-finite logit. */
+export function sampledToken(word: number): { token: number; nonFinite: boolean } {
+  return { token: word % NONFINITE_FLAG, nonFinite: word >= NONFINITE_FLAG };
+}
+
+/**
+ * out[0] = the index of the largest logit (lowest index on ties; NaN logits ignored; all NaN -> 0), plus
+ * NONFINITE_FLAG when any logit is NaN or +-inf.
+ */
 export function argmax(rec: Recorder, gpu: Gpu, logits: Tensor, out: Tensor): void {
   record(rec, gpu, 'argmax', logits, out, true, 1, 1, 0);
 }
@@ -39,7 +50,7 @@ export function argmax(rec: Recorder, gpu: Gpu, logits: Tensor, out: Tensor): vo
  * whose total probability first reaches topP, together with every token tied with the least probable of them.
  * The draw is the inverse CDF of `uniform` over the nucleus in token-index order (not probability order), so a
  * fixed `uniform` gives a reproducible token. temperature 0 (or one so small that 1/T overflows f32) is argmax; a
- * row whose maximum is not finite also falls back to argmax.
+ * row whose maximum is not finite also falls back to argmax. NONFINITE_FLAG is added as for argmax.
  */
 export function sampleTopP(rec: Recorder, gpu: Gpu, logits: Tensor, out: Tensor, opts: TopPOptions): void {
   const { temperature, topP, uniform } = opts;

@@ -1,5 +1,11 @@
 // Float64 references of the token selection ops (src/ops/sample.ts).
 
+/** True when some logit is NaN or +-inf (the samplers then set NONFINITE_FLAG). */
+export function refHasNonFinite(logits: ArrayLike<number>): boolean {
+  for (let i = 0; i < logits.length; i++) if (!Number.isFinite(logits[i]!)) return true;
+  return false;
+}
+
 /** Index of the largest logit, lowest on ties, NaN ignored; 0 when every logit is NaN. */
 export function refArgmax(logits: ArrayLike<number>): number {
   let best = -1;

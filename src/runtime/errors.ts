@@ -1,5 +1,6 @@
 // Typed errors of the GPU runtime. Every error carries a stable `code` so callers (CLI, session, UI) can react
 // without parsing messages.
+import { formatBytes } from '../util/format.js';
 
 export class VilavtError extends Error {
   constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
@@ -48,6 +49,13 @@ export class GpuValidationError extends VilavtError {
   }
 }
 
+/** The model produced NaN or infinite values (seen in the logits the sampler reads); names the step. */
+export class NonFiniteError extends VilavtError {
+  constructor(readonly step: string) {
+    super('non-finite', `non-finite logits (NaN or infinity) at ${step}: the weights or activations overflowed or are corrupt`);
+  }
+}
+
 /** The KV cache cannot take the rows asked for: the conversation no longer fits the context reserved for it. */
 export class ContextOverflowError extends VilavtError {
   constructor(readonly capacity: number, readonly requested: number) {
@@ -60,9 +68,3 @@ export class ShapeError extends VilavtError {
   constructor(message: string) { super('shape', message); }
 }
 
-export function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}

@@ -12,6 +12,7 @@ import { ApiError, badRequest, toApiError } from './api-error.js';
 import { bodyTooLarge, parseChatRequest, type ChatRequest, type RequestLimits, type RequestMessage } from './chat-request.js';
 import { CompletionBuilder, type CompletionSink, type ConversationSource } from './completion.js';
 import { ConversationStore, historyKey } from './conversation-store.js';
+import { AppHost } from './app-host.js';
 import { JobQueue } from './job-queue.js';
 
 /** The loaded model the server drives. */
@@ -21,6 +22,8 @@ export interface ServerEngine {
   /** A session with an empty conversation (owns a KV cache). */
   newSession(): ChatSession;
   encodePng(img: RgbImage): Promise<Uint8Array>;
+  /** What the app's engine protocol reports about the model and adapter. */
+  info: { adapter: string; f16: boolean; activations: 'f32' | 'f16'; loadMs: number; description: string; weightBytes: number };
 }
 
 export interface ServerLimits extends RequestLimits {
@@ -36,9 +39,11 @@ export interface ServerOptions {
   maxQueue: number;
   /** Finished conversations kept for continuation. */
   maxConversations: number;
-  /** Extra routes (the app's static files); return false when the path is not theirs. */
-  extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+  /** The chat app's static files by path (`vilavt app`): served at `/`, the page drives the engine at /app/v1/. */
+  site?: ReadonlyMap<string, Uint8Array>;
 }
+
+const SITE_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
 
 /** OpenAI's status for a request the client abandoned is moot; 499 is what proxies log. */
 function sendError(res: ServerResponse, e: ApiError): void {
@@ -125,6 +130,7 @@ export class VilavtServer {
   readonly http: Server;
   private readonly queue: JobQueue;
   private readonly store: ConversationStore;
+  private readonly app: AppHost;
   private readonly created = Math.floor(Date.now() / 1000);
   /** Chat completions by outcome (GET /health). */
   private readonly counts = { completed: 0, cancelled: 0, failed: 0 };
@@ -132,6 +138,7 @@ export class VilavtServer {
   constructor(private readonly o: ServerOptions) {
     this.queue = new JobQueue(o.maxQueue);
     this.store = new ConversationStore(o.maxConversations);
+    this.app = new AppHost(o.engine, this.queue);
     this.http = createServer((req, res) => {
       this.route(req, res).catch((e: unknown) => sendError(res, toApiError(e)));
     });
@@ -184,7 +191,17 @@ export class VilavtServer {
         return sendJson(res, 200, model);
       }
     }
-    if (this.o.extraRoutes && (await this.o.extraRoutes(req, res, path))) return;
+    if (path.startsWith('/app/v1/')) {
+      this.authorize(req);
+      if (path === '/app/v1/hello' && req.method === 'GET') return this.app.hello(res);
+      if (path === '/app/v1/command' && req.method === 'POST') return this.app.command(req, res, await readBody(req, this.o.limits.maxBodyBytes));
+    }
+    const file = this.o.site?.get(path === '/' ? 'index.html' : path.slice(1));
+    if (file && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': SITE_TYPES[path.split('.').pop() ?? ''] ?? SITE_TYPES.html!, 'cache-control': 'no-store', 'content-length': String(file.byteLength) });
+      res.end(req.method === 'HEAD' ? undefined : file);
+      return;
+    }
     throw new ApiError(404, 'invalid_request_error', `no route ${req.method} ${path}`, 'not_found');
   }
 

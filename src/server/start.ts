@@ -3,6 +3,7 @@ import type { ServeArgs } from '../cli/serve.js';
 import { loadModelDir, type LoadedModel } from '../cli/load-model.js';
 import { ChatSession } from '../chat/session.js';
 import { decodeImageBuffer, encodePng } from '../platform/node-image.js';
+import { formatBytes } from '../util/format.js';
 import { VilavtServer, type ServerEngine, type ServerOptions } from './server.js';
 
 /** Kept conversations at most, whatever the budget (each also keeps its images and driver state in host memory). */
@@ -16,7 +17,7 @@ export interface RunningServer {
 
 /** The engine of a loaded model, and how many finished conversations the KV-cache budget keeps. */
 export function nodeEngine(m: LoadedModel, o: Pick<ServeArgs, 'name' | 'context' | 'maxPixels' | 'cacheMb'>): { engine: ServerEngine; maxConversations: number } {
-  const { model, gpu, text } = m;
+  const { model, gpu, text, loadMs } = m;
   const llm = model.config.llm;
   const contextLength = Math.min(o.context ?? 32768, llm.maxPositionEmbeddings);
   // Every conversation owns a KV cache of this size (keys and values, every layer, activation dtype).
@@ -27,11 +28,17 @@ export function nodeEngine(m: LoadedModel, o: Pick<ServeArgs, 'name' | 'context'
     modelId: o.name,
     newSession: () => new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, imageDecoder, contextLength }),
     encodePng,
+    info: {
+      adapter: [gpu.adapter.vendor, gpu.adapter.architecture, gpu.adapter.description].filter(Boolean).join(' / ') || 'unknown adapter',
+      f16: gpu.features.f16, activations: model.act, loadMs,
+      description: `LLM ${llm.layers} layers × ${llm.hidden}, ${model.act} activations, ${formatBytes(model.weights.bytes)} of weights on the GPU`,
+      weightBytes: model.weights.bytes,
+    },
   };
   return { engine, maxConversations };
 }
 
-export async function startServer(a: ServeArgs, extra: Pick<ServerOptions, 'extraRoutes'> = {}): Promise<RunningServer> {
+export async function startServer(a: ServeArgs, extra: Pick<ServerOptions, 'site'> = {}): Promise<RunningServer> {
   const loaded = await loadModelDir(a.model, { f16: a.f16 });
   const { engine, maxConversations } = nodeEngine(loaded, a);
   const server = new VilavtServer({

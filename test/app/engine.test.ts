@@ -35,7 +35,7 @@ describe('Engine (request/reply over an EngineClient)', () => {
     wire.emit({ type: 'chat', id: ask.id, event: { type: 'token', call: 0, text: 'hi' } });
     wire.emit({ type: 'progress', id: 999, progress: { ...p, bytesDone: 7 } }); // another command's: ignored
     wire.emit({ type: 'failed', id: ask.id, command: 'ask', error: { kind: 'aborted', message: 'stopped' } });
-    const model = { source: 'network' as const, loadMs: 5, name: 'm', cacheKey: 'k', description: '', activations: 'f32' as const, weightBytes: 10, warnings: [] };
+    const model = { source: 'network' as const, loadMs: 5, name: 'm', cacheKey: 'k', description: '', activations: 'f32' as const, weightBytes: 10, warnings: [], system: 'vilavt' as const };
     wire.emit({ type: 'done', id: load.id, command: 'load', result: model });
     await expect(loading).resolves.toEqual(model);
     const err = await asking.catch((e: unknown) => e);

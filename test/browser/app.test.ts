@@ -100,7 +100,7 @@ describe.skipIf(skipBrowser)('chat app (headless Chromium)', () => {
     await waitFor(() => (window.__vilavtApp!.state === 'ready' && window.__vilavtApp!.cached.length > 0) || window.__vilavtApp!.error !== null);
     const s = await state();
     expect(s.error, await why()).toBeNull();
-    expect(s.model, await why()).toMatchObject({ source: 'network' });
+    expect(s.model, await why()).toMatchObject({ source: 'network', system: 'vilavt' }); // the demo has a text encoder
     expect(s.model!.loadMs).toBeGreaterThan(0);
     expect(s.turns, await why()).toEqual([]); // presets only: the question waits in the box
     expect(await page.getByLabel('Message').inputValue()).toBe(JSON.parse(await readFile(join(demo, 'replay.json'), 'utf8')).question);
@@ -252,7 +252,8 @@ describe.skipIf(skipBrowser)('chat app (headless Chromium)', () => {
 
   test('an interrupted download resumes with a Range request and is checked by size and SHA-256', async () => {
     const before = checkpointRequests().length;
-    await page.getByRole('button', { name: 'Load', exact: true }).click();
+    await page.getByLabel('Model URL').fill('/assets/checkpoint/');
+    await page.getByRole('button', { name: 'Load' }).click(); // unique, also beside the cache list's buttons
     await page.waitForFunction(() => { const p = window.__vilavtApp!.progress; return p !== null && p.phase === 'downloading' && p.bytesDone > 1e6; },
       null, { timeout: stepTimeoutMs, polling: 20 });
     await page.getByRole('button', { name: 'Stop' }).click();

@@ -77,3 +77,33 @@ it('a conversation rebuilt from plain history: system note appended, assumed ans
   expect(call.prompt.endsWith('<|im_start|>assistant\n')).toBe(true);
   expect(call.images).toHaveLength(1);
 });
+
+it('follow-ups: only after the loop stopped, within the image cap; mark/restore drops an abandoned message whole', () => {
+  const d = driver();
+  expect(() => d.followUp({ images: [], question: 'too early' })).toThrow(ChatError); // the first message is running
+  d.nextCall();
+  d.acceptResponse(stop('<answer> A </answer>'));
+  const answered = d.final().conversation;
+  const mark = d.mark();
+  const extra = { image: { width: 56, height: 56, channels: 3 as const, data: new Uint8Array(56 * 56 * 3).fill(9) }, name: 'b.png' };
+  d.followUp({ images: [extra], question: 'And now?', maxCalls: 2 });
+  const call = d.nextCall()!;
+  // The new message follows the answered conversation; the new image is index 1 in its own query group 1.
+  expect(call.prompt.startsWith(answered)).toBe(true);
+  expect(call.prompt.slice(answered.length).startsWith('<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>The index of the provided image is 1.\n')).toBe(true);
+  expect(call.prompt).toContain('The image indexed by 1 has size: width 56, height 56.\n\n# Question: And now?\n');
+  expect(call.newImages).toEqual([1]);
+  expect(call.newGroups).toEqual([1]);
+  expect(call.callsLeft).toBe(1);
+  // Abandoned mid-call: back to the answered state; the next follow-up gets index 1 again.
+  d.restore(mark);
+  expect(d.final().conversation).toBe(answered);
+  expect(d.allImages).toHaveLength(1);
+  d.followUp({ images: [], question: 'Again?' });
+  const again = d.nextCall()!;
+  expect(again.newImages).toEqual([]);
+  expect(again.prompt.startsWith(`${answered}<|im_start|>user\n\n# Question: Again?\n`)).toBe(true);
+  d.acceptResponse(stop('<answer> B </answer>'));
+  const many = Array.from({ length: 50 }, () => extra);
+  expect(() => d.followUp({ images: many, question: 'cap' })).toThrow(/at most 50 images/);
+});

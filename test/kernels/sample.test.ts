@@ -4,8 +4,8 @@ import { randn, rng } from '../helpers/random.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
-import { argmax, sampleTopP, type TopPOptions } from '../../src/ops/sample.js';
-import { refArgmax, refNucleus, refSampleTopP } from '../../src/reference/sample.js';
+import { argmax, NONFINITE_FLAG, sampleTopP, type TopPOptions } from '../../src/ops/sample.js';
+import { refArgmax, refHasNonFinite, refNucleus, refSampleTopP } from '../../src/reference/sample.js';
 import { actCases, put } from './elementwise-helpers.js';
 
 const VOCAB = 152064;
@@ -57,21 +57,27 @@ describe('argmax', async () => {
     v[601] = NaN;
     v[1] = -Infinity;
     const x = put(gpu, v, [VOCAB], dtype);
-    expect(await pick(gpu, x.t, null)).toBe(600);
+    expect(await pick(gpu, x.t, null)).toBe(600 + NONFINITE_FLAG); // the word also says: some logit was not finite
     gpu.destroyTensor(x.t);
   });
 
-  it('handles rows that are all NaN, all -inf, or hold +inf', async () => {
+  it('handles rows that are all NaN, all -inf, or hold +inf, flagging every non-finite row', async () => {
     const gpu = await getGpu(CORE);
     const cases: [number[], number][] = [
       [[NaN, NaN, NaN], 0], [[-Infinity, -Infinity], 0], [[NaN, -Infinity, 3, Infinity, Infinity], 3], [[-0, 0, -1], 0],
-    ];
+      [[1, 2, 3e38, -3e38], 2], [[1, NaN, 2], 2], [[Infinity, 1], 0], [[1, -Infinity], 0],
+    ].map(([v, token]) => [v as number[], (token as number) + (refHasNonFinite(v as number[]) ? NONFINITE_FLAG : 0)]);
     for (const [v, want] of cases) {
       const t = uploadValues(gpu, v, [v.length], 'f32');
       expect(await pick(gpu, t, null), JSON.stringify(v)).toBe(want);
       // Top-p falls back to argmax on rows whose maximum is not finite.
       if (!v.some(Number.isFinite) || v.includes(Infinity)) {
         expect(await pick(gpu, t, { temperature: 1, topP: 0.9, uniform: 0.5 })).toBe(want);
+      } else if (refHasNonFinite(v)) {
+        // A finite maximum: top-p samples among the finite logits and still flags the row.
+        expect((await pick(gpu, t, { temperature: 1, topP: 0.9, uniform: 0.5 })) >= NONFINITE_FLAG, JSON.stringify(v)).toBe(true);
+      } else {
+        expect(await pick(gpu, t, { temperature: 1, topP: 0.9, uniform: 0.5 })).toBeLessThan(NONFINITE_FLAG);
       }
       gpu.destroyTensor(t);
     }

@@ -10,6 +10,7 @@ import { encodeSafetensors, SafetensorsFile, type TensorToEncode } from '../../s
 import { awqToQ4, q4ToAwq } from '../../src/model/awq.js';
 import { loadModelWeights, type WeightUploader } from '../../src/model/weights.js';
 import { isQ4 } from '../../src/ops/matmul-q4.js';
+import { isHostEmbedding } from '../../src/model/host-embedding.js';
 import type { DType } from '../../src/runtime/dtype.js';
 import { Tensor } from '../../src/runtime/tensor.js';
 import { rng } from '../helpers/random.js';
@@ -77,10 +78,14 @@ describe('AWQ checkpoints: validation and loading (no device)', () => {
     const w = await loadModelWeights(r.gpu, await variant((t) => t));
     expect(w.storage).toBe('f16');
     const l0 = w.llm.layers[0]!;
-    for (const lw of [l0.q.w, l0.k.w, l0.v.w, l0.o.w, l0.gateUp.w, l0.down.w]) expect(isQ4(lw)).toBe(true);
+    for (const lw of [l0.qkv.w, l0.o.w, l0.gateUp.w, l0.down.w]) expect(isQ4(lw)).toBe(true);
+    expect(isQ4(l0.qkv.w) && l0.qkv.w.shape).toEqual([128, 64]); // q 64 + k 32 + v 32 rows, fused
     expect(isQ4(l0.gateUp.w) && l0.gateUp.w.shape).toEqual([256, 64]);
     expect(isQ4(l0.gateUp.w) && l0.gateUp.w.group).toBe(64);
     expect(isQ4(w.llm.lmHead)).toBe(false);
+    // 4-bit checkpoints keep the embedding tables in host memory (an untied lm_head here), nothing uploaded for them.
+    expect(isHostEmbedding(w.llm.embed) && isHostEmbedding(w.textEncoder!.embed)).toBe(true);
+    expect(r.uploads.some((u) => u.name.includes('embed_tokens'))).toBe(false);
     expect(isQ4(w.vision.blocks[0]!.q.w)).toBe(false);
     expect(r.uploads.find((u) => u.name === 'model.layers.1.mlp.down_proj.weight.codes')).toMatchObject({ dtype: 'u32', shape: [64, 16] });
   });

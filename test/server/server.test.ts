@@ -9,6 +9,9 @@ import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine, EngineCommandError } from '../../src/app/engine.js';
+import { RemoteEngineClient } from '../../src/app/remote-client.js';
+import type { ChatEvent } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
 import { openCheckpointDir } from '../../src/platform/node-file.js';
 import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
@@ -65,9 +68,10 @@ beforeAll(async () => {
   dir = await demoDir();
   const ckpt = join(dir, 'checkpoint');
   const gpu = await getGpu();
+  const t0 = performance.now();
   model = await VilavtModel.load(gpu, await openCheckpointDir(ckpt), { activations: 'f32' });
   const text = await loadTokenizerDir(ckpt);
-  engine = nodeEngine({ gpu, model, text }, { name: MODEL, context: 8192, maxPixels: 1_000_000, cacheMb: 1024 }).engine;
+  engine = nodeEngine({ gpu, model, text, loadMs: performance.now() - t0 }, { name: MODEL, context: 8192, maxPixels: 1_000_000, cacheMb: 1024 }).engine;
   [server, base] = await serve({ limits: { ...LIMITS, allowFiles: dir } });
   client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
   [, keyedUrl] = await serve({ apiKey: KEY });
@@ -263,5 +267,54 @@ describe('vilavt serve (OpenAI chat API)', () => {
       const r = await complete({ messages: [userTurn(replay.question, sampleUrl)], vilavt: { replay: replay.assistant_turns } });
       expect(r.vilavt.answer).toBe('circle');
     });
+  });
+});
+
+describe('the app engine protocol over the server (RemoteEngineClient, as `vilavt app` drives it)', () => {
+  it('hello, load the server model, ask with a replay, follow up from the KV cache, stop, new chat', async () => {
+    const remote = new Engine(new RemoteEngineClient(base));
+    const info = await remote.info();
+    expect(info).toMatchObject({ kind: 'remote', sources: ['server'], cache: false });
+    expect(info.unavailable).toBeUndefined();
+    const loaded = await remote.load({ kind: 'server' });
+    expect(loaded).toMatchObject({ source: 'server', name: MODEL, activations: 'f32' });
+    await expect(remote.load({ kind: 'url', url: 'http://example.com/m' })).rejects.toMatchObject({ kind: 'unsupported' });
+
+    const sample = new Uint8Array(await readFile(join(dir, 'sample.png')));
+    const events: ChatEvent[] = [];
+    const r = await remote.ask({ question: replay.question, images: [{ name: 'sample.png', bytes: sample }], replay: replay.assistant_turns }, (e) => events.push(e));
+    expect(r).toEqual({ answer: 'circle', rounds: 3, stopReason: 'answer' });
+    const regions = events.filter((e): e is Extract<ChatEvent, { type: 'region' }> => e.type === 'region');
+    expect(regions).toHaveLength(2);
+    // Region pixels travel as bytes: the crop the model saw, at its processed size.
+    expect(regions[0]!.image.data).toBeInstanceOf(Uint8Array);
+    expect(regions[0]!.image.data.length).toBe(regions[0]!.processed_size[0] * regions[0]!.processed_size[1] * 3);
+    const turns = events.filter((e): e is Extract<ChatEvent, { type: 'turn' }> => e.type === 'turn');
+    const last = turns.at(-1)!;
+
+    const follow: ChatEvent[] = [];
+    await remote.ask({ question: 'What colour is it?', images: [], replay: ['<answer> red </answer>'] }, (e) => follow.push(e));
+    const t = follow.find((e): e is Extract<ChatEvent, { type: 'turn' }> => e.type === 'turn')!;
+    expect(t.reused_tokens).toBe(last.prompt_tokens + last.generated_tokens);
+    expect(t.vision_tokens_encoded).toBe(0);
+
+    // Stop during a long sampled answer: the ask fails with 'aborted' and the conversation stays usable.
+    let seen = 0;
+    const long = remote.ask({ question: 'Describe everything.', images: [], sampling: { greedy: true }, maxNewTokens: 6000, maxRounds: 1 }, (e) => {
+      if (e.type === 'token' && ++seen === 3) void remote.stop();
+    });
+    const err = await long.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineCommandError);
+    expect((err as EngineCommandError).kind).toBe('aborted');
+    const again: ChatEvent[] = [];
+    await remote.ask({ question: 'And its shape?', images: [], replay: ['<answer> circle </answer>'] }, (e) => again.push(e));
+    // At least the whole conversation before the stopped message (the cache may still share a few tokens of its prompt).
+    const againTurn = again.find((e): e is Extract<ChatEvent, { type: 'turn' }> => e.type === 'turn')!;
+    expect(againTurn.reused_tokens).toBeGreaterThanOrEqual(t.prompt_tokens + t.generated_tokens);
+    expect(againTurn.vision_tokens_encoded).toBe(0);
+
+    await remote.newChat();
+    await expect(remote.ask({ question: 'no image', images: [] }, () => {})).rejects.toMatchObject({ kind: 'bad_input' });
+    remote.client.close();
   });
 });
