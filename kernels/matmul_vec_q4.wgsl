@@ -9,13 +9,16 @@
 // workgroup memory). Per group and row: Σ code·x and the shared Σ x, then scale·(Σ code·x − zero·Σ x).
 //
 // Defines: ACT_F16 (x/y are f16), HAS_BIAS. K must be a multiple of the group, the group a multiple of 8.
+// The decode step's fusions, as in matmul_vec.wgsl: NORM_IN (x is RMS-normalised inside: x·g is what the group sums
+// see, Σx² is summed on the way and the row sums scaled at the end) and SILU_PAIRS (out[j] = silu(gate_j)·up_j:
+// an invocation owns 2 outputs, gate rows row_a + j, j+1 of (w, sz) and up rows row_b + j, j+1 of (w2, sz2)).
 
 override WG: u32 = 64u; // invocations per workgroup
 override T: u32 = 1u;   // invocations sharing one group of R rows: a power of two dividing WG
 const R = 4u;           // weight rows per invocation
 const MAX_WG = 256u;
 
-struct Params { n: u32, k: u32, col0: u32, acc: u32, group: u32 }
+struct Params { n: u32, k: u32, col0: u32, acc: u32, group: u32, row_a: u32, row_b: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<act4>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
@@ -25,8 +28,41 @@ struct Params { n: u32, k: u32, col0: u32, acc: u32, group: u32 }
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 #endif
 #include "_q4.wgsl"
+// Bindings after the bias (literal numbers: the kernel registry reads them). SILU_PAIRS has no bias.
+#if SILU_PAIRS
+@group(0) @binding(5) var<storage, read> w2: array<u32>;
+@group(0) @binding(6) var<storage, read> sz2: array<u32>;
+#if NORM_IN
+@group(0) @binding(7) var<storage, read> g_norm: array<vec4f>;
+#endif
+const OUTS = 2u; // outputs per invocation
+#else
+#if NORM_IN
+#if HAS_BIAS
+@group(0) @binding(6) var<storage, read> g_norm: array<vec4f>;
+#else
+@group(0) @binding(5) var<storage, read> g_norm: array<vec4f>;
+#endif
+#endif
+const OUTS = R;
+#endif
 
-var<workgroup> partial: array<f32, MAX_WG * R>;
+// Row sums (R of them) and, with NORM_IN, Σx² as one more slot.
+var<workgroup> partial: array<f32, MAX_WG * (R + 1u)>;
+
+fn codeWord(row: u32, j: u32, second: bool) -> u32 {
+#if SILU_PAIRS
+  if (second) { return w2[row * (p.k / 8u) + j]; }
+#endif
+  return w[row * (p.k / 8u) + j];
+}
+
+fn groupWord(row: u32, g: u32, second: bool) -> u32 {
+#if SILU_PAIRS
+  if (second) { return sz2[row * (p.k / p.group) + g]; }
+#endif
+  return sz[row * (p.k / p.group) + g];
+}
 
 fn store(n: u32, s: f32) {
   let col = p.col0 + n;
@@ -43,14 +79,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let group = wid.x + wid.y * nwg.x;
   let t = lid % T;
-  let row0 = ((group * WG + lid) / T) * R;
+  let out0 = ((group * WG + lid) / T) * OUTS; // first output of this invocation's row group
   // Rows past the slice are clamped (computed twice, never stored): no divergent early exit.
   var rows: array<u32, R>;
-  for (var r = 0u; r < R; r++) { rows[r] = min(row0 + r, p.n - 1u); }
-  let words = p.k / 8u;
+  var second: array<bool, R>;
+  for (var r = 0u; r < R; r++) {
+#if SILU_PAIRS
+    rows[r] = select(p.row_a, p.row_b, r >= 2u) + min(out0 + r % 2u, p.n - 1u);
+    second[r] = r >= 2u;
+#else
+    rows[r] = p.row_a + min(out0 + r, p.n - 1u);
+    second[r] = false;
+#endif
+  }
   let gw = p.group / 8u;
   let groups = p.k / p.group;
-  var sums: array<f32, R>;
+  var sums: array<f32, R + 1u>;
+  var ss = vec4f(0.0);
   for (var g = 0u; g < groups; g++) {
     // Explicit zeroing: a var declared in a loop body kept its previous iteration's value on this stack.
     var acc: array<vec4f, R>;
@@ -58,38 +103,60 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var xs = vec4f(0.0);
     let end = (g + 1u) * gw;
     for (var j = g * gw + t; j < end; j += T) {
-      let xa = vec4f(x[2u * j]);
-      let xb = vec4f(x[2u * j + 1u]);
+      var xa = vec4f(x[2u * j]);
+      var xb = vec4f(x[2u * j + 1u]);
+#if NORM_IN
+      ss = fma(xa, xa, fma(xb, xb, ss));
+      xa *= g_norm[2u * j];
+      xb *= g_norm[2u * j + 1u];
+#endif
       xs += xa + xb;
       let sa = xa * Q4_XA;
       let sb = xb * Q4_XB;
       for (var r = 0u; r < R; r++) {
-        let q = w[rows[r] * words + j];
+        let q = codeWord(rows[r], j, second[r]);
         acc[r] += q4Lo(q) * sa + q4Hi(q) * sb;
       }
     }
     let xsum = (xs.x + xs.y) + (xs.z + xs.w);
     for (var r = 0u; r < R; r++) {
-      let s = q4ScaleZero(sz[rows[r] * groups + g]);
+      let s = q4ScaleZero(groupWord(rows[r], g, second[r]));
       let a = acc[r];
       sums[r] += s.x * (((a.x + a.y) + (a.z + a.w)) - s.y * xsum);
     }
   }
+  sums[R] = (ss.x + ss.y) + (ss.z + ss.w);
 
   if (T > 1u) {
-    for (var r = 0u; r < R; r++) { partial[lid * R + r] = sums[r]; }
+    for (var r = 0u; r <= R; r++) { partial[lid * (R + 1u) + r] = sums[r]; }
     workgroupBarrier();
     if (t == 0u) {
-      for (var r = 0u; r < R; r++) {
+      for (var r = 0u; r <= R; r++) {
         var s = 0.0;
-        for (var u = 0u; u < T; u++) { s += partial[(lid + u) * R + r]; }
+        for (var u = 0u; u < T; u++) { s += partial[(lid + u) * (R + 1u) + r]; }
         sums[r] = s;
       }
     }
   }
   if (t == 0u) {
-    for (var r = 0u; r < R; r++) {
-      if (row0 + r < p.n) { store(row0 + r, sums[r]); }
+#if NORM_IN
+    let scale = inverseSqrt(sums[R] / f32(p.k) + p.eps);
+#else
+    let scale = 1.0;
+#endif
+#if SILU_PAIRS
+    for (var j = 0u; j < 2u; j++) {
+      if (out0 + j < p.n) {
+        let gate = sums[j] * scale;
+        let up = sums[j + 2u] * scale;
+        // silu(g) = g / (1 + e^-g); for g < -88 e^-g is inf and the quotient the correct -0.
+        store(out0 + j, gate / (1.0 + exp(-gate)) * up);
+      }
     }
+#else
+    for (var r = 0u; r < R; r++) {
+      if (out0 + r < p.n) { store(out0 + r, sums[r] * scale); }
+    }
+#endif
   }
 }

@@ -14,6 +14,8 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { SITE_ASSET_PREFIX, SITE_INDEX_ASSET } from '../src/cli/app-site.js';
+import { buildWebSite } from '../src/cli/web-site.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -116,12 +118,25 @@ export async function buildSea(opts: { force?: boolean } = {}): Promise<{ exe: s
     entryPoints: [join(root, 'src', 'cli', 'sea-main.ts')],
     bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: bundle,
     banner: { js: BANNER }, plugins: [nativePlugin], logLevel: 'warning',
+    // `vilavt app` builds its page with esbuild only in a checkout; the executable carries the built page as assets.
+    external: ['esbuild'],
     // import.meta.url only decides "run as a script" in modules the executable never runs as scripts.
     define: { 'import.meta.url': '"vilavt:bundle"' },
   });
   const config = join(work, 'sea-config.json');
   const blob = join(work, 'sea-prep.blob');
-  writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false }));
+  // The chat app's page for `vilavt app` (read back with sea.getAsset, src/cli/app-site.ts).
+  const assets: Record<string, string> = {};
+  const site = await buildWebSite();
+  mkdirSync(join(work, 'web'), { recursive: true });
+  for (const [name, bytes] of site) {
+    const file = join(work, 'web', name.replaceAll('/', '_'));
+    writeFileSync(file, bytes);
+    assets[`${SITE_ASSET_PREFIX}${name}`] = file;
+  }
+  writeFileSync(join(work, 'web-files.json'), JSON.stringify([...site.keys()]));
+  assets[SITE_INDEX_ASSET] = join(work, 'web-files.json');
+  writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, assets }));
   execFileSync(process.execPath, ['--experimental-sea-config', config], { cwd: work, stdio: 'inherit' });
   rmSync(exe, { force: true });
   copyFileSync(process.execPath, exe);

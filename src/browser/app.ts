@@ -12,10 +12,10 @@ import type { CachedModel, EngineClient, EngineInfo, LoadedModel, LoadProgress, 
 import { parseReplayFile } from '../chat/replay-file.js';
 import type { SystemName } from '../chat/loop-driver.js';
 import type { ReplayTurn } from '../chat/session.js';
-import { formatBytes } from '../model/memory-plan.js';
 import { browserImageDecoder } from '../platform/browser-image.js';
 import type { DecodedImage } from '../preprocess/image.js';
-import { ExchangeView, el, imageCanvas, ms } from './chat-view.js';
+import { ExchangeView, el, imageCanvas } from './chat-view.js';
+import { formatBytes, formatInt, formatMs } from '../util/format.js';
 import { RemoteEngineClient } from '../app/remote-client.js';
 import { WorkerEngineClient } from './worker-client.js';
 
@@ -160,7 +160,7 @@ async function load(source: ModelSource): Promise<void> {
     app.model = { source: m.source, loadMs: m.loadMs, name: m.name, cacheKey: m.cacheKey, system: m.system ?? null };
     bar.value = 1;
     const from = m.source === 'network' ? 'downloaded and cached' : m.source === 'cache' ? 'from the browser cache' : m.source === 'folder' ? 'from the folder' : 'on the server';
-    $('load-status').textContent = `Loaded ${m.name} (${from}) in ${ms(m.loadMs)}: ${m.description}; ` +
+    $('load-status').textContent = `Loaded ${m.name} (${from}) in ${formatMs(m.loadMs)}: ${m.description}; ` +
       `${m.system ? `a ${m.system} checkpoint` : 'system unknown (ViLaVT unless Decoding settings say otherwise)'}${m.warnings.length ? `. ${m.warnings.join('; ')}` : ''}`;
     setState('ready');
   } catch (e) {
@@ -320,8 +320,8 @@ async function send(): Promise<void> {
       const reused = turn.calls.reduce((n, c) => n + c.reused_tokens, 0);
       const computed = turn.calls.reduce((n, c) => n + c.prefill_tokens, 0);
       const vision = turn.calls.reduce((n, c) => n + c.vision_tokens_encoded, 0);
-      view.setOutcome(`${r.rounds} call${r.rounds === 1 ? '' : 's'} in ${ms(performance.now() - t0)}, ended by ${r.stopReason}; ` +
-        `${reused.toLocaleString('en-US')} prompt tokens reused, ${computed.toLocaleString('en-US')} computed, ${vision.toLocaleString('en-US')} vision tokens encoded.`);
+      view.setOutcome(`${r.rounds} call${r.rounds === 1 ? '' : 's'} in ${formatMs(performance.now() - t0)}, ended by ${r.stopReason}; ` +
+        `${formatInt(reused)} prompt tokens reused, ${formatInt(computed)} computed, ${formatInt(vision)} vision tokens encoded.`);
       status('');
     } catch (e) {
       const aborted = e instanceof EngineCommandError && e.kind === 'aborted';

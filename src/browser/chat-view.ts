@@ -2,10 +2,10 @@
 // images, each LLM call's streamed text with thoughts, tool calls and the answer set apart, one card per zoom (the
 // box on its source image, the crop the model saw), and per call what was reused and what was computed.
 import type { WireChatEvent } from '../app/protocol.js';
+import { describeDone, describeReplayEnd, describeTool, describeTurn } from '../chat/events.js';
 import { toRgb, type DecodedImage } from '../preprocess/image.js';
 
 type Region = Extract<WireChatEvent, { type: 'region' }>;
-type Turn = Extract<WireChatEvent, { type: 'turn' }>;
 
 const COLORS = ['#e11d48', '#16a34a', '#2563eb', '#f59e0b', '#c026d3', '#0891b2'];
 
@@ -16,8 +16,6 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text
   return e;
 }
 
-export const ms = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
-const int = (n: number) => n.toLocaleString('en-US');
 
 /** An image on a canvas at its own resolution (RGB as Pillow's convert('RGB') shows it). */
 export function imageCanvas(img: DecodedImage): HTMLCanvasElement {
@@ -51,18 +49,6 @@ function renderCallText(target: HTMLElement, text: string): void {
   }
   if (at < text.length) parts.push(document.createTextNode(text.slice(at)));
   target.replaceChildren(...parts);
-}
-
-export function turnStats(t: Turn): string {
-  const tm = t.timings;
-  const parts = [
-    `${int(t.prompt_tokens)} prompt tokens: ${int(t.reused_tokens)} reused, ${int(t.prefill_tokens)} computed`,
-    t.vision_tokens_encoded ? `${int(t.vision_tokens_encoded)} vision tokens encoded (${ms(tm.vision + tm.text)})` : 'vision: all reused',
-    `prefill ${ms(tm.prefill)}`,
-    `${int(t.generated_tokens)} ${t.replayed ? 'replayed' : 'generated'}${t.replayed ? '' : ` in ${ms(tm.decode)}`}`,
-  ];
-  if (t.tokens_per_s !== null) parts.push(`${t.tokens_per_s.toFixed(1)} tok/s`);
-  return parts.join(' · ');
 }
 
 /** One user message and its trajectory. */
@@ -125,7 +111,7 @@ export class ExchangeView {
         this.query = e.query;
         break;
       case 'tool_error':
-        this.call(e.call).box.append(el('div', 'tool-error', `Zoom failed: ${e.feedback ?? e.error}`));
+        this.call(e.call).box.append(el('div', 'tool-error', `Zoom failed: ${describeTool(e)}`));
         break;
       case 'region': {
         const c = this.call(e.call);
@@ -136,17 +122,17 @@ export class ExchangeView {
       case 'turn': {
         const c = this.call(e.call);
         renderCallText(c.text, c.raw);
-        c.box.append(el('div', 'stats', turnStats(e)));
+        c.box.append(el('div', 'stats', describeTurn(e)));
         break;
       }
       case 'replay_end':
-        this.call(e.call).box.append(el('div', 'stats', `Replay used up (${e.replayed} turn${e.replayed === 1 ? '' : 's'}): sampling from here on.`));
+        this.call(e.call).box.append(el('div', 'stats', `Replay: ${describeReplayEnd(e)}.`));
         break;
       case 'answer':
         this.assistant.insertBefore(el('div', 'answer', e.answer), this.outcome);
         break;
       case 'done':
-        this.outcome.textContent = `${e.rounds} call${e.rounds === 1 ? '' : 's'}, ended by ${e.stop_reason}.`;
+        this.outcome.textContent = `${describeDone(e)}.`;
         break;
     }
   }

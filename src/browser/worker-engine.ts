@@ -5,7 +5,7 @@ import { ChatSession } from '../chat/session.js';
 import { systemFromCheckpoint } from '../chat/systems.js';
 import { openCheckpoint } from '../model/checkpoint.js';
 import { parseModelConfig } from '../model/config.js';
-import { formatBytes } from '../model/memory-plan.js';
+import { formatBytes } from '../util/format.js';
 import { VilavtModel } from '../model/vilavt-model.js';
 import { browserImageDecoder } from '../platform/browser-image.js';
 import { Gpu } from '../runtime/device.js';

@@ -22,6 +22,7 @@ import { ChatDriver, type ChatDriverSettings, type DriverMark } from './driver.j
 import type { LoopCall, LoopDriver, LoopResponse, SystemName, ToolEvent } from './loop-driver.js';
 import { createLoopDriver } from './systems.js';
 import { ChatError } from './errors.js';
+import type { ChatEvent, TurnTimings } from './events.js';
 import { mulberry32 } from '../util/random.js';
 
 export interface ChatSessionOptions {
@@ -96,49 +97,8 @@ export interface HistoryExchange {
 }
 
 export type { JsonValue, SystemName, ToolEvent } from './loop-driver.js';
+export type { ChatEvent, TurnEvent, TurnTimings } from './events.js';
 export { pyToJson } from './py-json.js';
-
-export interface TurnTimings {
-  /** Vision encoder (ViT) of the new groups. */
-  vision: number;
-  /** Inquiry text encoder of the new groups. */
-  text: number;
-  /** Tokenization, prefix matching and the LLM prefill (incl. the first sampled token). */
-  prefill: number;
-  /** Decode steps. */
-  decode: number;
-}
-
-export type ChatEvent =
-  | { type: 'token'; call: number; text: string }
-  | ToolEvent
-  | {
-    type: 'turn'; call: number;
-    /** The call's prompt before pad expansion (identical to ChatDriver's). */
-    prompt: string;
-    /** Tokens of the call (after pad expansion). */
-    prompt_tokens: number;
-    /** Prompt tokens computed this call. */
-    prefill_tokens: number;
-    /** Prompt tokens served from the KV cache. */
-    reused_tokens: number;
-    /** Response tokens (sampled, or teacher-forced when replayed), the stop token included. */
-    generated_tokens: number;
-    replayed: boolean;
-    /** Merged vision tokens encoded this call (only for groups not in the cache). */
-    vision_tokens_encoded: number;
-    groups_encoded: number[];
-    finish_reason: 'stop' | 'length';
-    stop_reason: number | null;
-    timings: TurnTimings;
-    /** Decode throughput (null when nothing was decoded). */
-    tokens_per_s: number | null;
-  }
-  /** The replayed turns are used up: call `call` and the later ones are sampled. */
-  | { type: 'replay_end'; call: number; replayed: number }
-  | { type: 'answer'; answer: string }
-  /** `answer`: the system's extracted answer ('' when it has none: Pixel-Reasoner without \boxed{}). */
-  | { type: 'done'; answer: string; rounds: number; stop_reason: string; system: SystemName };
 
 /** Identity of an image block's features: its query group's inquiry and pixels, and its place in the group. */
 interface BlockKey {

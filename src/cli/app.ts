@@ -9,6 +9,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { appSite } from './app-site.js';
 import { int } from './chat.js';
 import { CliError, UsageError } from './fail.js';
 import { parseServeArgs } from './serve.js';
@@ -125,8 +126,7 @@ export async function appMain(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const { buildWebSite } = await import('../../scripts/build-web.js');
-  const site = await buildWebSite();
+  const site = await appSite();
   const args = await parseServeArgs(['--model', model, '--port', String(int('port', v.port, 0, 0)), ...(v.f16 ? ['--f16'] : []), ...(v.context ? ['--context', v.context] : [])]);
   const { startServer } = await import('../server/start.js');
   const server = await startServer(args!, { site });

@@ -8,9 +8,11 @@ import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { toRgb } from '../preprocess/image.js';
 import { MAX_PIXELS_TOTAL, MIN_PIXELS, smartResize } from '../preprocess/smart-resize.js';
 import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
-import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
+import { describeDone, describeReplayEnd, describeTool, describeTurn, type ChatEvent } from '../chat/events.js';
+import { ChatSession, type ReplayTurn } from '../chat/session.js';
+import { formatKernelTimes } from '../runtime/profiler.js';
 import { CliError, UsageError } from './fail.js';
-import { loadModelDir, ms } from './load-model.js';
+import { loadModelDir } from './load-model.js';
 
 const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [QUESTION]
   --json                 one JSON event per line (token, tool_call, tool_error, region, turn, answer, done)
@@ -23,7 +25,9 @@ const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [Q
   --option TEXT          a multiple-choice option (repeatable)
   --out DIR              where crops and annotated images go (default vilavt-out)
   --context N            KV cache capacity in tokens (default 32768)
-  --f16                  f16 activations (needs shader-f16)`;
+  --f16                  f16 activations (needs shader-f16)
+  --profile              GPU time per kernel after every LLM call (its vision encoding, prefill and decode steps;
+                         needs timestamp-query)`;
 
 interface ChatArgs {
   model: string;
@@ -42,6 +46,7 @@ interface ChatArgs {
   out: string;
   context: number;
   f16: boolean;
+  profile: boolean;
 }
 
 export function int(name: string, v: string | undefined, dflt: number, min: number): number {
@@ -80,7 +85,7 @@ async function parse(argv: string[]): Promise<ChatArgs> {
         replay: { type: 'string' }, seed: { type: 'string' }, greedy: { type: 'boolean' }, temperature: { type: 'string' },
         'top-p': { type: 'string' }, 'max-rounds': { type: 'string' }, 'max-new-tokens': { type: 'string' },
         'problem-type': { type: 'string' }, option: { type: 'string', multiple: true }, out: { type: 'string' },
-        context: { type: 'string' }, f16: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        context: { type: 'string' }, f16: { type: 'boolean' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -107,6 +112,7 @@ async function parse(argv: string[]): Promise<ChatArgs> {
     topP, maxRounds: int('max-rounds', v['max-rounds'], 10, 1),
     maxNewTokens: int('max-new-tokens', v['max-new-tokens'], 16384, 1), problemType: v['problem-type'] ?? 'free-form',
     options: v.option ?? null, out: v.out ?? 'vilavt-out', context: int('context', v.context, 32768, 2), f16: v.f16 ?? false,
+    profile: v.profile ?? false,
   };
 }
 
@@ -144,7 +150,7 @@ export async function chatMain(argv: string[]): Promise<number> {
   for (const p of a.images) images.push({ image: await decodeImageFile(p), name: p });
   // The loop's own size check (aspect ratio over 200, ...) before the weights are loaded.
   for (const im of images) smartResize(im.image.height, im.image.width, { minPixels: MIN_PIXELS, maxPixels: MAX_PIXELS_TOTAL / images.length });
-  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context });
+  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context, profile: a.profile });
 
   const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context });
   const controller = new AbortController();
@@ -175,8 +181,11 @@ export async function chatMain(argv: string[]): Promise<number> {
           boxesByOriginal.set(e.original_index, list);
         }
       }
+      // The GPU time of the call that just ended (vision encoding of its new images, prefill, decode steps).
+      const kernels = e.type === 'turn' && gpu.profiler ? await gpu.profiler.collect() : null;
+      if (kernels) await gpu.profiler!.reset();
       if (a.json) {
-        out(JSON.stringify(jsonEvent(e, savedPath)) + '\n');
+        out(JSON.stringify(kernels ? { ...jsonEvent(e, savedPath), gpu_profile: kernels } : jsonEvent(e, savedPath)) + '\n');
         continue;
       }
       if (e.type === 'token') {
@@ -189,6 +198,7 @@ export async function chatMain(argv: string[]): Promise<number> {
       if (inText) out('\n');
       inText = false;
       out(describeEvent(e, savedPath));
+      if (kernels) out(`${formatKernelTimes(`  [profile] call ${(e as { call: number }).call + 1}`, kernels)}\n`);
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -209,7 +219,7 @@ export async function chatMain(argv: string[]): Promise<number> {
 }
 
 /** The event as one JSON object: pixels replaced by the saved file, the prompt by its sha256. */
-function jsonEvent(e: ChatEvent, savedPath: string | null): Record<string, unknown> {
+function jsonEvent(e: ChatEvent, savedPath: string | null): object {
   if (e.type === 'region') {
     const { image: _pixels, ...rest } = e;
     void _pixels;
@@ -224,28 +234,19 @@ function jsonEvent(e: ChatEvent, savedPath: string | null): Record<string, unkno
 
 function describeEvent(e: Exclude<ChatEvent, { type: 'token' }>, savedPath: string | null): string {
   switch (e.type) {
-    case 'turn': {
-      const t = e.timings;
-      const speed = e.tokens_per_s === null ? '' : `, ${e.tokens_per_s.toFixed(1)} tok/s`;
-      return `  [call ${e.call + 1}] ${e.prompt_tokens} prompt tokens: ${e.reused_tokens} reused, ${e.prefill_tokens} prefilled; ` +
-        `${e.vision_tokens_encoded} vision tokens encoded; ${e.generated_tokens} ${e.replayed ? 'replayed' : 'generated'} tokens (${e.finish_reason})\n` +
-        `           vision ${ms(t.vision)}, text encoder ${ms(t.text)}, prefill ${ms(t.prefill)}, decode ${ms(t.decode)}${speed}\n`;
-    }
-    case 'tool_call': {
-      const regions = e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions';
-      // query is null when the call failed validation (a tool_error line follows).
-      return e.query === null ? `  [zoom] rejected call: ${regions}\n` : `  [zoom] query ${JSON.stringify(e.query)}: ${regions}\n`;
-    }
+    case 'turn':
+      return `  [call ${e.call + 1}] ${describeTurn(e)}\n`;
+    case 'tool_call':
+      return `  [zoom] ${describeTool(e)}\n`;
     case 'tool_error':
-      return `  [tool error] ${e.feedback ?? e.error}\n`;
+      return `  [tool error] ${describeTool(e)}\n`;
     case 'region':
-      return `  [region] image ${e.source_index} box ${JSON.stringify(e.source_box)} -> ${e.image_index === null ? 'dropped (image cap)' : `image ${e.image_index}`}` +
-        ` ${e.processed_size.join('x')} (${e.pad_tokens} tokens), cut ${JSON.stringify(e.crop_box)} of ${e.original}; saved ${savedPath}\n`;
+      return `  [region] ${describeTool(e)}; saved ${savedPath}\n`;
     case 'replay_end':
-      return `  [replay] the ${e.replayed} replayed turn(s) are used up: call ${e.call + 1} and later calls are sampled\n`;
+      return `  [replay] ${describeReplayEnd(e)}\n`;
     case 'answer':
       return `answer: ${e.answer}\n`;
     case 'done':
-      return `done: ${e.rounds} LLM call(s), stopped by ${e.stop_reason}\n`;
+      return `done: ${describeDone(e)}\n`;
   }
 }

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { parseModelConfig, type ModelConfig } from '../model/config.js';
 import { CheckpointError, ConfigError } from '../model/errors.js';
 import { resolveManifest, validateCheckpoint, type Component } from '../model/manifest.js';
-import { DEFAULT_GROUP, planQuantization } from '../model/quantize.js';
+import { DEFAULT_GROUP, planQuantization, q4FromConfig } from '../model/quantize.js';
 import { formatMemoryPlan, planMemory, WEBGPU_DEFAULT_LIMITS, type KvDtype, type WeightDtype } from '../model/memory-plan.js';
 import { openCheckpointDir } from '../platform/node-file.js';
 
@@ -135,6 +135,7 @@ export async function inspectMain(argv: string[]): Promise<number> {
       for (const t of resolveManifest(config)) byComp.set(t.component, (byComp.get(t.component) ?? 0) + 1);
       lines.push(`expected tensors: ${[...byComp].map(([c, n]) => `${c} ${n}`).join(', ')}`);
     }
+    if (!q4 && !hasWeights) q4 = q4FromConfig(config) ?? undefined; // a bare 4-bit config.json
     if (!q4 && quant === 'q4') {
       const { quantize } = planQuantization(resolveManifest(config), { group, keep: [] });
       q4 = new Map(quantize.map((e) => [e.name, group]));

@@ -1,5 +1,6 @@
 // Loading a checkpoint folder for the commands that run the model (chat, serve): tokenizers, weights on the GPU,
 // a progress bar on a terminal and one line when done.
+import { formatMs } from '../util/format.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { Gpu } from '../runtime/device.js';
 import type { TextAssets } from '../text/tokenizer-files.js';
@@ -20,13 +21,12 @@ function progressBar(done: number, total: number): string {
   return `loading weights [${'#'.repeat(n)}${'-'.repeat(w - n)}] ${Math.round(f * 100)}%`;
 }
 
-export const ms = (x: number): string => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
 
 /**
  * `contextTokens` (the KV cache the command will allocate) is checked against the model and the adapter before the
  * weights load, so a bad --context fails in seconds with one line.
  */
-export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens?: number }): Promise<LoadedModel> {
+export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens?: number; profile?: boolean }): Promise<LoadedModel> {
   const { loadTokenizerDir } = await import('../platform/node-tokenizer.js');
   const text = await loadTokenizerDir(dir);
   const { openCheckpointDir } = await import('../platform/node-file.js');
@@ -37,7 +37,7 @@ export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens
   if (contextProblem()) throw new CliError(`--context: ${contextProblem()}`);
   const { createNodeGpu } = await import('../platform/node.js');
   const { VilavtModel } = await import('../model/vilavt-model.js');
-  const gpu = await createNodeGpu();
+  const gpu = await createNodeGpu({ profile: o.profile });
   if (contextProblem(gpu.maxBindingBytes)) throw new CliError(`--context: ${contextProblem(gpu.maxBindingBytes)}`);
 
   const log = (s: string) => process.stderr.write(s);
@@ -54,6 +54,6 @@ export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens
   });
   if (tty) log('\r\x1b[2K');
   const loadMs = Math.round(performance.now() - t0);
-  log(`model ${dir} loaded in ${ms(loadMs)} (${o.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
+  log(`model ${dir} loaded in ${formatMs(loadMs)} (${o.f16 ? 'f16' : 'f32'} activations, ${gpu.adapter.description || gpu.adapter.vendor})\n`);
   return { gpu, model, text, loadMs };
 }

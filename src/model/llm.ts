@@ -7,11 +7,11 @@ import { checkpointAbort } from '../runtime/cancel.js';
 import { NonFiniteError, ShapeError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { linear } from '../ops/matmul.js';
+import { linear, linearSiluMul } from '../ops/matmul.js';
 import { rmsNorm } from '../ops/rmsnorm.js';
 import { siluMul } from '../ops/activation.js';
-import { applyRope } from '../ops/rope.js';
-import { causalAttention, writeKv } from '../ops/attention.js';
+import { ropeWriteKv } from '../ops/rope.js';
+import { causalAttention } from '../ops/attention.js';
 import { embed, gatherRows, scatterRows } from '../ops/rows.js';
 import { argmax, sampleTopP, sampledToken } from '../ops/sample.js';
 import { rowsOf } from '../ops/view.js';
@@ -46,11 +46,14 @@ export type Sampling =
   | { kind: 'greedy' }
   | { kind: 'top-p'; temperature: number; topP: number; uniform: () => number };
 
+/** Dispatches of one decoder layer in a decode step when no weight of the layer is split across bindings. */
+export const DECODE_DISPATCHES_PER_LAYER = 7;
+
 export class LanguageModel {
   constructor(
     private readonly gpu: Gpu,
     readonly cfg: LlmConfig,
-    private readonly w: LlmWeights,
+    readonly w: LlmWeights,
     readonly act: ActDType,
   ) {}
 
@@ -164,45 +167,49 @@ export class LanguageModel {
     const t = {
       x: gpu.tensor([C, cfg.hidden], act, 'llm.x'),
       h: gpu.tensor([C, cfg.hidden], act, 'llm.h'),
-      q: gpu.tensor([C, cfg.heads * hd], act, 'llm.q'),
-      k: gpu.tensor([C, cfg.kvHeads * hd], act, 'llm.k'),
-      v: gpu.tensor([C, cfg.kvHeads * hd], act, 'llm.v'),
+      qkv: gpu.tensor([C, (cfg.heads + 2 * cfg.kvHeads) * hd], act, 'llm.qkv'),
       o: gpu.tensor([C, cfg.heads * hd], act, 'llm.o'),
       gu: gpu.tensor([C, 2 * cfg.intermediate], act, 'llm.gu'),
       a: gpu.tensor([C, cfg.intermediate], act, 'llm.a'),
       last: gpu.tensor([1, cfg.hidden], act, 'llm.last'),
-      release() { for (const v of [t.x, t.h, t.q, t.k, t.v, t.o, t.gu, t.a, t.last]) v.release(); },
+      release() { for (const v of [t.x, t.h, t.qkv, t.o, t.gu, t.a, t.last]) v.release(); },
     };
     return t;
   }
 
-  /** Record decoder layer l for `n` rows of x at cache positions past..past+n-1 (x updated in place). */
+  /**
+   * Record decoder layer l for `n` rows of x at cache positions past..past+n-1 (x updated in place).
+   * One row (decode) takes the fused path, DECODE_DISPATCHES_PER_LAYER dispatches when no weight is split across
+   * bindings: norm + qkv, rope + KV write, attention (2), o + residual, norm + gate/up + SiLU·up, down + residual.
+   * Prefill chunks share the fused qkv and rope + KV write and keep separate norms and SiLU (matmul kernels).
+   */
   private recordLayer(rec: Recorder, l: number, cache: KvCache, x: Tensor, n: number, past: number, rope: Tensor,
     s: ReturnType<LanguageModel['scratch']>, partial: number | null): void {
     const { gpu, cfg, w } = this;
     const hd = cfg.headDim;
     const sub = (t: Tensor) => (partial === null ? t : sliceRows(gpu, t, 0, partial));
-    const h = sub(s.h), q = sub(s.q), k = sub(s.k), v = sub(s.v), o = sub(s.o), gu = sub(s.gu), a = sub(s.a);
+    const h = sub(s.h), qkv = sub(s.qkv), o = sub(s.o), gu = sub(s.gu), a = sub(s.a);
     const Lw = w.layers[l]!;
-    {
-      rmsNorm(rec, gpu, x, Lw.inputNorm, h, cfg.rmsEps);
-      linear(rec, gpu, h, Lw.q.w, Lw.q.b, q);
-      linear(rec, gpu, h, Lw.k.w, Lw.k.b, k);
-      linear(rec, gpu, h, Lw.v.w, Lw.v.b, v);
-      applyRope(rec, gpu, rowsOf(q), n, cfg.heads, hd, rope);
-      applyRope(rec, gpu, rowsOf(k), n, cfg.kvHeads, hd, rope);
-      writeKv(rec, gpu, rowsOf(k), n, cache.k(l), past);
-      writeKv(rec, gpu, rowsOf(v), n, cache.v(l), past);
-      causalAttention(rec, gpu, {
-        q: rowsOf(q), rows: n, k: rowsOf(cache.k(l)), v: rowsOf(cache.v(l)), past,
-        heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: hd, scale: 1 / Math.sqrt(hd), out: o,
-      });
-      linear(rec, gpu, o, Lw.o.w, Lw.o.b, x, { accumulate: true });
-      rmsNorm(rec, gpu, x, Lw.postNorm, h, cfg.rmsEps);
+    const eps = cfg.rmsEps;
+    const decode = n === 1;
+    if (decode) linear(rec, gpu, x, Lw.qkv.w, Lw.qkv.b, qkv, { norm: { weight: Lw.inputNorm, eps } });
+    else {
+      rmsNorm(rec, gpu, x, Lw.inputNorm, h, eps);
+      linear(rec, gpu, h, Lw.qkv.w, Lw.qkv.b, qkv);
+    }
+    ropeWriteKv(rec, gpu, { qkv, rows: n, heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: hd, table: rope, kCache: cache.k(l), vCache: cache.v(l), at: past });
+    causalAttention(rec, gpu, {
+      q: { t: qkv, stride: qkv.rowSize, offset: 0 }, rows: n, k: rowsOf(cache.k(l)), v: rowsOf(cache.v(l)), past,
+      heads: cfg.heads, kvHeads: cfg.kvHeads, headDim: hd, scale: 1 / Math.sqrt(hd), out: o,
+    });
+    linear(rec, gpu, o, Lw.o.w, Lw.o.b, x, { accumulate: true });
+    if (decode) linearSiluMul(rec, gpu, x, Lw.gateUp.w, a, { norm: { weight: Lw.postNorm, eps } });
+    else {
+      rmsNorm(rec, gpu, x, Lw.postNorm, h, eps);
       linear(rec, gpu, h, Lw.gateUp.w, null, gu);
       siluMul(rec, gpu, gu, a);
-      linear(rec, gpu, a, Lw.down.w, null, x, { accumulate: true });
     }
+    linear(rec, gpu, a, Lw.down.w, null, x, { accumulate: true });
   }
 
   /**
@@ -225,8 +232,7 @@ export class LanguageModel {
       gpu.write(step.x, w.embed.gather([step.lastToken], act));
     } else embed(rec, gpu, w.embed, step.token, step.x);
     for (let l = 0; l < cfg.layers; l++) this.recordLayer(rec, l, cache, step.x, 1, past, step.rope, step.s, null);
-    rmsNorm(rec, gpu, step.x, w.norm, step.h, cfg.rmsEps);
-    linear(rec, gpu, step.h, w.lmHead, null, step.logits);
+    linear(rec, gpu, step.x, w.lmHead, null, step.logits, { norm: { weight: w.norm, eps: cfg.rmsEps } });
     recordSampling(rec, gpu, step, sampling);
     rec.copy(step.token.buffer, step.token.part.byteOffset, step.readback, 0, 4);
     rec.submit();

@@ -3,6 +3,7 @@
  * activation-scratch estimate, and which tensors exceed the per-binding limit (the runtime splits those by
  * leading rows across several buffers). Tensor sizes come from the manifest, so the plan and the loader agree.
  */
+import { formatBytes } from '../util/format.js';
 import type { ModelConfig } from './config.js';
 import { resolveManifest, type Component, type ExpectedTensor } from './manifest.js';
 import { ShapeError } from '../runtime/errors.js';
@@ -210,12 +211,6 @@ export function planMemory(config: ModelConfig, opts: MemoryPlanOptions): Memory
   };
 }
 
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}
 
 export function formatMemoryPlan(plan: MemoryPlan): string {
   const o = plan.options;

@@ -3,7 +3,9 @@
 // streaming file writer is src/cli/quantize.ts.
 import { f16BitsToNumber, numberToF16Bits } from '../runtime/dtype.js';
 import type { Q4Parts } from '../ops/matmul-q4.js';
-import { quantizable, type ExpectedTensor } from './manifest.js';
+import { quantizable, resolveManifest, type ExpectedTensor } from './manifest.js';
+import { parseAwqConfig } from './awq.js';
+import type { ModelConfig } from './config.js';
 
 /** Round half to even (torch.round, numpy.round). */
 export function roundHalfEven(x: number): number {
@@ -70,4 +72,18 @@ export function planQuantization(expected: readonly ExpectedTensor[], policy: Qu
     else quantize.push(e);
   }
   return { quantize, keptLinears };
+}
+
+/**
+ * For a config with an AWQ quantization_config but no weights at hand (planning before a download): the linears
+ * an AWQ writer stores 4-bit, i.e. every one the format can hold except those `modules_to_not_convert` names
+ * (substring match, as AWQ loaders do). Weight name -> group; null when the config is not 4-bit.
+ */
+export function q4FromConfig(config: ModelConfig): Map<string, number> | null {
+  if (config.quantization === undefined) return null;
+  const awq = parseAwqConfig(config.quantization);
+  if (!('config' in awq)) return null;
+  const { group, modulesToNotConvert } = awq.config;
+  const { quantize } = planQuantization(resolveManifest(config), { group, keep: [] });
+  return new Map(quantize.filter((e) => !modulesToNotConvert.some((m) => e.name.includes(m))).map((e) => [e.name, group]));
 }

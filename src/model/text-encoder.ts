@@ -9,7 +9,7 @@ import { rmsNorm, headRmsNorm } from '../ops/rmsnorm.js';
 import { siluMul } from '../ops/activation.js';
 import { applyRope } from '../ops/rope.js';
 import { causalAttention } from '../ops/attention.js';
-import { rowsOf } from '../ops/view.js';
+import type { StridedView } from '../ops/view.js';
 import type { TextEncoderConfig } from './config.js';
 import type { DecoderWeights, LinearWeights } from './weights.js';
 import { ropeTable1d } from '../ops/rope-tables.js';
@@ -50,9 +50,11 @@ export class TextEncoder {
       const rope = uploadF32(gpu, ropeTable1d(Int32Array.from({ length: T }, (_, i) => i), hd, cfg.ropeTheta), [T, hd], 'te.rope'); tables.push(rope);
       const x = tmp([T, D], 'te.x');
       const h = tmp([T, D], 'te.h');
-      const q = tmp([T, Hq * hd], 'te.q');
-      const k = tmp([T, Hkv * hd], 'te.k');
-      const v = tmp([T, Hkv * hd], 'te.v');
+      const qkv = tmp([T, (Hq + 2 * Hkv) * hd], 'te.qkv');
+      const W = qkv.rowSize;
+      const q: StridedView = { t: qkv, stride: W, offset: 0 };
+      const k: StridedView = { t: qkv, stride: W, offset: Hq * hd };
+      const v: StridedView = { t: qkv, stride: W, offset: (Hq + Hkv) * hd };
       const o = tmp([T, Hq * hd], 'te.o');
       const gu = tmp([T, 2 * I], 'te.gu');
       const a = tmp([T, I], 'te.a');
@@ -60,14 +62,12 @@ export class TextEncoder {
       const layers: Float32Array[] = [];
       for (const L of w.layers) {
         rmsNorm(rec, gpu, x, L.inputNorm, h, cfg.rmsEps);
-        linear(rec, gpu, h, L.q.w, L.q.b, q);
-        linear(rec, gpu, h, L.k.w, L.k.b, k);
-        linear(rec, gpu, h, L.v.w, L.v.b, v);
-        headRmsNorm(rec, gpu, rowsOf(q), Hq, hd, T, L.qNorm!, cfg.rmsEps);
-        headRmsNorm(rec, gpu, rowsOf(k), Hkv, hd, T, L.kNorm!, cfg.rmsEps);
-        applyRope(rec, gpu, rowsOf(q), T, Hq, hd, rope);
-        applyRope(rec, gpu, rowsOf(k), T, Hkv, hd, rope);
-        causalAttention(rec, gpu, { q: rowsOf(q), rows: T, k: rowsOf(k), v: rowsOf(v), past: 0, heads: Hq, kvHeads: Hkv, headDim: hd, scale: 1 / Math.sqrt(hd), out: o });
+        linear(rec, gpu, h, L.qkv.w, L.qkv.b, qkv);
+        headRmsNorm(rec, gpu, q, Hq, hd, T, L.qNorm!, cfg.rmsEps);
+        headRmsNorm(rec, gpu, k, Hkv, hd, T, L.kNorm!, cfg.rmsEps);
+        // q and k heads are adjacent in qkv: one rotation call for both.
+        applyRope(rec, gpu, q, T, Hq + Hkv, hd, rope);
+        causalAttention(rec, gpu, { q, rows: T, k, v, past: 0, heads: Hq, kvHeads: Hkv, headDim: hd, scale: 1 / Math.sqrt(hd), out: o });
         linear(rec, gpu, o, L.o.w, L.o.b, x, { accumulate: true });
         rmsNorm(rec, gpu, x, L.postNorm, h, cfg.rmsEps);
         linear(rec, gpu, h, L.gateUp.w, L.gateUp.b, gu);

@@ -2,6 +2,8 @@
 //  - matrices keep the checkpoint's 16-bit format (bf16 stays bf16: exact and half the memory of f32) unless
 //    another storage dtype is asked for; 1-D parameters (norm weights, biases) are widened to f32;
 //  - gate/up projections are fused row-wise into one [2I, D] matrix (one matmul, and silu(gate)*up reads it);
+//  - the decoders' q/k/v projections are fused row-wise into one [(H + 2·KV)·hd, D] matrix (one matrix-vector
+//    product per decode step; q, k and v are then strided views of its output);
 //  - the ViT's fused qkv is split into q, k, v (separate [D, D] matrices keep every activation a plain tensor);
 //  - the QA blocks' instruct key/value projections are fused into one [2D, D] matrix.
 // Before the first GPU allocation the checkpoint is validated against weights-manifest.json and every matrix is
@@ -41,7 +43,8 @@ export interface VisionWeights {
 
 export interface DecoderLayerWeights {
   inputNorm: Tensor; postNorm: Tensor;
-  q: LinearWeights; k: LinearWeights; v: LinearWeights; o: LinearWeights;
+  /** Rows: q (heads·hd), then k (kvHeads·hd), then v (kvHeads·hd). */
+  qkv: LinearWeights; o: LinearWeights;
   qNorm: Tensor | null; kNorm: Tensor | null; // Qwen3 only
   gateUp: LinearWeights; down: LinearWeights;
 }
@@ -239,8 +242,8 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
         const p = `${prefix}layers.${i}`;
         out.push({
           inputNorm: await vec(`${p}.input_layernorm.weight`), postNorm: await vec(`${p}.post_attention_layernorm.weight`),
-          q: await lin(`${p}.self_attn.q_proj`, !qwen3), k: await lin(`${p}.self_attn.k_proj`, !qwen3),
-          v: await lin(`${p}.self_attn.v_proj`, !qwen3), o: await lin(`${p}.self_attn.o_proj`, false),
+          qkv: await fused([`${p}.self_attn.q_proj`, `${p}.self_attn.k_proj`, `${p}.self_attn.v_proj`], !qwen3, `${p}.self_attn.qkv_proj`),
+          o: await lin(`${p}.self_attn.o_proj`, false),
           qNorm: qwen3 ? await vec(`${p}.self_attn.q_norm.weight`) : null,
           kNorm: qwen3 ? await vec(`${p}.self_attn.k_norm.weight`) : null,
           gateUp: await fused([`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`], false, `${p}.mlp.gate_up_proj`),
@@ -331,7 +334,7 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
 function countUploads(cfg: ModelConfig): number {
   const v = cfg.vision;
   const vision = 1 + v.depth * (2 + 6 + 2 + 2 + 2) + 2 * v.qaBlocks.length + 5;
-  const dec = (layers: number, q3: boolean) => 2 + layers * (q3 ? 10 : 11);
+  const dec = (layers: number, q3: boolean) => 2 + layers * (q3 ? 8 : 7);
   return vision + dec(cfg.llm.layers, false) + (cfg.llm.tieEmbeddings ? 0 : 1)
     + (cfg.textEncoder ? dec(cfg.textEncoder.layers, true) : 0) + (cfg.textProj ? 2 : 0);
 }

@@ -11,9 +11,9 @@ import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
 import type { KernelDefines } from '../runtime/kernels.js';
-import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
+import { f32, foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import type { LinearOptions } from './matmul.js';
+import type { LinearOptions, NormIn } from './matmul.js';
 
 /** Group sizes the q4 kernels accept: a multiple of one code word (8 elements). */
 export const Q4_GROUP_MULTIPLE = 8;
@@ -157,14 +157,14 @@ export function q4MatmulPlan(_gpu: Gpu): Q4MatmulPlan {
 export interface Q4LinearShape { m: number; n: number; k: number; act: ActDType }
 
 /** Check the operands of `linearQ4` (ShapeError on any mismatch). */
-export function checkLinearQ4(gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor): Q4LinearShape {
+export function checkLinearQ4(gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor, yCols?: number): Q4LinearShape {
   if (x.shape.length !== 2) throw new ShapeError(`linearQ4: x must be [M, K], got [${x.shape}]`);
   if (y.shape.length !== 2) throw new ShapeError(`linearQ4: y must be [M, N], got [${y.shape}]`);
   const [m, k] = x.shape as [number, number];
   const [n, kw] = w.shape;
   if (kw !== k) throw new ShapeError(`linearQ4: x [${x.shape}] and weight [${w.shape}] disagree on K`);
   checkQ4Dims(n, k, w.group, 'linearQ4');
-  if (y.shape[0] !== m || y.shape[1] !== n) throw new ShapeError(`linearQ4: y must be [${m}, ${n}], got [${y.shape}]`);
+  if (y.shape[0] !== m || y.shape[1] !== (yCols ?? n)) throw new ShapeError(`linearQ4: y must be [${m}, ${yCols ?? n}], got [${y.shape}]`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`linearQ4: activations must be f32 or f16, got ${x.dtype}`);
   if (y.dtype !== x.dtype) throw new ShapeError(`linearQ4: y is ${y.dtype} but x is ${x.dtype}`);
   if (x.dtype === 'f16' && !gpu.features.f16) throw new ShapeError('linearQ4: f16 activations need shader-f16, which this device lacks');
@@ -195,26 +195,27 @@ export function checkLinearQ4(gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | n
 export function linearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor,
   opts: LinearOptions = {}): void {
   const shape = checkLinearQ4(gpu, x, w, bias, y);
-  recordLinearQ4(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, shape.m === 1 ? q4MatvecPlan(gpu) : q4MatmulPlan(gpu));
+  recordLinearQ4(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, shape.m === 1 ? q4MatvecPlan(gpu) : q4MatmulPlan(gpu), opts.norm ?? null);
 }
 
 /** Record a checked q4 linear with an explicit kernel layout (tests and benchmarks compare layouts through this). */
 export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor,
-  shape: Q4LinearShape, accumulate: boolean, plan: Q4Plan): void {
+  shape: Q4LinearShape, accumulate: boolean, plan: Q4Plan, norm: NormIn | null = null): void {
   const { m, n, k } = shape;
   if (m === 0 || n === 0) return;
   if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linearQ4: the matrix-vector kernel takes one row, got ${m}`);
   if (plan.kind === 'matvec' && (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256)) {
     throw new ShapeError(`linearQ4: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
   }
-  const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null };
+  if (plan.kind !== 'matvec' && norm) throw new ShapeError('linearQ4: a fused input norm needs the matrix-vector kernel');
+  const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
     const pipe = gpu.pipeline('matmul_vec_q4', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
     const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * Q4_MATVEC_ROWS;
     for (const s of w.slices) {
-      const bindings = bias ? [x, s.codes, s.groups, y, bias] : [x, s.codes, s.groups, y];
-      rec.dispatch(pipe, [u32(s.rows), u32(k), u32(s.row0), u32(acc), u32(w.group)], bindings,
+      const bindings = [x, s.codes, s.groups, y, ...(bias ? [bias] : []), ...(norm ? [norm.weight] : [])];
+      rec.dispatch(pipe, [u32(s.rows), u32(k), u32(s.row0), u32(acc), u32(w.group), u32(0), u32(0), f32(norm?.eps ?? 0)], bindings,
         foldWorkgroups(Math.ceil(s.rows / rowsPerGroup)));
     }
   } else {

@@ -5,9 +5,9 @@ import type { Gpu } from '../runtime/device.js';
 import type { ActDType, WeightDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
 import type { KernelDefines } from '../runtime/kernels.js';
-import { foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
+import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { isQ4, linearQ4, type Q4Weight } from './matmul-q4.js';
+import { checkLinearQ4, isQ4, linearQ4, q4MatvecPlan, type Q4Weight } from './matmul-q4.js';
 
 /** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/matmul-q4.ts). */
 export type LinearWeight = Tensor | Q4Weight;
@@ -15,7 +15,15 @@ export type LinearWeight = Tensor | Q4Weight;
 export interface LinearOptions {
   /** y += x·Wᵀ (+ b) instead of y = … */
   accumulate?: boolean;
+  /**
+   * Matrix-vector only (M == 1): x is normalised first, y = rmsnorm(x; weight, eps)·Wᵀ (+ b), inside the same
+   * dispatch (decode: the block's pre-norm fused into its first projection).
+   */
+  norm?: NormIn;
 }
+
+/** The RMSNorm a matrix-vector product applies to its input (weight f32 [K]). */
+export interface NormIn { weight: Tensor; eps: number }
 
 /** How the matrix-vector kernel is laid out (kernels/matmul_vec.wgsl): see `matvecPlan`. */
 export interface MatvecPlan {
@@ -57,8 +65,11 @@ export function matmulPlan(_gpu: Gpu): MatmulPlan {
 /** Validated operands of one linear call. */
 export interface LinearShape { m: number; n: number; k: number; act: ActDType; weight: WeightDType }
 
-/** Check shapes and dtypes of `linear` (ShapeError on any mismatch). */
-export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor): LinearShape {
+/**
+ * Check shapes and dtypes of `linear` (ShapeError on any mismatch). `yCols`: the width y must have when it is not
+ * N (the gated MLP writes I = N/2 columns).
+ */
+export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, yCols?: number): LinearShape {
   if (x.shape.length !== 2) throw new ShapeError(`linear: x must be [M, K], got [${x.shape}]`);
   if (w.shape.length !== 2) throw new ShapeError(`linear: weight must be [N, K], got [${w.shape}]`);
   if (y.shape.length !== 2) throw new ShapeError(`linear: y must be [M, N], got [${y.shape}]`);
@@ -66,7 +77,7 @@ export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null,
   const [n, kw] = w.shape as [number, number];
   if (kw !== k) throw new ShapeError(`linear: x [${x.shape}] and weight [${w.shape}] disagree on K`);
   if (k < 1) throw new ShapeError(`linear: K must be at least 1, got ${k}`);
-  if (y.shape[0] !== m || y.shape[1] !== n) throw new ShapeError(`linear: y must be [${m}, ${n}], got [${y.shape}]`);
+  if (y.shape[0] !== m || y.shape[1] !== (yCols ?? n)) throw new ShapeError(`linear: y must be [${m}, ${yCols ?? n}], got [${y.shape}]`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`linear: activations must be f32 or f16, got ${x.dtype}`);
   if (y.dtype !== x.dtype) throw new ShapeError(`linear: y is ${y.dtype} but x is ${x.dtype}`);
   if (x.dtype === 'f16' && !gpu.features.f16) throw new ShapeError('linear: f16 activations need shader-f16, which this device lacks');
@@ -96,39 +107,100 @@ export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null,
  */
 export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeight, bias: Tensor | null, y: Tensor,
   opts: LinearOptions = {}): void {
+  if (opts.norm) checkNormIn(opts.norm, x, y, 'linear');
   if (isQ4(w)) { linearQ4(rec, gpu, x, w, bias, y, opts); return; }
   const shape = checkLinear(gpu, x, w, bias, y);
   const plan = shape.m === 1 ? matvecPlan(gpu) : matmulPlan(gpu);
-  recordLinear(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, plan);
+  recordLinear(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, plan, opts.norm ?? null);
+}
+
+function checkNormIn(norm: NormIn, x: Tensor, y: Tensor, what: string): void {
+  if (x.shape.length !== 2 || x.shape[0] !== 1) throw new ShapeError(`${what}: a fused input norm needs one row, got x [${x.shape}] (use rmsNorm first)`);
+  const k = x.shape[1]!;
+  const g = norm.weight;
+  if (g.dtype !== 'f32' || g.numel !== k || g.isSplit) throw new ShapeError(`${what}: norm weight must be one f32 binding of ${k} values, got ${g.dtype} [${g.shape}]`);
+  if (!(norm.eps >= 0) || !Number.isFinite(norm.eps)) throw new ShapeError(`${what}: norm eps must be finite and >= 0, got ${norm.eps}`);
+  if (g.part.buffer === y.part.buffer) throw new ShapeError(`${what}: y shares a GPU buffer with the norm weight`);
+}
+
+function weightDefines(shape: LinearShape, block: number): KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> {
+  return {
+    ACT_F16: shape.act === 'f16',
+    W16: shape.weight !== 'f32',
+    W_F16: shape.weight === 'f16',
+    W_BF16: shape.weight === 'bf16',
+    UNALIGNED: shape.k % block !== 0,
+  };
+}
+
+function checkMatvecPlan(plan: MatvecPlan): void {
+  if (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256) {
+    throw new ShapeError(`linear: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
+  }
+}
+
+/**
+ * Gated MLP of one row in one dispatch per weight segment: y[j] = silu(g_j)·u_j with [g; u] = x·wᵀ, w = the fused
+ * [gate; up] weight [2I, K] (float, may be split by rows, or q4 in row slices), y [1, I]; with `norm`, x is
+ * RMS-normalised first (fused). Decode only (M == 1); prefill keeps linear + siluMul.
+ */
+export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeight, y: Tensor,
+  opts: { norm?: NormIn; plan?: MatvecPlan } = {}): void {
+  if (w.shape.length !== 2 || w.shape[0]! % 2 !== 0) throw new ShapeError(`linearSiluMul: weight must be [2I, K], got [${w.shape}]`);
+  const inter = w.shape[0]! / 2;
+  if (y.shape.length !== 2 || y.shape[0] !== 1 || y.shape[1] !== inter) throw new ShapeError(`linearSiluMul: y must be [1, ${inter}], got [${y.shape}]`);
+  if (opts.norm) checkNormIn(opts.norm, x, y, 'linearSiluMul');
+  const q4 = isQ4(w);
+  const shape = q4 ? checkLinearQ4(gpu, x, w, null, y, inter) : checkLinear(gpu, x, w, null, y, inter);
+  if (shape.m !== 1) throw new ShapeError(`linearSiluMul: x must be one row, got ${shape.m}`);
+  const plan = opts.plan ?? (q4 ? q4MatvecPlan(gpu) : matvecPlan(gpu));
+  checkMatvecPlan(plan);
+  const defines = { SILU_PAIRS: true, NORM_IN: !!opts.norm };
+  const pipe = q4
+    ? gpu.pipeline('matmul_vec_q4', { defines: { ACT_F16: shape.act === 'f16', ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } })
+    : gpu.pipeline('matmul_vec', { defines: { ...weightDefines(shape as LinearShape, 8), ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+  // Row ranges of the weight and what binds each (a float part, or a q4 slice's codes and group words).
+  const segments = q4 ? w.slices.map((s) => ({ row0: s.row0, rows: s.rows, bind: [s.codes, s.groups] as Binding[] }))
+    : (w as Tensor).parts.map((p) => ({ row0: p.row0, rows: p.rows, bind: [p] as Binding[] }));
+  const outsPerGroup = (plan.workgroup / plan.threadsPerRow) * 2;
+  const eps = opts.norm?.eps ?? 0;
+  // Output segments whose gate rows lie in one segment of the weight and whose up rows lie in one.
+  const cuts = new Set<number>([0, inter]);
+  for (const p of segments) {
+    if (p.row0 > 0 && p.row0 < inter) cuts.add(p.row0);
+    if (p.row0 > inter && p.row0 < 2 * inter) cuts.add(p.row0 - inter);
+  }
+  const bounds = [...cuts].sort((a, b) => a - b);
+  const segmentOf = (row: number) => segments.find((p) => row >= p.row0 && row < p.row0 + p.rows)!;
+  for (let s = 0; s + 1 < bounds.length; s++) {
+    const j0 = bounds[s]!, j1 = bounds[s + 1]!;
+    const pg = segmentOf(j0), pu = segmentOf(inter + j0);
+    const bindings: Binding[] = [x, ...pg.bind, y, ...pu.bind, ...(opts.norm ? [opts.norm.weight] : [])];
+    const head = [u32(j1 - j0), u32(shape.k), u32(j0), u32(0)];
+    const rowsAndEps = [u32(j0 - pg.row0), u32(inter + j0 - pu.row0), f32(eps)];
+    rec.dispatch(pipe, q4 ? [...head, u32((w as Q4Weight).group), ...rowsAndEps] : [...head, ...rowsAndEps],
+      bindings, foldWorkgroups(Math.ceil((j1 - j0) / outsPerGroup)));
+  }
 }
 
 /** Record a checked linear with an explicit kernel layout (tests and benchmarks compare layouts through this). */
 export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor,
-  shape: LinearShape, accumulate: boolean, plan: LinearPlan): void {
+  shape: LinearShape, accumulate: boolean, plan: LinearPlan, norm: NormIn | null = null): void {
   const { m, n, k } = shape;
   if (m === 0 || n === 0) return;
   if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linear: the matrix-vector kernel takes one row, got ${m}`);
-  if (plan.kind === 'matvec' && (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256)) {
-    throw new ShapeError(`linear: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
-  }
-  const w16 = shape.weight !== 'f32';
+  if (plan.kind !== 'matvec' && norm) throw new ShapeError('linear: a fused input norm needs the matrix-vector kernel');
+  if (plan.kind === 'matvec') checkMatvecPlan(plan);
   const block = plan.kind === 'matvec' ? 8 : 4;
-  const defines: KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> = {
-    ACT_F16: shape.act === 'f16',
-    W16: w16,
-    W_F16: shape.weight === 'f16',
-    W_BF16: shape.weight === 'bf16',
-    HAS_BIAS: bias !== null,
-    UNALIGNED: k % block !== 0,
-  };
+  const defines: KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> = { ...weightDefines(shape, block), HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
     const pipe = gpu.pipeline('matmul_vec', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
     const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * MATVEC_ROWS;
     for (const part of w.parts) {
       if (part.rows === 0) continue;
-      const bindings = bias ? [x, part, y, bias] : [x, part, y];
-      rec.dispatch(pipe, [u32(part.rows), u32(k), u32(part.row0), u32(acc)], bindings,
+      const bindings: Binding[] = [x, part, y, ...(bias ? [bias] : []), ...(norm ? [norm.weight] : [])];
+      rec.dispatch(pipe, [u32(part.rows), u32(k), u32(part.row0), u32(acc), u32(0), u32(0), f32(norm?.eps ?? 0)], bindings,
         foldWorkgroups(Math.ceil(part.rows / rowsPerGroup)));
     }
   } else {

@@ -1,4 +1,6 @@
 // Float64 reference of the linear op (src/ops/matmul.ts).
+import { refSiluMul } from './activation.js';
+import { refRmsNorm } from './rmsnorm.js';
 
 /**
  * y[M, N] = x[M, K]·w[N, K]ᵀ (+ bias[N]) (+ y0[M, N] when accumulating), in float64. Row-major; w in PyTorch's
@@ -32,4 +34,16 @@ export function refLinearAbs(x: ArrayLike<number>, w: ArrayLike<number>, bias: A
   const ax = Array.from(x, Math.abs);
   const aw = Array.from(w, Math.abs);
   return refLinear(ax, aw, bias ? Array.from(bias, Math.abs) : null, m, n, k, y0 ? Array.from(y0, Math.abs) : undefined);
+}
+
+/**
+ * The decode step's fused matrix-vector products in float64 (src/ops/matmul.ts `linear` with `norm`,
+ * `linearSiluMul`): h = rmsnorm(x; g, eps) when `norm` is given (else h = x), then y = h·wᵀ (+ bias) (+ y0) for w [n, k], or with
+ * `siluPairs` (w = [gate; up], [2I, K]) y[j] = silu(gate_j)·up_j. One row.
+ */
+export function refFusedMatvec(x: ArrayLike<number>, w: ArrayLike<number>, n: number, k: number,
+  o: { norm?: { g: ArrayLike<number>; eps: number }; bias?: ArrayLike<number> | null; y0?: ArrayLike<number>; siluPairs?: boolean }): Float64Array {
+  const h = o.norm ? refRmsNorm(x, o.norm.g, 1, k, o.norm.eps).y : Float64Array.from(x);
+  const y = refLinear(h, w, o.bias ?? null, 1, n, k, o.siluPairs ? undefined : o.y0);
+  return o.siluPairs ? refSiluMul(y, 1, n / 2) : y;
 }

@@ -24,3 +24,24 @@ export function refApplyRope(data: ArrayLike<number>, stride: number, offset: nu
   }
   return out;
 }
+
+/**
+ * src/ops/rope.ts `ropeWriteKv` in float64: qkv rows [rows, (heads + 2·kvHeads)·headDim]; returns qkv with its q
+ * heads rotated, and the rotated k rows and the v rows ([rows, kvHeads·headDim] each) the caches receive.
+ */
+export function refRopeWriteKv(qkv: ArrayLike<number>, rows: number, heads: number, kvHeads: number, headDim: number,
+  table: ArrayLike<number>): { qkv: Float64Array; k: Float64Array; v: Float64Array } {
+  const width = (heads + 2 * kvHeads) * headDim;
+  const kvw = kvHeads * headDim;
+  const rotated = refApplyRope(qkv, width, 0, rows, heads + kvHeads, headDim, table);
+  const out = refApplyRope(qkv, width, 0, rows, heads, headDim, table);
+  const k = new Float64Array(rows * kvw);
+  const v = new Float64Array(rows * kvw);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < kvw; c++) {
+      k[r * kvw + c] = rotated[r * width + heads * headDim + c]!;
+      v[r * kvw + c] = qkv[r * width + (heads + kvHeads) * headDim + c]!;
+    }
+  }
+  return { qkv: out, k, v };
+}

@@ -1,5 +1,6 @@
 // Typed errors of the GPU runtime. Every error carries a stable `code` so callers (CLI, session, UI) can react
 // without parsing messages.
+import { formatBytes } from '../util/format.js';
 
 export class VilavtError extends Error {
   constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
@@ -17,6 +18,13 @@ export class NoAdapterError extends VilavtError {
 export class MissingLimitError extends VilavtError {
   constructor(readonly limit: string, readonly required: number, readonly available: number) {
     super('missing-limit', `adapter limit ${limit} is ${available}, the engine needs at least ${required}`);
+  }
+}
+
+/** The adapter lacks an optional feature that a requested mode needs (e.g. timestamp-query for profiling). */
+export class MissingFeatureError extends VilavtError {
+  constructor(readonly feature: string, why: string) {
+    super('missing-feature', `this adapter does not offer '${feature}': ${why}`);
   }
 }
 
@@ -67,9 +75,3 @@ export class ShapeError extends VilavtError {
   constructor(message: string) { super('shape', message); }
 }
 
-export function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}

@@ -7,29 +7,13 @@ import type { Tensor } from '../runtime/tensor.js';
 import { causalAttention, segmentedAttention } from '../ops/attention.js';
 import { refCausalAttention, refSegmentedAttention } from '../reference/attention.js';
 import type { SelfTestCase } from './types.js';
+import { uniformArray } from '../util/random.js';
+import { maxRelErr } from '../util/rel-err.js';
 
 /** f32 math, <= 600 keys: see test/kernels/attention.test.ts for the error budget. */
 const TOLERANCE = 1e-4;
 
-function values(n: number, seed: number): Float32Array {
-  const v = new Float32Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    v[i] = Math.fround(x / 2 ** 31 - 1);
-  }
-  return v;
-}
-
-function relErr(got: Float32Array, ref: Float64Array): number {
-  let maxRef = 0, maxDiff = 0;
-  for (let i = 0; i < ref.length; i++) {
-    if (!Number.isFinite(got[i]!)) return Infinity;
-    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
-    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - ref[i]!));
-  }
-  return maxRef === 0 ? maxDiff : maxDiff / maxRef;
-}
+const values = (n: number, seed: number): Float32Array => uniformArray(n, seed);
 
 async function withTensors<T>(gpu: Gpu, body: (up: (v: ArrayLike<number>, shape: number[], dt?: 'f32' | 'u32') => Tensor) => Promise<T>): Promise<T> {
   const made: Tensor[] = [];
@@ -49,8 +33,8 @@ async function runAndCompare(gpu: Gpu, out: Tensor, record: (rec: Recorder) => v
   const got = await gpu.read(out);
   rec.destroy();
   out.release();
-  const maxRelErr = relErr(got, ref);
-  return { ok: maxRelErr < TOLERANCE, maxRelErr };
+  const err = maxRelErr(got, ref);
+  return { ok: err < TOLERANCE, maxRelErr: err };
 }
 
 export const selfTests: SelfTestCase[] = [

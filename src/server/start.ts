@@ -3,7 +3,7 @@ import type { ServeArgs } from '../cli/serve.js';
 import { loadModelDir, type LoadedModel } from '../cli/load-model.js';
 import { ChatSession } from '../chat/session.js';
 import { decodeImageBuffer, encodePng } from '../platform/node-image.js';
-import { formatBytes } from '../runtime/errors.js';
+import { formatBytes } from '../util/format.js';
 import { VilavtServer, type ServerEngine, type ServerOptions } from './server.js';
 
 /** Kept conversations at most, whatever the budget (each also keeps its images and driver state in host memory). */

@@ -43,5 +43,9 @@ describe('vilavt inspect --quant q4', () => {
     const p = await inspectJson(['--model', join(FIX, 'golden/tiny-a-awq/checkpoint')]);
     expect(p.quant).toEqual({ kind: 'q4', tensors: 2 * 7, groups: [64] });
     expect(p.host_bytes).toBe((320 * 64 + 320 * 32) * 2);
+    // Its bare config.json (planning before a download) infers the same 4-bit set from modules_to_not_convert.
+    const bare = await inspectJson(['--model', join(FIX, 'golden/tiny-a-awq/checkpoint/config.json')]);
+    expect(bare.quant).toEqual(p.quant);
+    expect(bare.total_bytes).toBe(p.total_bytes);
   });
 });

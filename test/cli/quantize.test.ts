@@ -112,7 +112,7 @@ describe('vilavt quantize', () => {
       const pos = new MropePositions({ imagePad: cfg.imageTokenId, visionStart: cfg.visionStartTokenId });
       const cache = model.llm.newCache(32);
       const logits = (await model.llm.prefill(cache, ids, pos.append(ids), null, { logits: 'all' }))!;
-      const q4 = isQ4(model.weights.llm.layers[0]!.q.w);
+      const q4 = isQ4(model.weights.llm.layers[0]!.qkv.w);
       cache.destroy();
       model.destroy();
       return { logits, q4 };

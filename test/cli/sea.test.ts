@@ -1,7 +1,7 @@
 // The single executable (`npm run build:sea`): dist/vilavt with its native packages beside it runs from a folder
 // with no node_modules anywhere above it — help, inspect, and a replayed chat on the demo checkpoint (Dawn and sharp
 // load from dist/vilavt-lib). The build is skipped when its inputs did not change.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,5 +52,29 @@ describe('single executable', () => {
     expect(events.filter((e) => e.type === 'region')).toHaveLength(2);
     expect(events.at(-1)).toMatchObject({ type: 'done', answer: 'circle', rounds: 3 });
     expect((await readdir(out)).sort()).toEqual(['call1_region0_image1.png', 'call2_region0_image2.png', 'sample_zooms.png']);
+  });
+});
+
+describe('single executable: vilavt app', () => {
+  it('serves the chat page from its own assets; without a Chromium it prints the URL; SIGTERM stops it', async () => {
+    const child = spawn(exe, ['app', '--model', join(demo, 'checkpoint')], {
+      cwd: dir, env: { ...env, PATH: '/nonexistent', VILAVT_BROWSER: '', VILAVT_DATA_DIR: join(dir, 'data') }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const t0 = Date.now();
+    while (!/no Chrome or Chromium found/.test(out)) {
+      if (Date.now() - t0 > 60_000 || child.exitCode !== null) throw new Error(`vilavt app did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const url = /app: serving (\S+)/.exec(out)![1]!;
+    expect(out).toContain(`open ${url}/?engine=remote in a browser`);
+    const page = await (await fetch(`${url}/`)).text();
+    expect(page).toMatch(/<script[^>]+app\.js/);
+    expect((await fetch(`${url}/app.js`)).status).toBe(200);
+    expect(await (await fetch(`${url}/app/v1/hello`)).json()).toMatchObject({ type: 'hello', info: { kind: 'remote', sources: ['server'] } });
+    child.kill('SIGTERM');
+    expect(await new Promise((done) => child.once('exit', (code) => done(code)))).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
-import { rng, uniform } from '../helpers/random.js';
+import { uniform } from '../helpers/random.js';
+import { randomQ4 } from '../helpers/q4.js';
 import { stored } from '../../src/selftest/elementwise-util.js';
 import type { Gpu } from '../../src/runtime/device.js';
-import { encode, numberToF16Bits, type ActDType } from '../../src/runtime/dtype.js';
+import { encode, type ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import {
   checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
@@ -12,18 +13,6 @@ import { refLinear } from '../../src/reference/matmul.js';
 import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
 
 interface Shape { m: number; n: number; k: number; group: number; bias: boolean; accumulate: boolean }
-
-/** Random codes, zero points and f16 scales (0.002..0.03, the size of a trained layer's steps). */
-function randomQ4(n: number, k: number, group: number, seed: number): Q4Parts {
-  const r = rng(seed);
-  const g = (n * k) / group;
-  return {
-    n, k, group,
-    codes: Uint8Array.from({ length: n * k }, () => Math.floor(r() * 16)),
-    zeros: Uint8Array.from({ length: g }, () => Math.floor(r() * 16)),
-    scales: Uint16Array.from({ length: g }, () => numberToF16Bits((0.002 + 0.028 * r()) * (r() < 0.1 ? -1 : 1))),
-  };
-}
 
 /**
  * Run one q4 linear and compare with the float64 reference on the exactly dequantized weights. Tolerance: per

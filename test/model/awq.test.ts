@@ -78,7 +78,8 @@ describe('AWQ checkpoints: validation and loading (no device)', () => {
     const w = await loadModelWeights(r.gpu, await variant((t) => t));
     expect(w.storage).toBe('f16');
     const l0 = w.llm.layers[0]!;
-    for (const lw of [l0.q.w, l0.k.w, l0.v.w, l0.o.w, l0.gateUp.w, l0.down.w]) expect(isQ4(lw)).toBe(true);
+    for (const lw of [l0.qkv.w, l0.o.w, l0.gateUp.w, l0.down.w]) expect(isQ4(lw)).toBe(true);
+    expect(isQ4(l0.qkv.w) && l0.qkv.w.shape).toEqual([128, 64]); // q 64 + k 32 + v 32 rows, fused
     expect(isQ4(l0.gateUp.w) && l0.gateUp.w.shape).toEqual([256, 64]);
     expect(isQ4(l0.gateUp.w) && l0.gateUp.w.group).toBe(64);
     expect(isQ4(w.llm.lmHead)).toBe(false);

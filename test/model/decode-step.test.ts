@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { openCheckpointDir } from '../../src/platform/node-file.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
+import { DECODE_DISPATCHES_PER_LAYER, LanguageModel } from '../../src/model/llm.js';
 import { MropePositions } from '../../src/model/mrope.js';
 import { CORE, getGpu } from '../helpers/gpu.js';
 
@@ -42,6 +43,44 @@ describe('decode step', () => {
       for (const r of restore) r();
       state.release();
       cache.destroy();
+      model.destroy();
+    }
+  });
+
+  it(`costs ${DECODE_DISPATCHES_PER_LAYER} dispatches per decoder layer (at most 8) plus a small constant`, async () => {
+    const gpu = await getGpu(CORE);
+    const model = await VilavtModel.load(gpu, await openCheckpointDir(join(DIR, 'checkpoint')));
+    const full = model.llm;
+    const cfg = full.cfg;
+    const weights = full.w;
+    // The same model cut to fewer layers: the difference in dispatches per step is the per-layer cost.
+    const withLayers = (n: number) => new LanguageModel(gpu, { ...cfg, layers: n }, { ...weights, layers: weights.layers.slice(0, n) }, full.act);
+    const dispatchesPerStep = async (llm: LanguageModel): Promise<number> => {
+      const cache = llm.newCache(16);
+      const state = llm.decodeState();
+      const counts: number[] = [];
+      const submit = state.rec.submit.bind(state.rec);
+      state.rec.submit = () => { counts.push(state.rec.dispatches); submit(); };
+      try {
+        state.setToken(5);
+        for (let i = 0; i < 3; i++) await llm.decodeStep(cache, state, i, { kind: 'greedy' });
+      } finally {
+        state.rec.submit = submit;
+        state.release();
+        cache.destroy();
+      }
+      expect(new Set(counts).size).toBe(1); // every step records the same sequence
+      return counts[0]!;
+    };
+    try {
+      const one = await dispatchesPerStep(withLayers(1));
+      const two = await dispatchesPerStep(withLayers(2));
+      const perLayer = two - one;
+      expect(perLayer).toBe(DECODE_DISPATCHES_PER_LAYER);
+      expect(perLayer).toBeLessThanOrEqual(8);
+      // Per token besides the layers: embed, lm_head (one part here) with the final norm inside, sampling.
+      expect(one - perLayer).toBeLessThanOrEqual(4);
+    } finally {
       model.destroy();
     }
   });

@@ -60,15 +60,21 @@ describe('loadModelWeights (no device)', () => {
     let total = -1;
     const w = await loadModelWeights(r.gpu, ck, { onProgress: (done, all) => { progress.push(done); total = all; } });
     expect(w.storage).toBe('bf16');
-    // tiny-a (README): ViT 1 + 4 blocks x 14 + 2 QA blocks x 2 + 5 merger; LLM 2 + 2 x 11 + lm_head; Qwen3 2 + 2 x 10; text_proj 2.
-    expect(r.uploads).toHaveLength(66 + 25 + 22 + 2);
+    // tiny-a (README): ViT 1 + 4 blocks x 14 + 2 QA blocks x 2 + 5 merger; LLM 2 + 2 x 7 (q/k/v fused, with their
+    // biases) + lm_head; Qwen3 2 + 2 x 8 (q/k/v fused); text_proj 2.
+    expect(r.uploads).toHaveLength(66 + 17 + 18 + 2);
     expect(progress).toEqual(Array.from({ length: r.uploads.length }, (_, i) => i + 1));
     expect(total).toBe(r.uploads.length);
 
-    for (const name of ['model.layers.1.self_attn.q_proj.weight', 'lm_head.weight', 'text_encoder.layers.0.mlp.down_proj.weight']) {
+    for (const name of ['model.layers.1.self_attn.o_proj.weight', 'lm_head.weight', 'text_encoder.layers.0.mlp.down_proj.weight']) {
       expect(r.get(name).dtype).toBe('bf16');
       expect(same(r.get(name).bytes, await ck.read(name)), name).toBe(true);
     }
+    const attn = 'model.layers.1.self_attn';
+    const qkvW = r.get(`${attn}.qkv_proj.weight`);
+    expect(qkvW.shape).toEqual([128, 64]); // q 64 + k 32 + v 32 rows
+    expect(same(qkvW.bytes, cat(await ck.read(`${attn}.q_proj.weight`), await ck.read(`${attn}.k_proj.weight`), await ck.read(`${attn}.v_proj.weight`)))).toBe(true);
+    expect(same(r.get(`${attn}.qkv_proj.bias`).bytes, cat(widenBf16(await ck.read(`${attn}.q_proj.bias`)), widenBf16(await ck.read(`${attn}.k_proj.bias`)), widenBf16(await ck.read(`${attn}.v_proj.bias`))))).toBe(true);
     const p = 'visual.blocks.3';
     const gateUp = r.get(`${p}.mlp.gate_up_proj.weight`);
     expect(gateUp.shape).toEqual([128, 32]);
