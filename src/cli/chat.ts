@@ -11,6 +11,7 @@ import { describeDone, describeReplayEnd, describeTool, describeTurn, type ChatE
 import { ChatSession, type ReplayTurn } from '../chat/session.js';
 import { createLoopDriver } from '../chat/systems.js';
 import { resolveSystem } from './system-option.js';
+import { formatKernelTimes } from '../runtime/profiler.js';
 import { CliError, UsageError } from './fail.js';
 import { loadModelDir } from './load-model.js';
 
@@ -29,7 +30,9 @@ const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [Q
   --option TEXT          a multiple-choice option (repeatable)
   --out DIR              where crops and annotated images go (default vilavt-out)
   --context N            KV cache capacity in tokens (default 32768)
-  --f16                  f16 activations (needs shader-f16)`;
+  --f16                  f16 activations (needs shader-f16)
+  --profile              GPU time per kernel after every LLM call (its vision encoding, prefill and decode steps;
+                         needs timestamp-query)`;
 
 interface ChatArgs {
   model: string;
@@ -49,6 +52,7 @@ interface ChatArgs {
   out: string;
   context: number;
   f16: boolean;
+  profile: boolean;
 }
 
 export function int(name: string, v: string | undefined, dflt: number, min: number): number {
@@ -87,7 +91,7 @@ async function parse(argv: string[]): Promise<ChatArgs> {
         system: { type: 'string' }, replay: { type: 'string' }, seed: { type: 'string' }, greedy: { type: 'boolean' }, temperature: { type: 'string' },
         'top-p': { type: 'string' }, 'max-rounds': { type: 'string' }, 'max-new-tokens': { type: 'string' },
         'problem-type': { type: 'string' }, option: { type: 'string', multiple: true }, out: { type: 'string' },
-        context: { type: 'string' }, f16: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        context: { type: 'string' }, f16: { type: 'boolean' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -115,6 +119,7 @@ async function parse(argv: string[]): Promise<ChatArgs> {
     topP, maxRounds: v['max-rounds'] === undefined ? undefined : int('max-rounds', v['max-rounds'], 10, 1),
     maxNewTokens: v['max-new-tokens'] === undefined ? undefined : int('max-new-tokens', v['max-new-tokens'], 16384, 1), problemType: v['problem-type'] ?? 'free-form',
     options: v.option ?? null, out: v.out ?? 'vilavt-out', context: int('context', v.context, 32768, 2), f16: v.f16 ?? false,
+    profile: v.profile ?? false,
   };
 }
 
@@ -153,7 +158,7 @@ export async function chatMain(argv: string[]): Promise<number> {
   const system = await resolveSystem(a.model, a.system);
   // The loop's own checks (image count, aspect ratio over 200, ...) before the weights are loaded.
   createLoopDriver(system, { images, question: a.question, options: a.options, problemType: a.problemType, maxCalls: a.maxRounds });
-  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context });
+  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context, profile: a.profile });
 
   const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context, system });
   const controller = new AbortController();
@@ -188,8 +193,11 @@ export async function chatMain(argv: string[]): Promise<number> {
           boxesByOriginal.set(e.original_index, list);
         }
       }
+      // The GPU time of the call that just ended (vision encoding of its new images, prefill, decode steps).
+      const kernels = e.type === 'turn' && gpu.profiler ? await gpu.profiler.collect() : null;
+      if (kernels) await gpu.profiler!.reset();
       if (a.json) {
-        out(JSON.stringify(jsonEvent(e, savedPath)) + '\n');
+        out(JSON.stringify(kernels ? { ...jsonEvent(e, savedPath), gpu_profile: kernels } : jsonEvent(e, savedPath)) + '\n');
         continue;
       }
       if (e.type === 'token') {
@@ -202,6 +210,7 @@ export async function chatMain(argv: string[]): Promise<number> {
       if (inText) out('\n');
       inText = false;
       out(describeEvent(e, savedPath));
+      if (kernels) out(`${formatKernelTimes(`  [profile] call ${(e as { call: number }).call + 1}`, kernels)}\n`);
     }
   } finally {
     process.off('SIGINT', onSigint);
