@@ -1,4 +1,4 @@
-// Headless benchmark runner: `npm run bench [-- --quick] [-- --json FILE] [-- --filter TEXT]`.
+// Headless benchmark runner: `npm run bench [-- --quick] [-- --profile] [-- --json FILE] [-- --filter TEXT]`.
 // Measures this adapter's ceilings first, then every kernel case from bench/cases/, and reports each kernel's
 // median time with its fraction of the measured streaming bandwidth and FMA rate.
 import { writeFileSync } from 'node:fs';
@@ -7,22 +7,24 @@ import { createNodeGpu } from '../src/platform/node.js';
 import { measureCeilings } from './ceilings.js';
 import { FAMILIES } from './cases/index.js';
 import { fractionOfRoofline } from './roofline.js';
+import { profileDecode, type ProfileResult } from './profile.js';
 import { benchDecode, type DecodeResult } from './decode.js';
 import { median, prepareSampler, type BenchCase } from './timing.js';
 
-interface Args { quick: boolean; json: string | null; filter: string | null }
+interface Args { quick: boolean; profile: boolean; json: string | null; filter: string | null }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { quick: false, json: null, filter: null };
+  const args: Args = { quick: false, profile: false, json: null, filter: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') args.quick = true;
+    else if (a === '--profile') args.profile = true;
     else if (a === '--json' || a === '--filter') {
       const v = argv[++i];
       if (!v) throw new Error(`${a} needs a value`);
       if (a === '--json') args.json = v; else args.filter = v;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json FILE] [--filter TEXT]');
+      console.log('usage: npm run bench -- [--quick] [--profile] [--json FILE] [--filter TEXT]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -120,6 +122,13 @@ async function main(): Promise<void> {
     decode = await benchDecode(gpu, c, { contexts: [1024, 4096], steps: args.quick ? 2 : 5, act: 'f32', onLine: (s) => console.log(s) });
   }
 
+  // Per-kernel GPU time of one decode step (its own profiling device; needs timestamp-query).
+  const profile: ProfileResult[] = [];
+  if (args.profile) {
+    if (!gpu.features.timestamp) console.log('\n--profile: this adapter does not offer timestamp-query; no kernel times');
+    else for (const ctx of [1024, 4096]) profile.push(await profileDecode(ctx));
+  }
+
   if (args.json) {
     const report = {
       device: {
@@ -144,6 +153,7 @@ async function main(): Promise<void> {
       },
       kernels: results,
       decode,
+      ...(args.profile ? { profile } : {}),
     };
     writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nwrote ${args.json}`);

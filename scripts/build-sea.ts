@@ -15,7 +15,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { SITE_ASSET_PREFIX, SITE_INDEX_ASSET } from '../src/cli/app-site.js';
-import { buildWebSite } from './build-web.js';
+import { buildWebSite } from '../src/cli/web-site.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');

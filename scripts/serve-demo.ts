@@ -1,5 +1,5 @@
 /**
- * Serves the chat app on 127.0.0.1: the static site of scripts/build-web.ts (built in memory) and the demo assets of
+ * Serves the chat app on 127.0.0.1: the static site of src/cli/web-site.ts (built in memory) and the demo assets of
  * scripts/make-demo.ts under /assets/ (checkpoint/, sample.png, replay.json) with HTTP Range support, so the app
  * reads the checkpoint the way it would read one from any static file host. Like the Hugging Face hub for LFS files,
  * weight files (.safetensors) carry their SHA-256 in `X-Linked-ETag`, which the app checks after downloading.
@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildWebSite } from './build-web.js';
+import { buildWebSite } from '../src/cli/web-site.js';
 import { makeDemo } from './make-demo.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

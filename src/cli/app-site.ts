@@ -1,4 +1,4 @@
-// The chat app's page for `vilavt app`: built with esbuild in a checkout (scripts/build-web.ts), or read from the
+// The chat app's page for `vilavt app`: built with esbuild in a checkout (web-site.ts), or read from the
 // single executable's assets (scripts/build-sea.ts puts it there).
 import { createRequire } from 'node:module';
 
@@ -24,6 +24,6 @@ export async function appSite(): Promise<Map<string, Uint8Array>> {
     const names = JSON.parse(new TextDecoder().decode(sea.getAsset(SITE_INDEX_ASSET))) as string[];
     return new Map(names.map((f) => [f, new Uint8Array(sea.getAsset(SITE_ASSET_PREFIX + f))]));
   }
-  const { buildWebSite } = await import('../../scripts/build-web.js');
+  const { buildWebSite } = await import('./web-site.js');
   return buildWebSite();
 }

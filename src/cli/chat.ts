@@ -10,6 +10,7 @@ import { MAX_PIXELS_TOTAL, MIN_PIXELS, smartResize } from '../preprocess/smart-r
 import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
 import { describeDone, describeReplayEnd, describeTool, describeTurn, type ChatEvent } from '../chat/events.js';
 import { ChatSession, type ReplayTurn } from '../chat/session.js';
+import { formatKernelTimes } from '../runtime/profiler.js';
 import { CliError, UsageError } from './fail.js';
 import { loadModelDir } from './load-model.js';
 
@@ -24,7 +25,9 @@ const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [Q
   --option TEXT          a multiple-choice option (repeatable)
   --out DIR              where crops and annotated images go (default vilavt-out)
   --context N            KV cache capacity in tokens (default 32768)
-  --f16                  f16 activations (needs shader-f16)`;
+  --f16                  f16 activations (needs shader-f16)
+  --profile              GPU time per kernel after every LLM call (its vision encoding, prefill and decode steps;
+                         needs timestamp-query)`;
 
 interface ChatArgs {
   model: string;
@@ -43,6 +46,7 @@ interface ChatArgs {
   out: string;
   context: number;
   f16: boolean;
+  profile: boolean;
 }
 
 export function int(name: string, v: string | undefined, dflt: number, min: number): number {
@@ -81,7 +85,7 @@ async function parse(argv: string[]): Promise<ChatArgs> {
         replay: { type: 'string' }, seed: { type: 'string' }, greedy: { type: 'boolean' }, temperature: { type: 'string' },
         'top-p': { type: 'string' }, 'max-rounds': { type: 'string' }, 'max-new-tokens': { type: 'string' },
         'problem-type': { type: 'string' }, option: { type: 'string', multiple: true }, out: { type: 'string' },
-        context: { type: 'string' }, f16: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        context: { type: 'string' }, f16: { type: 'boolean' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -108,6 +112,7 @@ async function parse(argv: string[]): Promise<ChatArgs> {
     topP, maxRounds: int('max-rounds', v['max-rounds'], 10, 1),
     maxNewTokens: int('max-new-tokens', v['max-new-tokens'], 16384, 1), problemType: v['problem-type'] ?? 'free-form',
     options: v.option ?? null, out: v.out ?? 'vilavt-out', context: int('context', v.context, 32768, 2), f16: v.f16 ?? false,
+    profile: v.profile ?? false,
   };
 }
 
@@ -145,7 +150,7 @@ export async function chatMain(argv: string[]): Promise<number> {
   for (const p of a.images) images.push({ image: await decodeImageFile(p), name: p });
   // The loop's own size check (aspect ratio over 200, ...) before the weights are loaded.
   for (const im of images) smartResize(im.image.height, im.image.width, { minPixels: MIN_PIXELS, maxPixels: MAX_PIXELS_TOTAL / images.length });
-  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context });
+  const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context, profile: a.profile });
 
   const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context });
   const controller = new AbortController();
@@ -176,8 +181,11 @@ export async function chatMain(argv: string[]): Promise<number> {
           boxesByOriginal.set(e.original_index, list);
         }
       }
+      // The GPU time of the call that just ended (vision encoding of its new images, prefill, decode steps).
+      const kernels = e.type === 'turn' && gpu.profiler ? await gpu.profiler.collect() : null;
+      if (kernels) await gpu.profiler!.reset();
       if (a.json) {
-        out(JSON.stringify(jsonEvent(e, savedPath)) + '\n');
+        out(JSON.stringify(kernels ? { ...jsonEvent(e, savedPath), gpu_profile: kernels } : jsonEvent(e, savedPath)) + '\n');
         continue;
       }
       if (e.type === 'token') {
@@ -190,6 +198,7 @@ export async function chatMain(argv: string[]): Promise<number> {
       if (inText) out('\n');
       inText = false;
       out(describeEvent(e, savedPath));
+      if (kernels) out(`${formatKernelTimes(`  [profile] call ${(e as { call: number }).call + 1}`, kernels)}\n`);
     }
   } finally {
     process.off('SIGINT', onSigint);

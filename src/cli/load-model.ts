@@ -26,7 +26,7 @@ function progressBar(done: number, total: number): string {
  * `contextTokens` (the KV cache the command will allocate) is checked against the model and the adapter before the
  * weights load, so a bad --context fails in seconds with one line.
  */
-export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens?: number }): Promise<LoadedModel> {
+export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens?: number; profile?: boolean }): Promise<LoadedModel> {
   const { loadTokenizerDir } = await import('../platform/node-tokenizer.js');
   const text = await loadTokenizerDir(dir);
   const { openCheckpointDir } = await import('../platform/node-file.js');
@@ -37,7 +37,7 @@ export async function loadModelDir(dir: string, o: { f16: boolean; contextTokens
   if (contextProblem()) throw new CliError(`--context: ${contextProblem()}`);
   const { createNodeGpu } = await import('../platform/node.js');
   const { VilavtModel } = await import('../model/vilavt-model.js');
-  const gpu = await createNodeGpu();
+  const gpu = await createNodeGpu({ profile: o.profile });
   if (contextProblem(gpu.maxBindingBytes)) throw new CliError(`--context: ${contextProblem(gpu.maxBindingBytes)}`);
 
   const log = (s: string) => process.stderr.write(s);

@@ -23,7 +23,8 @@ export async function dawnGpu(flags: string[] = []): Promise<GPU> {
     throw new NoAdapterError(`the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message}`);
   }
   Object.assign(globalThis, mod.globals); // GPUBufferUsage, GPUMapMode, ... as in browsers
-  dawn = mod.create(flags);
+  // Dawn quantizes timestamps (to 100 µs in browsers) unless told not to: profiles need them exact.
+  dawn = mod.create(['disable-dawn-features=timestamp_quantization', ...flags]);
   return dawn;
 }
 

@@ -3,8 +3,9 @@
 // caller passes the GPU object (navigator.gpu in browsers, Dawn's create() in Node: src/platform/node.ts).
 import { decode, storageBytes, type DType } from './dtype.js';
 import {
-  DeviceLostError, GpuValidationError, MissingLimitError, NoAdapterError, OutOfMemoryError, ShapeError,
+  DeviceLostError, GpuValidationError, MissingFeatureError, MissingLimitError, NoAdapterError, OutOfMemoryError, ShapeError,
 } from './errors.js';
+import { GpuProfiler } from './profiler.js';
 import { BufferPool } from './buffer-pool.js';
 import type { KernelName, KernelSpec } from './kernels.js';
 import { PipelineCache, type Pipeline, type PipelineSpec } from './pipeline-cache.js';
@@ -48,6 +49,11 @@ export interface GpuOptions {
    * turns it on with VILAVT_DEBUG_DISPATCH=1.
    */
   debugDispatch?: boolean;
+  /**
+   * Profile mode: GPU time per kernel variant from timestamp queries (`gpu.profiler`, src/runtime/profiler.ts).
+   * Needs 'timestamp-query' (ProfilingUnavailableError without it); Node turns it on with `--profile`.
+   */
+  profile?: boolean;
   label?: string;
 }
 
@@ -75,6 +81,8 @@ export class Gpu implements RecorderHost, TensorOwner {
   /** True when kernels should use their CPU-adapter layouts (see GpuOptions.kernelLayout). */
   readonly cpuLayout: boolean;
   readonly debugDispatch: boolean;
+  /** Per-kernel GPU timing (GpuOptions.profile), else null. */
+  readonly profiler: GpuProfiler | null;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
@@ -93,8 +101,10 @@ export class Gpu implements RecorderHost, TensorOwner {
     maxBindingBytes: number,
     kernelLayout?: 'cpu' | 'gpu',
     debugDispatch = false,
+    profile = false,
   ) {
     this.debugDispatch = debugDispatch;
+    this.profiler = profile ? new GpuProfiler(device) : null;
     this.cpuLayout = kernelLayout ? kernelLayout === 'cpu'
       : adapter.isFallbackAdapter || /llvmpipe|swiftshader|software/i.test(`${adapter.architecture} ${adapter.description}`);
     this.pipelines = new PipelineCache(device);
@@ -117,6 +127,9 @@ export class Gpu implements RecorderHost, TensorOwner {
     const f16 = want('shader-f16', opts.disable?.f16);
     const subgroups = want('subgroups' as GPUFeatureName, opts.disable?.subgroups);
     const timestamp = want('timestamp-query', opts.disable?.timestamp);
+    if (opts.profile && !timestamp) {
+      throw new MissingFeatureError('timestamp-query', 'profiling (--profile) times kernels with timestamp queries');
+    }
     const requiredFeatures: GPUFeatureName[] = [];
     if (f16) requiredFeatures.push('shader-f16');
     if (subgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
@@ -145,7 +158,8 @@ export class Gpu implements RecorderHost, TensorOwner {
     const deviceBinding = device.limits.maxStorageBufferBindingSize;
     const binding = Math.min(deviceBinding, device.limits.maxBufferSize, opts.maxBindingBytes ?? Infinity);
     // Keep bindings 4-byte aligned (16-bit types are packed in words).
-    return new Gpu(device, desc, { f16, subgroups, timestamp }, Math.floor(binding / 4) * 4, opts.kernelLayout, opts.debugDispatch);
+    return new Gpu(device, desc, { f16, subgroups, timestamp }, Math.floor(binding / 4) * 4, opts.kernelLayout, opts.debugDispatch,
+      opts.profile ?? false);
   }
 
   get limits(): GPUSupportedLimits { return this.device.limits; }
@@ -351,6 +365,7 @@ export class Gpu implements RecorderHost, TensorOwner {
 
   destroy(): void {
     for (const r of this.recorders) r.destroy();
+    this.profiler?.destroy();
     this.pool.trim();
     this.device.destroy();
   }

@@ -21,6 +21,13 @@ export class MissingLimitError extends VilavtError {
   }
 }
 
+/** The adapter lacks an optional feature that a requested mode needs (e.g. timestamp-query for profiling). */
+export class MissingFeatureError extends VilavtError {
+  constructor(readonly feature: string, why: string) {
+    super('missing-feature', `this adapter does not offer '${feature}': ${why}`);
+  }
+}
+
 /** A GPU allocation failed. */
 export class OutOfMemoryError extends VilavtError {
   constructor(readonly what: string, readonly bytes: number, detail?: string) {

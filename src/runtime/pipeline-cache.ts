@@ -23,6 +23,12 @@ export class Pipeline {
     readonly signature: KernelSignature | null = null) {
     this.layout = gpuPipeline.getBindGroupLayout(0);
   }
+
+  /** The kernel and the defines it was compiled with, e.g. `matmul_vec_q4[NORM_IN,SILU_PAIRS]` (profiles). */
+  get variant(): string {
+    const defines = this.key.split('|')[1];
+    return defines ? `${this.kernel}[${defines}]` : this.kernel;
+  }
 }
 
 function stableKey(kernel: string, spec: PipelineSpec): string {

@@ -5,6 +5,7 @@
 import type { Pipeline } from './pipeline-cache.js';
 import type { Tensor, TensorPart } from './tensor.js';
 import { ShapeError } from './errors.js';
+import type { GpuProfiler } from './profiler.js';
 
 export type Param = { readonly t: 'u32' | 'i32' | 'f32'; readonly v: number };
 export const u32 = (v: number): Param => {
@@ -23,6 +24,8 @@ export interface RecorderHost {
   readonly device: GPUDevice;
   /** Debug mode (GpuOptions.debugDispatch): every dispatch is submitted alone inside its own error scope. */
   readonly debugDispatch: boolean;
+  /** Profile mode (GpuOptions.profile): each dispatch in its own timed pass (src/runtime/profiler.ts). */
+  readonly profiler: GpuProfiler | null;
   bindGroup(pipeline: Pipeline, entries: readonly GPUBufferBinding[]): GPUBindGroup;
   assertUsable(): void;
   /** Debug mode: the error scope opened before a dispatch closes after its submit; errors name `kernel` and `op`. */
@@ -118,10 +121,18 @@ export class Recorder {
     for (const b of bindings) entries.push(toBufferBinding(b));
     const debug = this.host.debugDispatch;
     if (debug) this.host.device.pushErrorScope('validation');
+    const profiler = this.host.profiler;
+    if (profiler) {
+      if (profiler.full) this.submit();
+      if (this.pass) { this.pass.end(); this.pass = null; }
+      if (!this.encoder) this.encoder = this.host.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass(profiler.timedPass(pipeline.variant));
+    }
     const pass = this.ensurePass();
     pass.setPipeline(pipeline.gpuPipeline);
     pass.setBindGroup(0, this.host.bindGroup(pipeline, entries));
     pass.dispatchWorkgroups(x, y, z);
+    if (profiler) { pass.end(); this.pass = null; }
     this.dispatches++;
     if (debug) {
       this.submit();
@@ -143,7 +154,9 @@ export class Recorder {
     if (this.pass) { this.pass.end(); this.pass = null; }
     if (this.encoder) {
       this.arena.flush(this.host.device.queue);
+      const readTimes = this.host.profiler?.resolve(this.encoder);
       this.host.device.queue.submit([this.encoder.finish()]);
+      readTimes?.();
       this.encoder = null;
     }
     this.arena.reset();

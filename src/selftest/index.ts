@@ -3,6 +3,7 @@
 import type { Gpu } from '../runtime/device.js';
 import type { SelfTestCase } from './types.js';
 import { selfTests as matmul } from './matmul.js';
+import { selfTests as matmulQ4 } from './matmul-q4.js';
 import { selfTests as attention } from './attention.js';
 import { selfTests as rmsnorm } from './rmsnorm.js';
 import { selfTests as activation } from './activation.js';
@@ -12,7 +13,7 @@ import { selfTests as sample } from './sample.js';
 
 export type { SelfTestCase } from './types.js';
 
-export const ALL_SELF_TESTS: readonly SelfTestCase[] = [...matmul, ...attention, ...rmsnorm, ...activation, ...rope, ...rows, ...sample];
+export const ALL_SELF_TESTS: readonly SelfTestCase[] = [...matmul, ...matmulQ4, ...attention, ...rmsnorm, ...activation, ...rope, ...rows, ...sample];
 
 export interface SelfTestResult { name: string; ok: boolean; maxRelErr: number; detail?: string; skipped?: boolean; ms: number }
 
