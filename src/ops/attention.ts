@@ -25,6 +25,11 @@ export interface SegmentedAttentionArgs {
   scale: number;
   /** [Nq, heads*headDim]; Nq must equal cuQ[S]. */
   out: Tensor;
+  /**
+   * Only these row tiles (segmentedTileRows rows each; default all): a long call recorded in pieces, each its own
+   * submit, stays cancellable between them. The pieces together must cover every tile.
+   */
+  tiles?: { first: number; count: number };
 }
 
 export interface CausalAttentionArgs {
@@ -160,7 +165,7 @@ export function segmentedAttention(rec: Recorder, gpu: Gpu, a: SegmentedAttentio
     u32(vec4(v.stride)), u32(vec4(v.offset)), u32(kRows),
     u32(extra ? vec4(extra.k.stride) : 0), u32(extra ? vec4(extra.k.offset) : 0),
     u32(extra ? vec4(extra.v.stride) : 0), u32(extra ? vec4(extra.v.offset) : 0), u32(ekRows),
-    f32(scale * LOG2E), u32(headDim / 4),
+    f32(scale * LOG2E), u32(headDim / 4), u32(0),
   ];
   const bindings: Binding[] = [q.t, k.t, a.cuQ, a.cuKv, out];
   if (!vInK) bindings.push(v.t);
@@ -168,8 +173,21 @@ export function segmentedAttention(rec: Recorder, gpu: Gpu, a: SegmentedAttentio
     bindings.push(extra.k.t, extra.cu);
     if (!evInEk) bindings.push(extra.v.t);
   }
-  const [x, y] = foldWorkgroups(Math.ceil(nq / rows));
-  if (nq > 0) rec.dispatch(pipe, params, bindings, [x, y, kvHeads]);
+  const tiles = Math.ceil(nq / rows);
+  const first = a.tiles?.first ?? 0;
+  const count = a.tiles ? Math.min(a.tiles.count, tiles - first) : tiles;
+  if (!Number.isInteger(first) || first < 0 || (a.tiles && !(Number.isInteger(a.tiles.count) && a.tiles.count > 0))) {
+    throw new ShapeError(`${what}: tiles {first: ${first}, count: ${a.tiles?.count}} must be integers >= 0 and >= 1`);
+  }
+  params[params.length - 1] = u32(first);
+  const [x, y] = foldWorkgroups(count);
+  if (nq > 0 && count > 0) rec.dispatch(pipe, params, bindings, [x, y, kvHeads]);
+}
+
+/** Query rows per tile of segmentedAttention (the unit of `tiles`) for this device and head grouping. */
+export function segmentedTileRows(gpu: Gpu, heads: number, kvHeads: number): number {
+  const plan = segmentedPlan(gpu, heads / kvHeads);
+  return plan.rowsPerLane * plan.rowLanes;
 }
 
 export interface CausalPlan { rowsPerLane: number; headsPerLane: number; rowLanes: number }
