@@ -321,6 +321,7 @@ export class ChatSession {
       const base = {
         type: 'turn' as const, call: call.call, prompt: call.prompt, prompt_tokens: ids.length,
         prefill_tokens: ids.length - plan.keep, reused_tokens: plan.keep, vision_tokens_encoded: visionTokens, groups_encoded: groups,
+        vision_tokens_total: call.images.reduce((n, im) => n + im.padTokens, 0),
       };
       if (replay !== undefined) {
         const r = typeof replay === 'string' ? { text: replay } : replay;
