@@ -33,6 +33,7 @@ struct P {
   scale_log2: f32,  // softmax scale * log2(e)
   hd4: u32,         // = HD4 as a runtime value: loops bounded by it are not fully unrolled, which made
                     // lavapipe's LLVM compile take up to a minute for head_dim 64/128
+  tile0: u32,       // first row tile of this dispatch (a long call is split into pieces to stay cancellable)
 }
 
 override HD4: u32;    // head_dim / 4 (head_dim <= 128)
@@ -154,7 +155,7 @@ fn attend(ka: u32, kb: u32, g: u32, ext: bool) {
 @compute @workgroup_size(LR * GROUP)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let r0 = (wid.x + wid.y * nwg.x) * (LR * NR);
+  let r0 = (p.tile0 + wid.x + wid.y * nwg.x) * (LR * NR);
   if (r0 >= p.nq) { return; }
   let g = wid.z;
   let heads = nwg.z * GROUP;

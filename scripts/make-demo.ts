@@ -6,6 +6,9 @@
  *                     inquiry_tokenizer.json (Qwen3-Embedding: the Qwen3 file with its `$A <|endoftext|>` post-processor)
  *   OUT/sample.png    640x480 scene of text-free shapes with a small sign worth zooming into
  *   OUT/replay.json   {"question", "assistant_turns": [zoom on the sign, zoom into that crop (index 1), answer]}
+ *   OUT/plain-checkpoint/  the same tiny LLM and vision dimensions as a PLAIN qwen2_5_vl checkpoint (no text encoder,
+ *                     no QA blocks: what DeepEyes and Pixel-Reasoner fine-tune), with the same Qwen2.5 tokenizer files
+ *   OUT/replay-deepeyes.json, OUT/replay-pixelreasoner.json  the sign question in those systems' tool protocols
  *   OUT/stamp.json    what the files were made from; a rerun with the same inputs does nothing
  *
  *   npx tsx scripts/make-demo.ts [OUT=.demo] [--force]
@@ -129,6 +132,34 @@ export function makeReplay(): { question: string; assistant_turns: string[] } {
   };
 }
 
+/** The same question in DeepEyes' protocol (a zoom in ORIGINAL pixels, then `<answer>`) and Pixel-Reasoner's
+ * (a normalized crop of image 1, a crop of that crop, then `\boxed{}`). */
+export function makeSystemReplay(system: 'deepeyes' | 'pixelreasoner'): { question: string; assistant_turns: string[] } {
+  const b = SIGN_BOARD;
+  const pad = 12;
+  if (system === 'deepeyes') {
+    const bbox = [b.x - pad, b.y - pad, b.x + b.w + pad, b.y + b.h + pad];
+    return {
+      question: DEMO_QUESTION,
+      assistant_turns: [
+        `<think>There is a small sign on a post to the right of the tree; I will zoom in on it.</think>\n<tool_call>\n{"name": "image_zoom_in_tool", "arguments": {"bbox_2d": [${bbox.join(', ')}], "label": "the sign board"}}\n</tool_call>`,
+        `<think>The left shape on the sign is a red circle.</think>\n<answer>${DEMO_ANSWER}</answer>`,
+      ],
+    };
+  }
+  const norm = (v: number, size: number) => Math.round((v / size) * 100) / 100;
+  // crop_image_normalized pads by 0.1 on every side itself: ask for the sign board only.
+  const box1 = [norm(b.x, SAMPLE_WIDTH), norm(b.y, SAMPLE_HEIGHT), norm(b.x + b.w, SAMPLE_WIDTH), norm(b.y + b.h, SAMPLE_HEIGHT)];
+  return {
+    question: DEMO_QUESTION,
+    assistant_turns: [
+      `The shapes on the sign next to the tree are too small to see. Let me zoom in.\n\n<tool_call>\n{"name": "crop_image_normalized", "arguments": {"bbox_2d": [${box1.join(', ')}], "target_image": 1}}\n</tool_call>`,
+      `The sign shows three shapes; the left one is red. Let me look closer at it.\n\n<tool_call>\n{"name": "crop_image_normalized", "arguments": {"bbox_2d": [0.1, 0.3, 0.45, 0.7], "target_image": 2}}\n</tool_call>`,
+      `The left shape is a red circle.\n\n\\boxed{${DEMO_ANSWER}}`,
+    ],
+  };
+}
+
 const json = (v: unknown, indent = 2) => JSON.stringify(v, null, indent) + '\n';
 
 /** Hash of everything the demo files are made from (same key = same bytes). */
@@ -167,7 +198,9 @@ export async function makeDemo(out: string, opts: { force?: boolean } = {}): Pro
     if (files) return { dir: out, skipped: true, files };
   }
   await rm(join(out, 'checkpoint'), { recursive: true, force: true });
+  await rm(join(out, 'plain-checkpoint'), { recursive: true, force: true });
   await mkdir(join(out, 'checkpoint'), { recursive: true });
+  await mkdir(join(out, 'plain-checkpoint'), { recursive: true });
   const written: string[] = [];
   const put = async (name: string, bytes: Uint8Array | string) => {
     await writeFile(join(out, name), bytes);
@@ -194,6 +227,14 @@ export async function makeDemo(out: string, opts: { force?: boolean } = {}): Pro
     seed: SEED,
   });
   for (const f of files) await put(join('checkpoint', f.name), f.bytes);
+  const { textEncoder: _te, ...plainDims } = dims;
+  void _te;
+  const plain = makeTinyCheckpoint({
+    ...plainDims, vision: { ...dims.vision, integrationPoint: 'none' }, vocab: DEMO_VOCAB, specialTokens: special, dtype: 'bf16', seed: SEED,
+  });
+  for (const f of plain.files) await put(join('plain-checkpoint', f.name), f.bytes);
+  await put('plain-checkpoint/tokenizer.json', JSON.stringify(qwen25));
+  await put('plain-checkpoint/tokenizer_config.json', json(qwen25TokenizerConfig(qwen3Config)));
   await put('checkpoint/tokenizer.json', JSON.stringify(qwen25));
   await put('checkpoint/tokenizer_config.json', json(qwen25TokenizerConfig(qwen3Config)));
   await put(`checkpoint/${INQUIRY_TOKENIZER_FILE}`, JSON.stringify({ ...qwen3, post_processor: qwen3EmbeddingPostProcessor(special['<|endoftext|>']!) }));
@@ -202,6 +243,8 @@ export async function makeDemo(out: string, opts: { force?: boolean } = {}): Pro
   const png = await sharp(Buffer.from(sampleSvg())).removeAlpha().png({ compressionLevel: 9 }).toBuffer();
   await put('sample.png', png);
   await put('replay.json', json(makeReplay()));
+  await put('replay-deepeyes.json', json(makeSystemReplay('deepeyes')));
+  await put('replay-pixelreasoner.json', json(makeSystemReplay('pixelreasoner')));
   await writeFile(stampPath, json({ key, files: written }));
   return { dir: out, skipped: false, files: written };
 }

@@ -314,7 +314,7 @@ export class DeepEyesDriver implements LoopDriver {
     const bbox = c.bbox.map(asNumber) as [number, number, number, number];
     const { width: W, height: H } = this.original;
     return [
-      { type: 'tool_call', call: o.call, parsed: pyToJson(c.parsed), query: null, regions: [{ index: 0, bbox: pyToJson(c.bbox) }] },
+      { type: 'tool_call', call: o.call, parsed: pyToJson(c.parsed), query: null, rejected: false, regions: [{ index: 0, bbox: pyToJson(c.bbox) }] },
       {
         type: 'region', call: o.call, region_in_call: 0, source_index: 0, image_index: c.newIndex, original_index: 0, original: this.originalName,
         source_box: bbox, crop_box: c.cropBox, region: [c.cropBox[0] / W, c.cropBox[1] / H, c.cropBox[2] / W, c.cropBox[3] / H],

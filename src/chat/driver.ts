@@ -524,7 +524,7 @@ function* toolEvents(o: TurnOutcome): Generator<ToolEvent> {
       const d = r !== null && typeof r === 'object' && !Array.isArray(r) ? r : {};
       return { index: d.index ?? null, bbox: d.bbox_2d ?? null };
     });
-    yield { type: 'tool_call', call: o.call, parsed, query: tool.query, regions };
+    yield { type: 'tool_call', call: o.call, parsed, query: tool.query, rejected: !tool.ok && tool.query === null, regions };
   }
   if (!tool.ok) {
     yield { type: 'tool_error', call: o.call, error: tool.error!, feedback: tool.feedback };

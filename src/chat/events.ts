@@ -34,6 +34,8 @@ export interface TurnEvent {
   replayed: boolean;
   /** Merged vision tokens encoded this call (only for groups not in the cache). */
   vision_tokens_encoded: number;
+  /** `<|image_pad|>` tokens of the whole call (encoded now or served from the cache). */
+  vision_tokens_total: number;
   groups_encoded: number[];
   finish_reason: 'stop' | 'length';
   stop_reason: number | null;
@@ -74,8 +76,9 @@ export function describeTool(e: ToolEvent): string {
   switch (e.type) {
     case 'tool_call': {
       const regions = e.regions.map((r) => `image ${JSON.stringify(r.index)} ${JSON.stringify(r.bbox)}`).join(', ') || 'no regions';
-      // query is null when the call failed validation (a tool_error follows).
-      return e.query === null ? `rejected call: ${regions}` : `query ${JSON.stringify(e.query)}: ${regions}`;
+      // A rejected call (ViLaVT validation failed) is followed by its tool_error; DeepEyes / Pixel-Reasoner have no query.
+      if (e.rejected) return `rejected call: ${regions}`;
+      return e.query === null ? regions : `query ${JSON.stringify(e.query)}: ${regions}`;
     }
     case 'tool_error':
       return e.feedback ?? e.error;

@@ -46,7 +46,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: s
 
 /** What a response did, for display: one tool call, its failure, the crops it made. */
 export type ToolEvent =
-  | { type: 'tool_call'; call: number; parsed: JsonValue; query: string | null; regions: { index: JsonValue; bbox: JsonValue }[] }
+  /** `query`: ViLaVT's inquiry (null when the call was rejected, or for systems without one); `rejected`: validation failed. */
+  | { type: 'tool_call'; call: number; parsed: JsonValue; query: string | null; rejected: boolean; regions: { index: JsonValue; bbox: JsonValue }[] }
   /** A failed tool call; `feedback` is the text fed back to the model (null: nothing is shown to the model). */
   | { type: 'tool_error'; call: number; error: string; feedback: string | null }
   | {
@@ -64,7 +65,7 @@ export type ToolEvent =
     source_box: Box;
     /** The cut, in pixels of the image it was cut from (left, top, right, bottom; Pillow's rounding). */
     crop_box: [number, number, number, number];
-    /** Normalized region of the image it was cut from (ViLaVT: of the original file). */
+    /** Normalized region of the ORIGINAL file the new image shows (for drawing the box on it). */
     region: Box;
     zoom_size: [number, number];
     processed_size: [number, number];

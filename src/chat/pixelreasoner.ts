@@ -123,6 +123,10 @@ export interface PixelReasonerImage extends LoopImage {
   /** The driver's image (crop source; its size is the one stated to the model). */
   driverImage: RgbImage;
   originalName: string;
+  /** Which input image the pixels come from. */
+  originalIndex: number;
+  /** Normalized region of the original file this image shows (crops of crops compose). */
+  originalRegion: Box;
 }
 
 export interface PixelReasonerCall extends LoopCall {
@@ -231,10 +235,10 @@ export class PixelReasonerDriver implements LoopDriver {
     if (!(this.maxCalls >= 1)) throw new ChatError(`maxCalls must be a positive integer, got ${q.maxCalls}`);
     if (q.images.length === 0) throw new ChatError('the loop needs at least one image');
     const s = this.settings;
-    for (const input of q.images) {
+    q.images.forEach((input, i) => {
       const driverImage = fetchImage(input.image, { minPixels: s.initialMinPixels, maxPixels: s.initialMaxPixels });
-      this.addImage(driverImage, input.name);
-    }
+      this.addImage(driverImage, i, input.name, [0, 0, 1, 1]);
+    });
     this.initialCount = q.images.length;
     const options = q.options?.length ? '\n' + q.options.map((o, i) => `${String.fromCharCode(65 + i)}. ${o}`).join('\n') : '';
     this.questionText = q.question + options + '\n\n' + PIXELREASONER_VCOT;
@@ -250,10 +254,10 @@ export class PixelReasonerDriver implements LoopDriver {
     return fetchImage(driverImage, { minPixels: s.vllmMinPixels, maxPixels: s.vllmMaxPixels });
   }
 
-  private addImage(driverImage: RgbImage, originalName: string, image = this.modelView(driverImage)): PixelReasonerImage {
+  private addImage(driverImage: RgbImage, originalIndex: number, originalName: string, originalRegion: Box, image = this.modelView(driverImage)): PixelReasonerImage {
     const im: PixelReasonerImage = {
       index: this.images.length, group: this.images.length, image, width: image.width, height: image.height,
-      padTokens: (image.width / 28) * (image.height / 28), driverImage, originalName,
+      padTokens: (image.width / 28) * (image.height / 28), driverImage, originalIndex, originalName, originalRegion,
     };
     this.images.push(im);
     return im;
@@ -318,7 +322,8 @@ export class PixelReasonerDriver implements LoopDriver {
     let content: ContentItem[];
     if (tool.crop) {
       const c = tool.crop;
-      const im = this.addImage(c.processed, this.images[c.sourceIndex]!.originalName, c.model);
+      const src = this.images[c.sourceIndex]!;
+      const im = this.addImage(c.processed, src.originalIndex, src.originalName, this.regionInOriginal(c), c.model);
       c.newIndex = im.index;
       content = [{ type: 'text', text: `\nHere is the cropped image (Image Size: ${c.processed.width}x${c.processed.height}):` }, { type: 'image', index: im.index }];
     } else {
@@ -397,6 +402,13 @@ export class PixelReasonerDriver implements LoopDriver {
     };
   }
 
+  /** The crop's region of the original file: its box in the source's driver pixels, composed with the source's region. */
+  private regionInOriginal(c: PixelReasonerCrop): Box {
+    const [p0, q0, p1, q1] = this.images[c.sourceIndex]!.originalRegion;
+    const [x0, y0, x1, y1] = c.cropBox;
+    return [p0 + (x0 / c.sourceWidth) * (p1 - p0), q0 + (y0 / c.sourceHeight) * (q1 - q0), p0 + (x1 / c.sourceWidth) * (p1 - p0), q0 + (y1 / c.sourceHeight) * (q1 - q0)];
+  }
+
   respond(resp: LoopResponse): ToolEvent[] {
     const o = this.acceptResponse(resp);
     if (o.outcome !== 'tool' && o.outcome !== 'dropped') return [];
@@ -406,7 +418,7 @@ export class PixelReasonerDriver implements LoopDriver {
       const args = t.parsed instanceof PyDict ? t.parsed.get('arguments') : undefined;
       const argsJson = args === undefined ? null : pyToJson(args);
       const a = argsJson !== null && typeof argsJson === 'object' && !Array.isArray(argsJson) ? argsJson : {};
-      events.push({ type: 'tool_call', call: o.call, parsed: pyToJson(t.parsed), query: null, regions: [{ index: a.target_image ?? null, bbox: a.bbox_2d ?? null }] });
+      events.push({ type: 'tool_call', call: o.call, parsed: pyToJson(t.parsed), query: null, rejected: false, regions: [{ index: a.target_image ?? null, bbox: a.bbox_2d ?? null }] });
     }
     if (!t.ok) {
       events.push({ type: 'tool_error', call: o.call, error: t.error!, feedback: o.outcome === 'tool' ? `\nExecution error:\n${t.error}\n` : null });
@@ -415,10 +427,10 @@ export class PixelReasonerDriver implements LoopDriver {
     const c = t.crop!;
     events.push({
       type: 'region', call: o.call, region_in_call: 0, source_index: c.sourceIndex, image_index: c.newIndex,
-      original_index: null,
+      original_index: this.images[c.sourceIndex]!.originalIndex,
       original: this.images[c.sourceIndex]!.originalName,
       source_box: c.bbox,
-      crop_box: c.cropBox, region: c.region.map(Number) as [number, number, number, number],
+      crop_box: c.cropBox, region: this.regionInOriginal(c),
       zoom_size: [c.processed.width, c.processed.height], processed_size: [c.model.width, c.model.height], pad_tokens: c.padTokens, image: c.model,
     });
     return events;

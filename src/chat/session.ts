@@ -7,6 +7,7 @@ import type { Gpu } from '../runtime/device.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { VilavtModel } from '../model/vilavt-model.js';
 import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
+import { abortReason, throwIfAborted } from '../runtime/cancel.js';
 import { ContextOverflowError } from '../runtime/errors.js';
 import type { DecodedImage, ImageDecoder, RgbImage } from '../preprocess/image.js';
 export type { ImageDecoder } from '../preprocess/image.js';
@@ -118,9 +119,6 @@ function sameKey(a: BlockKey, b: BlockKey): boolean {
     a.group.every((im, i) => sameImage(im, b.group[i]!));
 }
 
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted.', 'AbortError');
-}
 
 const now = (): number => performance.now();
 
@@ -311,7 +309,7 @@ export class ChatSession {
     try {
       for (const g of groups) {
         if (signal?.aborted) throw abortReason(signal);
-        const f = await this.encodeGroup(call, g, t);
+        const f = await this.encodeGroup(call, g, t, signal);
         feats.set(g, f);
         visionTokens += f.rows;
       }
@@ -323,12 +321,13 @@ export class ChatSession {
       const base = {
         type: 'turn' as const, call: call.call, prompt: call.prompt, prompt_tokens: ids.length,
         prefill_tokens: ids.length - plan.keep, reused_tokens: plan.keep, vision_tokens_encoded: visionTokens, groups_encoded: groups,
+        vision_tokens_total: call.images.reduce((n, im) => n + im.padTokens, 0),
       };
       if (replay !== undefined) {
         const r = typeof replay === 'string' ? { text: replay } : replay;
         const forced = this.tok.encode(r.text);
         const t1 = now();
-        await this.ctx.prefill([...ids, ...forced], blocks, plan, rows, { kind: 'none' });
+        await this.ctx.prefill([...ids, ...forced], blocks, plan, rows, { kind: 'none' }, signal);
         t.prefill += now() - t1;
         if (r.text) yield { type: 'token', call: call.call, text: r.text };
         const finishReason = r.finishReason ?? 'stop';
@@ -340,7 +339,7 @@ export class ChatSession {
 
       const state = (this.state ??= this.model.llm.decodeState());
       const t1 = now();
-      let token = (await this.ctx.prefill(ids, blocks, plan, rows, { kind: 'sample', state, sampling })).token!;
+      let token = (await this.ctx.prefill(ids, blocks, plan, rows, { kind: 'sample', state, sampling }, signal)).token!;
       t.prefill += now() - t1;
       releaseAll(feats, ownRows);
       feats.clear();
@@ -400,7 +399,7 @@ export class ChatSession {
   }
 
   /** Inquiry text encoder + ViT for every image of query group `g`: [merged rows of the group, hidden]. */
-  private async encodeGroup(call: LoopCall, g: number, t: TurnTimings): Promise<Tensor> {
+  private async encodeGroup(call: LoopCall, g: number, t: TurnTimings, signal: AbortSignal | undefined): Promise<Tensor> {
     const vis = this.model.config.vision;
     const members = call.images.filter((im) => im.group === g);
     const t0 = now();
@@ -411,11 +410,12 @@ export class ChatSession {
     const t1 = now();
     t.text += t1 - t0;
     try {
+      throwIfAborted(signal);
       const images = members.map((im) => {
         const p = patchify(im.image, { patchSize: vis.patchSize, mergeSize: vis.mergeSize, temporalPatchSize: vis.temporalPatchSize });
         return { pixelValues: p.pixelValues, grid: p.gridThw };
       });
-      const f = await this.model.vision.encode({ images, imageGroup: members.map(() => 0), inquiries: [inquiry] });
+      const f = await this.model.vision.encode({ images, imageGroup: members.map(() => 0), inquiries: [inquiry], signal });
       await this.gpu.sync();
       t.vision += now() - t1;
       const want = members.reduce((n, im) => n + im.padTokens, 0);

@@ -6,21 +6,26 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { toRgb } from '../preprocess/image.js';
-import { MAX_PIXELS_TOTAL, MIN_PIXELS, smartResize } from '../preprocess/smart-resize.js';
 import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
 import { describeDone, describeReplayEnd, describeTool, describeTurn, type ChatEvent } from '../chat/events.js';
 import { ChatSession, type ReplayTurn } from '../chat/session.js';
+import { createLoopDriver } from '../chat/systems.js';
+import { resolveSystem } from './system-option.js';
 import { formatKernelTimes } from '../runtime/profiler.js';
 import { CliError, UsageError } from './fail.js';
 import { loadModelDir } from './load-model.js';
 
 const USAGE = `usage: vilavt chat --model DIR --image PATH [--image PATH ...] [QUESTION]
+  --system NAME          vilavt | deepeyes | pixelreasoner: the tool protocol (default: what the checkpoint is;
+                         a plain qwen2_5_vl checkpoint needs it unless its name says DeepEyes or Pixel-Reasoner)
   --json                 one JSON event per line (token, tool_call, tool_error, region, turn, answer, done)
   --replay FILE          teacher-force the assistant turns in FILE (JSON: a list of strings, {"assistant_turns": [...]}
                          or {"responses": [{"text", "finish_reason", "stop_reason"}]}; its "question" is the default)
   --seed N               top-p sampling seed (default 1234)     --greedy        argmax decoding
-  --temperature T        default 0.75                           --top-p P       default 0.9
-  --max-rounds N         LLM calls (default 10)                 --max-new-tokens N  per call (default 16384)
+  --temperature T        top-p sampling (vilavt default 0.75)  --top-p P       (vilavt default 0.9)
+  --max-rounds N         LLM calls                              --max-new-tokens N  per call
+                         (defaults per system: vilavt top-p, 10 calls, 16384 tokens; deepeyes greedy, 11 calls,
+                         10240 tokens; pixelreasoner greedy, its own limits, 2048 tokens)
   --problem-type TYPE    multiple choice | free-form | regression | numerical (default free-form)
   --option TEXT          a multiple-choice option (repeatable)
   --out DIR              where crops and annotated images go (default vilavt-out)
@@ -36,11 +41,12 @@ interface ChatArgs {
   json: boolean;
   replay: ReplayTurn[] | undefined;
   seed: number;
-  greedy: boolean;
-  temperature: number;
-  topP: number;
-  maxRounds: number;
-  maxNewTokens: number;
+  system: string | undefined;
+  greedy: boolean | undefined;
+  temperature: number | undefined;
+  topP: number | undefined;
+  maxRounds: number | undefined;
+  maxNewTokens: number | undefined;
   problemType: string;
   options: string[] | null;
   out: string;
@@ -56,8 +62,8 @@ export function int(name: string, v: string | undefined, dflt: number, min: numb
   return n;
 }
 
-function num(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
+function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
   return n;
@@ -82,7 +88,7 @@ async function parse(argv: string[]): Promise<ChatArgs> {
       args: argv, allowPositionals: true,
       options: {
         model: { type: 'string' }, image: { type: 'string', multiple: true }, json: { type: 'boolean' },
-        replay: { type: 'string' }, seed: { type: 'string' }, greedy: { type: 'boolean' }, temperature: { type: 'string' },
+        system: { type: 'string' }, replay: { type: 'string' }, seed: { type: 'string' }, greedy: { type: 'boolean' }, temperature: { type: 'string' },
         'top-p': { type: 'string' }, 'max-rounds': { type: 'string' }, 'max-new-tokens': { type: 'string' },
         'problem-type': { type: 'string' }, option: { type: 'string', multiple: true }, out: { type: 'string' },
         context: { type: 'string' }, f16: { type: 'boolean' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -102,15 +108,16 @@ async function parse(argv: string[]): Promise<ChatArgs> {
   const replay = v.replay === undefined ? undefined : await readReplay(v.replay);
   const question = parsed.positionals[0] ?? replay?.question;
   if (question === undefined) throw new UsageError(`a QUESTION is required\n${USAGE}`);
-  const temperature = num('temperature', v.temperature, 0.75);
-  const topP = num('top-p', v['top-p'], 0.9);
-  if (!v.greedy && !(temperature > 0)) throw new UsageError(`--temperature must be > 0, got ${temperature} (use --greedy for argmax decoding)`);
-  if (!v.greedy && !(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP} (use --greedy for argmax decoding)`);
+  // Unset: the system's own decoding (ViLaVT top-p 0.75/0.9, the others greedy).
+  const temperature = num('temperature', v.temperature);
+  const topP = num('top-p', v['top-p']);
+  if (!v.greedy && temperature !== undefined && !(temperature > 0)) throw new UsageError(`--temperature must be > 0, got ${temperature} (use --greedy for argmax decoding)`);
+  if (!v.greedy && topP !== undefined && !(topP > 0 && topP <= 1)) throw new UsageError(`--top-p must be in (0, 1], got ${topP} (use --greedy for argmax decoding)`);
   return {
     model: v.model, images: v.image, question, json: v.json ?? false, replay: replay?.turns,
-    seed: int('seed', v.seed, 1234, 0), greedy: v.greedy ?? false, temperature,
-    topP, maxRounds: int('max-rounds', v['max-rounds'], 10, 1),
-    maxNewTokens: int('max-new-tokens', v['max-new-tokens'], 16384, 1), problemType: v['problem-type'] ?? 'free-form',
+    system: v.system, seed: int('seed', v.seed, 1234, 0), greedy: v.greedy, temperature,
+    topP, maxRounds: v['max-rounds'] === undefined ? undefined : int('max-rounds', v['max-rounds'], 10, 1),
+    maxNewTokens: v['max-new-tokens'] === undefined ? undefined : int('max-new-tokens', v['max-new-tokens'], 16384, 1), problemType: v['problem-type'] ?? 'free-form',
     options: v.option ?? null, out: v.out ?? 'vilavt-out', context: int('context', v.context, 32768, 2), f16: v.f16 ?? false,
     profile: v.profile ?? false,
   };
@@ -148,11 +155,12 @@ export async function chatMain(argv: string[]): Promise<number> {
   const images: { image: DecodedImage; name: string }[] = [];
   // Named by the path as given: two files may share a base name (a/x.png, b/x.png).
   for (const p of a.images) images.push({ image: await decodeImageFile(p), name: p });
-  // The loop's own size check (aspect ratio over 200, ...) before the weights are loaded.
-  for (const im of images) smartResize(im.image.height, im.image.width, { minPixels: MIN_PIXELS, maxPixels: MAX_PIXELS_TOTAL / images.length });
+  const system = await resolveSystem(a.model, a.system);
+  // The loop's own checks (image count, aspect ratio over 200, ...) before the weights are loaded.
+  createLoopDriver(system, { images, question: a.question, options: a.options, problemType: a.problemType, maxCalls: a.maxRounds });
   const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context, profile: a.profile });
 
-  const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context });
+  const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context, system });
   const controller = new AbortController();
   const onSigint = () => controller.abort(new CliError('interrupted'));
   process.once('SIGINT', onSigint);
@@ -176,8 +184,12 @@ export async function chatMain(argv: string[]): Promise<number> {
         await writeFile(savedPath, await encodePng(e.image));
         saved.push(savedPath);
         if (e.original_index !== null) {
+          // The box on the original file: the region the new image shows (for every system, in original pixels).
+          const orig = images[e.original_index]!.image;
+          const [x1, y1, x2, y2] = e.region;
+          const box = [Math.floor(x1 * orig.width), Math.floor(y1 * orig.height), Math.ceil(x2 * orig.width), Math.ceil(y2 * orig.height)];
           const list = boxesByOriginal.get(e.original_index) ?? [];
-          list.push({ box: e.crop_box, color: COLORS[list.length % COLORS.length]! });
+          list.push({ box, color: COLORS[list.length % COLORS.length]! });
           boxesByOriginal.set(e.original_index, list);
         }
       }

@@ -4,6 +4,7 @@ import { reportError, UsageError } from './fail.js';
 
 const USAGE = `usage: vilavt <command> [options]
   chat --model DIR --image PATH [--image PATH ...] "question"   answer a question about images (--help for options)
+  compare --model [SYSTEM=]DIR ... --image PATH "question"       one question through ViLaVT / DeepEyes / Pixel-Reasoner, side by side
   serve --model DIR [--port 8080] [--api-key KEY]                 the OpenAI chat API on 127.0.0.1 (--help for options)
   app --model DIR                                                 the chat app in its own window, engine in this process
   inspect --model DIR|config.json                                 describe a checkpoint and its memory plan
@@ -31,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'chat':
       return (await import('./chat.js')).chatMain(rest);
+    case 'compare':
+      return (await import('./compare.js')).compareMain(rest);
     case 'serve':
       return (await import('./serve.js')).serveMain(rest);
     case 'app':

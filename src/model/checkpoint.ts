@@ -14,6 +14,7 @@ import {
 } from './config.js';
 import { CheckpointError, ConfigError, type CheckpointProblem } from './errors.js';
 import { SafetensorsFile, type TensorInfo } from './safetensors.js';
+import { canonicalTensorName, detectTensorLayout, type TensorLayout } from './tensor-layout.js';
 
 export interface CheckpointFile {
   name: string;
@@ -26,14 +27,18 @@ export type FileResolver = (name: string) => Promise<ByteSource | null>;
 export interface TensorLocation {
   file: string;
   info: TensorInfo;
+  /** The name in the file, when the checkpoint uses the newer Hugging Face layout (the map key is the original name). */
+  stored?: string;
 }
 
 export interface Checkpoint {
   config: ModelConfig;
   generation: GenerationConfig;
   preprocessor: PreprocessorConfig;
-  /** Tensor name -> shard file and header entry (for sharded checkpoints: as listed by the index). */
+  /** Tensor name (original layout) -> shard file and header entry (for sharded checkpoints: as listed by the index). */
   tensors: Map<string, TensorLocation>;
+  /** How the files name the tensors (src/model/tensor-layout.ts); `tensors` always uses the original names. */
+  layout: TensorLayout;
   /** Opened safetensors files by name. */
   files: Map<string, SafetensorsFile>;
   /** Non-fatal findings (defaults used, tensors in shards but not in the index). */
@@ -165,19 +170,39 @@ export async function openCheckpoint(files: CheckpointFile[] | FileResolver): Pr
   }
   if (problems.length) throw new CheckpointError(problems, problems.length > 1 ? 'cannot open checkpoint weights' : undefined);
 
-  const locate = (name: string): SafetensorsFile => {
+  const layout = detectTensorLayout(tensors.keys(), indexSrc ? INDEX_FILE : SINGLE_FILE);
+  if (layout !== 'original') {
+    const stored = [...tensors];
+    tensors.clear();
+    for (const [name, loc] of stored) {
+      const canonical = canonicalTensorName(name, layout);
+      const clash = tensors.get(canonical);
+      if (clash) problems.push({ file: loc.file, tensor: name, message: `maps to ${canonical}, which ${clash.stored} already names` });
+      tensors.set(canonical, { ...loc, stored: name });
+    }
+    if (problems.length) throw new CheckpointError(problems, 'cannot open checkpoint weights');
+  }
+
+  const locate = (name: string): [SafetensorsFile, string] => {
     const loc = tensors.get(name);
     if (!loc) throw new CheckpointError({ file: indexSrc ? INDEX_FILE : SINGLE_FILE, tensor: name, message: 'no such tensor in the checkpoint' });
-    return opened.get(loc.file)!;
+    return [opened.get(loc.file)!, loc.stored ?? name];
   };
   return {
     config,
     generation,
     preprocessor,
     tensors,
+    layout,
     files: opened,
     warnings,
-    read: (name) => locate(name).readRaw(name),
-    readF32: (name) => locate(name).readF32(name),
+    read: (name) => {
+      const [f, stored] = locate(name);
+      return f.readRaw(stored);
+    },
+    readF32: (name) => {
+      const [f, stored] = locate(name);
+      return f.readF32(stored);
+    },
   };
 }

@@ -87,7 +87,7 @@ export class ContextCache<K> {
    * cache is rolled back to the kept prefix, so the next call starts from a consistent state.
    */
   async prefill(ids: readonly number[], blocks: readonly ImageBlock<K>[], plan: PrefixPlan, images: ImageRows | null,
-    mode: PrefillMode): Promise<{ token?: number; logits?: Float32Array }> {
+    mode: PrefillMode, signal?: AbortSignal): Promise<{ token?: number; logits?: Float32Array }> {
     const { keep } = plan;
     if (keep < 0 || keep >= ids.length || keep > this.ids.length) throw new ShapeError(`prefill: keep ${keep} outside 0..${Math.min(ids.length - 1, this.ids.length)}`);
     const mrope = new MropePositions({ imagePad: this.o.imagePad, visionStart: this.o.visionStart });
@@ -99,9 +99,9 @@ export class ContextCache<K> {
     try {
       let out: { token?: number; logits?: Float32Array };
       if (mode.kind === 'sample') {
-        out = { token: await this.llm.prefillAndSample(this.cache, fresh, positions, images, mode.state, mode.sampling) };
+        out = { token: await this.llm.prefillAndSample(this.cache, fresh, positions, images, mode.state, mode.sampling, signal) };
       } else {
-        const logits = await this.llm.prefill(this.cache, fresh, positions, images, { logits: mode.kind === 'logits' ? mode.rows : 'none' });
+        const logits = await this.llm.prefill(this.cache, fresh, positions, images, { logits: mode.kind === 'logits' ? mode.rows : 'none', signal });
         out = logits ? { logits } : {};
       }
       if (this.cache.length !== ids.length) throw new ShapeError(`prefill: the KV cache holds ${this.cache.length} rows, expected ${ids.length}`);

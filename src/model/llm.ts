@@ -3,6 +3,7 @@
 // huge image cannot exhaust memory) and a decode step that is one submit whose only readback is the sampled token.
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
+import { checkpointAbort } from '../runtime/cancel.js';
 import { NonFiniteError, ShapeError } from '../runtime/errors.js';
 import type { Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -37,6 +38,8 @@ export interface PrefillOptions {
   captureLayers?: Float32Array[][];
   /** Sample the next token from the last row on the GPU into `state.token` (generation). */
   sample?: { state: DecodeState; sampling: Sampling };
+  /** Checked between layers (each layer is then its own submit): an abort takes effect within one layer. */
+  signal?: AbortSignal;
 }
 
 export type Sampling =
@@ -115,6 +118,7 @@ export class LanguageModel {
             rec.submit();
             (opts.captureLayers[l] ??= []).push(await gpu.read(x));
           }
+          await checkpointAbort(gpu, rec, opts.signal);
         }
         cache.commit(n);
         if (opts.sample && c0 + n === L) {
@@ -239,8 +243,9 @@ export class LanguageModel {
   }
 
   /** Prefill `ids` and sample the next token on the GPU; returns it (the only readback). */
-  async prefillAndSample(cache: KvCache, ids: readonly number[], positions: Int32Array, images: ImageRows | null, state: DecodeState, sampling: Sampling): Promise<number> {
-    await this.prefill(cache, ids, positions, images, { logits: 'none', sample: { state, sampling } });
+  async prefillAndSample(cache: KvCache, ids: readonly number[], positions: Int32Array, images: ImageRows | null, state: DecodeState, sampling: Sampling,
+    signal?: AbortSignal): Promise<number> {
+    await this.prefill(cache, ids, positions, images, { logits: 'none', sample: { state, sampling }, signal });
     return state.readToken(`the prefill of ${ids.length} tokens`);
   }
 

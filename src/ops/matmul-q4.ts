@@ -143,11 +143,11 @@ export const Q4_MATVEC_ROWS = 4;
 export const Q4_MATMUL_TILE = 4;
 
 /**
- * CPU adapters: one invocation per 4 rows, sharing each x load (bench/NOTES.md). GPUs: 8 lanes per row group
- * split each group's words (neighbouring lanes read neighbouring words; a group of 128 has 16 words).
+ * CPU adapters: one invocation per 4 rows, sharing each x load (bench/NOTES.md). GPUs: 32 lanes per row group,
+ * each taking every 32nd group of K (enough workgroups to fill a large GPU even for 3584-row products).
  */
 export function q4MatvecPlan(gpu: Gpu): Q4MatvecPlan {
-  return gpu.cpuLayout ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : { kind: 'matvec', workgroup: 256, threadsPerRow: 8 };
+  return gpu.cpuLayout ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : { kind: 'matvec', workgroup: 256, threadsPerRow: 32 };
 }
 
 export function q4MatmulPlan(_gpu: Gpu): Q4MatmulPlan {
