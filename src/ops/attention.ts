@@ -53,9 +53,9 @@ const LANES = 32;
 /**
  * Decode: at least this many keys per split (amortises the partial write), at most this many splits. A lane walks
  * its split's keys one after another, so on GPUs the walk is short and the splits many (an H200 took 0.5 ms per
- * layer at 64 keys per split, latency-bound at any context); CPU adapters have few lanes and want long walks.
+ * layer at 64 keys per split, latency-bound at any context; 512 splits made the combine pass the slow one); CPU adapters have few lanes and want long walks.
  */
-const DECODE_SPLITS = { cpu: { minKeys: 64, maxSplits: 64 }, gpu: { minKeys: 8, maxSplits: 512 } } as const;
+const DECODE_SPLITS = { cpu: { minKeys: 64, maxSplits: 64 }, gpu: { minKeys: 8, maxSplits: 256 } } as const;
 const LOG2E = Math.LOG2E;
 
 function actDtype(gpu: Gpu, tensors: readonly Tensor[], what: string): 'f32' | 'f16' {
