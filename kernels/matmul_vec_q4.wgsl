@@ -4,9 +4,8 @@
 //
 // Layout as in matvec.wgsl: each invocation owns R consecutive weight rows and walks K one group at a time, one
 // word (8 elements) per step, so each x load and its pre-scaling serve R rows (on lavapipe every load with a
-// computed offset is a per-lane scalar load, bench/NOTES.md). T invocations may share the rows and split the
-// words of every group (T > 1, the GPU layout: neighbouring lanes read neighbouring words; partial sums meet in
-// workgroup memory). Per group and row: Σ code·x and the shared Σ x, then scale·(Σ code·x − zero·Σ x).
+// computed offset is a per-lane scalar load, bench/NOTES.md). T invocations may share the rows and split their
+// groups (T > 1, the GPU layout: lane t takes every T-th group; partial sums meet in workgroup memory). Per group and row: Σ code·x and the shared Σ x, then scale·(Σ code·x − zero·Σ x).
 //
 // Defines: ACT_F16 (x/y are f16), HAS_BIAS. K must be a multiple of the group, the group a multiple of 8.
 // The decode step's fusions, as in matmul_vec.wgsl: NORM_IN (x is RMS-normalised inside: x·g is what the group sums
@@ -96,13 +95,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let groups = p.k / p.group;
   var sums: array<f32, R + 1u>;
   var ss = vec4f(0.0);
-  for (var g = 0u; g < groups; g++) {
+  // Lane t of the T sharing these rows takes groups t, t + T, ... whole: every lane has work whatever the group
+  // size, and the rows' words are spread over T lanes at once (an H200 ran 4-8x slower with T lanes splitting
+  // each group's 16 words, most of them idle or waiting on one long walk).
+  for (var g = t; g < groups; g += T) {
     // Explicit zeroing: a var declared in a loop body kept its previous iteration's value on this stack.
     var acc: array<vec4f, R>;
     for (var r = 0u; r < R; r++) { acc[r] = vec4f(0.0); }
     var xs = vec4f(0.0);
     let end = (g + 1u) * gw;
-    for (var j = g * gw + t; j < end; j += T) {
+    for (var j = g * gw; j < end; j++) {
       var xa = vec4f(x[2u * j]);
       var xb = vec4f(x[2u * j + 1u]);
 #if NORM_IN

@@ -50,7 +50,7 @@ function q4Case(spec: Q4Spec): BenchCase {
       w = uploadQ4(gpu, packedRandom(spec.n, spec.k, group, 9), spec.n, spec.k, group, 'bench q4 w');
       y = gpu.tensor([spec.m, spec.n], act, 'bench y');
       shape = checkLinearQ4(gpu, x, w, null, y);
-      plan = spec.m === 1 ? q4MatvecPlan(gpu) : q4MatmulPlan(gpu);
+      plan = spec.m === 1 ? q4MatvecPlan(gpu, spec.k, group) : q4MatmulPlan(gpu);
     },
     record(rec: Recorder, gpu: Gpu) { recordLinearQ4(rec, gpu, x, w, null, y, shape, false, plan); },
     dispose(gpu: Gpu) {

@@ -50,9 +50,12 @@ export interface CausalAttentionArgs {
 
 /** Target lanes per workgroup of the register-blocked kernels (lavapipe likes small groups, GPUs 32-64). */
 const LANES = 32;
-/** Decode: at least this many keys per split (amortises the partial write), at most this many splits. */
-const DECODE_MIN_KEYS_PER_SPLIT = 64;
-const DECODE_MAX_SPLITS = 64;
+/**
+ * Decode: at least this many keys per split (amortises the partial write), at most this many splits. A lane walks
+ * its split's keys one after another, so on GPUs the walk is short and the splits many (an H200 took 0.5 ms per
+ * layer at 64 keys per split, latency-bound at any context; 512 splits made the combine pass the slow one); CPU adapters have few lanes and want long walks.
+ */
+const DECODE_SPLITS = { cpu: { minKeys: 64, maxSplits: 64 }, gpu: { minKeys: 8, maxSplits: 256 } } as const;
 const LOG2E = Math.LOG2E;
 
 function actDtype(gpu: Gpu, tensors: readonly Tensor[], what: string): 'f32' | 'f16' {
@@ -224,9 +227,10 @@ function scratch(gpu: Gpu, floats: number): Tensor {
   return t;
 }
 
-/** Keys per split and split count of the decode path for a context of `ctx` keys. */
-export function decodeSplits(ctx: number): { keysPerSplit: number; splits: number } {
-  const keysPerSplit = Math.max(DECODE_MIN_KEYS_PER_SPLIT, Math.ceil(ctx / DECODE_MAX_SPLITS));
+/** Keys per split and split count of the decode path for a context of `ctx` keys (CPU or GPU kernel layout). */
+export function decodeSplits(ctx: number, gpuLayout = false): { keysPerSplit: number; splits: number } {
+  const { minKeys, maxSplits } = DECODE_SPLITS[gpuLayout ? 'gpu' : 'cpu'];
+  const keysPerSplit = Math.max(minKeys, Math.ceil(ctx / maxSplits));
   return { keysPerSplit, splits: Math.ceil(ctx / keysPerSplit) };
 }
 
@@ -262,9 +266,10 @@ export function causalAttention(rec: Recorder, gpu: Gpu, a: CausalAttentionArgs)
   const defines = (plan: CausalPlan) => ({ ACT_F16: dtype16, MULTI: plan.rowsPerLane * plan.headsPerLane > 1 });
 
   if (rows === 1) {
-    const { keysPerSplit, splits } = decodeSplits(past + 1);
+    const { keysPerSplit, splits } = decodeSplits(past + 1, !gpu.cpuLayout);
     const plan = causalPlan(gpu, group, true);
-    const part = scratch(gpu, heads * splits * (headDim + 4));
+    // Sized for the most splits any context gets, so growing contexts never reallocate (a warm step allocates nothing).
+    const part = scratch(gpu, heads * DECODE_SPLITS[gpu.cpuLayout ? 'cpu' : 'gpu'].maxSplits * (headDim + 4));
     const params = [u32(1), u32(past), ...view, u32(keysPerSplit), u32(splits), f32(scale * LOG2E), u32(headDim / 4)];
     const pass1 = gpu.pipeline('attention_causal', { defines: { ...defines(plan), DECODE: true }, constants: constants(plan) });
     rec.dispatch(pass1, params, [q.t, k.t, v.t, part], [Math.ceil(splits / plan.rowLanes), kvHeads]);

@@ -143,11 +143,16 @@ export const Q4_MATVEC_ROWS = 4;
 export const Q4_MATMUL_TILE = 4;
 
 /**
- * CPU adapters: one invocation per 4 rows, sharing each x load (bench/NOTES.md). GPUs: 8 lanes per row group
- * split each group's words (neighbouring lanes read neighbouring words; a group of 128 has 16 words).
+ * CPU adapters: one invocation per 4 rows, sharing each x load (bench/NOTES.md). GPUs: T lanes per row group, each
+ * taking every T-th group of K: about three groups per lane (T a power of two, at most 32), so long products
+ * (down_proj, K 18944) spread over many lanes while short ones (K 3584: 28 groups) keep the final cross-lane sum
+ * short (on an H200, T 32 made the K-3584 gate/up pairs 1.8x slower and the K-18944 down_proj 3x faster than T 8).
  */
-export function q4MatvecPlan(gpu: Gpu): Q4MatvecPlan {
-  return gpu.cpuLayout ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : { kind: 'matvec', workgroup: 256, threadsPerRow: 8 };
+export function q4MatvecPlan(gpu: Gpu, k: number, group: number): Q4MatvecPlan {
+  if (gpu.cpuLayout) return { kind: 'matvec', workgroup: 64, threadsPerRow: 1 };
+  let t = 1;
+  while (t < 32 && 2 * t * 3 <= k / group) t *= 2;
+  return { kind: 'matvec', workgroup: 256, threadsPerRow: t };
 }
 
 export function q4MatmulPlan(_gpu: Gpu): Q4MatmulPlan {
@@ -195,7 +200,7 @@ export function checkLinearQ4(gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | n
 export function linearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor,
   opts: LinearOptions = {}): void {
   const shape = checkLinearQ4(gpu, x, w, bias, y);
-  recordLinearQ4(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, shape.m === 1 ? q4MatvecPlan(gpu) : q4MatmulPlan(gpu), opts.norm ?? null);
+  recordLinearQ4(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, shape.m === 1 ? q4MatvecPlan(gpu, shape.k, w.group) : q4MatmulPlan(gpu), opts.norm ?? null);
 }
 
 /** Record a checked q4 linear with an explicit kernel layout (tests and benchmarks compare layouts through this). */

@@ -153,7 +153,7 @@ export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeigh
   const q4 = isQ4(w);
   const shape = q4 ? checkLinearQ4(gpu, x, w, null, y, inter) : checkLinear(gpu, x, w, null, y, inter);
   if (shape.m !== 1) throw new ShapeError(`linearSiluMul: x must be one row, got ${shape.m}`);
-  const plan = opts.plan ?? (q4 ? q4MatvecPlan(gpu) : matvecPlan(gpu));
+  const plan = opts.plan ?? (q4 ? q4MatvecPlan(gpu, shape.k, w.group) : matvecPlan(gpu));
   checkMatvecPlan(plan);
   const defines = { SILU_PAIRS: true, NORM_IN: !!opts.norm };
   const pipe = q4

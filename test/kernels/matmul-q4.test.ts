@@ -107,8 +107,8 @@ describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async 
     const gpu = await getGpu(c.path);
     const plans: Q4Plan[] = [
       { kind: 'matvec', workgroup: 64, threadsPerRow: 1 },
-      { kind: 'matvec', workgroup: 256, threadsPerRow: 8 },
-      { kind: 'matvec', workgroup: 64, threadsPerRow: 32 }, // more lanes than a group of 64 has words
+      { kind: 'matvec', workgroup: 64, threadsPerRow: 32 }, // more lanes than K has groups: idle lanes
+      { kind: 'matvec', workgroup: 256, threadsPerRow: 32 }, // the GPU layout
       { kind: 'matmul', workgroup: 64 },
     ];
     let seed = 900;
