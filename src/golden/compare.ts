@@ -123,3 +123,22 @@ export function checkInputImages(files: readonly string[], images: Map<string, D
   }
   return null;
 }
+
+/** What every loop golden records of an LLM call's prompt and its images' pad tokens. */
+export function promptFields(call: { prompt: string; images: readonly { padTokens: number }[] }): Record<string, PyValue> {
+  return {
+    prompt: call.prompt,
+    prompt_sha256: sha256(call.prompt),
+    image_pad_tokens: call.images.map((im) => int(im.padTokens)),
+    image_pad_tokens_total: int(call.images.reduce((n, im) => n + im.padTokens, 0)),
+  };
+}
+
+/** The driver's call `i` and the golden response to replay for it, or what is wrong (a failure message). */
+export function replayedCall<C>(driver: { nextCall(): C | null }, responses: readonly PyValue[], i: number): { call: C; response: PyValue } | string {
+  const call = driver.nextCall();
+  if (call === null) return `call ${i}: expected a call, the driver has stopped`;
+  const response = responses[i];
+  if (response === undefined) return `call ${i}: golden has no response to replay`;
+  return { call, response };
+}

