@@ -4,14 +4,19 @@ import { bytesSource } from '../../../src/model/byte-source.js';
 import { openCheckpoint } from '../../../src/model/checkpoint.js';
 import { contextLengthProblem } from '../../../src/model/kv-cache.js';
 import { validateCheckpoint } from '../../../src/model/manifest.js';
-import { makeTinyCheckpoint, tinyADims, type GeneratedFile } from '../../../src/model/tiny-checkpoint.js';
+import { makeTinyCheckpoint, type GeneratedFile } from '../../../src/model/tiny-checkpoint.js';
 import { concat } from '../mutate.js';
 
 let cached: GeneratedFile[] | undefined;
 
-/** tiny-a's dimensions in 3 shards (bf16): a few hundred KB, generated once per process. */
+/** A ViLaVT checkpoint smaller than tiny-a (one layer per tower) in 3 shards: ~40 KB, generated once per process. */
 export function checkpointFiles(): GeneratedFile[] {
-  cached ??= makeTinyCheckpoint({ ...tinyADims(), shards: 3, dtype: 'bf16', seed: 7 }).files;
+  cached ??= makeTinyCheckpoint({
+    llm: { hidden: 16, intermediate: 32, layers: 1, heads: 2, kvHeads: 1, mropeSection: [1, 1, 2] },
+    vision: { hidden: 16, depth: 2, heads: 2, intermediate: 32, windowSize: 56, fullattBlocks: [1], integrationPoint: 'late' },
+    textEncoder: { hidden: 16, layers: 1, heads: 2, kvHeads: 1, headDim: 8, intermediate: 32 },
+    tieEmbeddings: false, vocab: 40, shards: 3, dtype: 'bf16', seed: 7,
+  }).files;
   return cached;
 }
 
