@@ -1,4 +1,4 @@
-// Image files: real seeds (test/fixtures/golden/decode-a when present, else the resample fixtures) and tiny
+// Image files: real seeds (test/fixtures/golden/decode-a, decode-b: BMP layouts and CMYK JPEGs, resample) and tiny
 // PNG/JPEG/WebP/GIF/TIFF made by sharp plus hand-written BMPs, mutated as bytes (PNG chunk CRCs sometimes repaired
 // so the mutation reaches the decoder), then decodeImageBuffer as the CLI calls it (no pixel cap) and toRgb.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { concat, mutateBytes } from '../mutate.js';
 import type { Fuzzer } from '../runner.js';
 import type { Rng } from '../rng.js';
 
-const FIXTURES = ['test/fixtures/golden/decode-a', 'test/fixtures/golden/resample'];
+const FIXTURES = ['test/fixtures/golden/decode-a', 'test/fixtures/golden/decode-b', 'test/fixtures/golden/resample'];
 const IMAGE_FILE = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i;
 /** Real seeds larger than this are skipped: each input must stay small enough to decode in well under a second. */
 const MAX_SEED_BYTES = 32 * 1024;
@@ -56,12 +56,10 @@ async function sharpSeeds(): Promise<Uint8Array[]> {
 
 /** Files of the fixture folders that decode now (mutations need a valid starting point). */
 function fileSeeds(): Uint8Array[] {
-  const dir = FIXTURES.find((d) => existsSync(d));
-  if (!dir) return [];
-  return readdirSync(dir)
+  return FIXTURES.filter((d) => existsSync(d)).flatMap((dir) => readdirSync(dir)
     .filter((f) => IMAGE_FILE.test(f))
     .map((f) => new Uint8Array(readFileSync(join(dir, f))))
-    .filter((b) => b.length <= MAX_SEED_BYTES);
+    .filter((b) => b.length <= MAX_SEED_BYTES));
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -97,7 +95,7 @@ export const imageDecodeFuzzer: Fuzzer = {
   description: 'decodeImageBuffer (sharp) + toRgb on mutated PNG/JPEG/WebP/GIF/TIFF/BMP files (real fixtures and tiny generated ones)',
   expected: [ImageError],
   async create() {
-    // Mutations start from files that decode today (BMP seeds join once the Node decoder reads BMP).
+    // Mutations start from files that decode.
     const seeds: Uint8Array[] = [];
     for (const s of [...fileSeeds(), ...(await sharpSeeds())]) {
       if (await decodeImageBuffer(s).then(() => true, () => false)) seeds.push(s);
