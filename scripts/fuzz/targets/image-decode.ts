@@ -90,6 +90,19 @@ function pngSize(rng: Rng, b: Uint8Array): Uint8Array {
   return repairPngCrcs(out);
 }
 
+/** Overwrites one field of a BMP header (offset, header size, sizes, planes, bits, compression, palette size, masks). */
+function bmpField(rng: Rng, b: Uint8Array): Uint8Array {
+  if (b.length < 54 || b[0] !== 0x42 || b[1] !== 0x4d) return b;
+  const out = b.slice();
+  const dv = new DataView(out.buffer);
+  const [at, bytes] = rng.pick([[2, 4], [10, 4], [14, 4], [18, 4], [22, 4], [26, 2], [28, 2], [30, 4], [34, 4], [46, 4], [50, 4], [54, 4], [58, 4]] as const);
+  if (at + bytes > out.length) return out;
+  const v = rng.pick([0, 1, 2, 3, 4, 8, 15, 16, 24, 32, 40, 64, 108, 124, 255, 256, 0x7fff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffff0]);
+  if (bytes === 2) dv.setUint16(at, v & 0xffff, true);
+  else dv.setUint32(at, v >>> 0, true);
+  return out;
+}
+
 export const imageDecodeFuzzer: Fuzzer = {
   name: 'image-decode',
   description: 'decodeImageBuffer (sharp) + toRgb on mutated PNG/JPEG/WebP/GIF/TIFF/BMP files (real fixtures and tiny generated ones)',
@@ -105,8 +118,9 @@ export const imageDecodeFuzzer: Fuzzer = {
         let b = rng.pick(seeds);
         const r = rng.int(10);
         if (r === 0) b = pngSize(rng, b);
-        else if (r === 1) b = concat(b.subarray(0, rng.int(b.length)), rng.pick(seeds)); // two files glued
-        for (let k = rng.range(1, 4); k > 0; k--) b = mutateBytes(rng, b, seeds);
+        else if (r <= 2) b = bmpField(rng, b);
+        else if (r === 3) b = concat(b.subarray(0, rng.int(b.length)), rng.pick(seeds)); // two files glued
+        for (let k = rng.range(r <= 2 ? 0 : 1, 4); k > 0; k--) b = mutateBytes(rng, b, seeds);
         if (rng.chance(0.5)) b = repairPngCrcs(b);
         return b;
       },
