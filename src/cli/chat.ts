@@ -146,7 +146,7 @@ export async function chatMain(argv: string[]): Promise<number> {
   createLoopDriver(system, { images, question: a.question, options: a.options, problemType: a.problemType, maxRounds: a.maxRounds });
   const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context, profile: a.profile });
 
-  const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context, system });
+  const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, chatTemplate: text.chatTemplate, contextLength: a.context, system });
   const controller = new AbortController();
   const onSigint = () => controller.abort(new CliError('interrupted'));
   process.once('SIGINT', onSigint);

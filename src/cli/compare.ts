@@ -98,7 +98,7 @@ export async function compareMain(argv: string[]): Promise<number> {
   const runs: SystemRun[] = [];
   for (const { system, dir } of plan) {
     const { gpu, model, text } = await loadModelDir(dir, { f16: v.f16 ?? false, contextTokens: context });
-    const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: context, system });
+    const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, chatTemplate: text.chatTemplate, contextLength: context, system });
     const run: SystemRun = { system, model: dir, rounds: [], answer: '', stop: '' };
     try {
       const events: AsyncIterable<ChatEvent> = session.ask({
