@@ -1,5 +1,6 @@
 // `vilavt golden DIR [--f32|--f16|--both]` (also `npm run golden -- DIR`): runs a golden folder with the runner its
-// files call for — scenarios.json: the model runner (on the GPU), cases.json with `cases`: resampling,
+// files call for — scenarios.json: the model runner (on the GPU), cases.json with `kind: "decode"`: image decoding
+// (each file decoded and converted to RGB, compared by SHA-256), cases.json with other `cases`: resampling,
 // cases.json with `trajectories`: a chat loop (`format` deepeyes-loop-golden/1 and pixelreasoner-loop-golden/1:
 // those systems' drivers; otherwise ViLaVT's). Prints one PASS/FAIL line per check; exit status 1 on any FAIL.
 import { readFile, stat } from 'node:fs/promises';
@@ -51,7 +52,9 @@ export async function goldenMain(argv: string[]): Promise<number> {
     } catch (e) {
       throw new CliError(`${join(dir, 'cases.json')}: ${(e as Error).message}`);
     }
-    if (doc.format === 'deepeyes-loop-golden/1') {
+    if (doc.kind === 'decode') {
+      result = await (await import('../golden/decode.js')).runDecodeGolden(dir);
+    } else if (doc.format === 'deepeyes-loop-golden/1') {
       result = await (await import('../golden/deepeyes.js')).runDeepEyesGolden(dir);
     } else if (doc.format === 'pixelreasoner-loop-golden/1') {
       result = await (await import('../golden/pixelreasoner.js')).runPixelReasonerGolden(dir);
