@@ -8,7 +8,7 @@ import { cropImage, toRgb, type RgbImage } from '../preprocess/image.js';
 import { resize } from '../preprocess/resample.js';
 import { IMAGE_FACTOR, padTokenCount, roundHalfEven, smartResizeCore } from '../preprocess/smart-resize.js';
 import { ImageError } from '../preprocess/errors.js';
-import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
+import { renderPrompt, type ContentItem, type Message, type PromptRenderer } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import type { GenerationRules, LoopCall, LoopDriver, LoopImage, LoopQuestion, LoopResult, ToolEvent } from './loop-driver.js';
 import { pyGetItem, pyUnpack } from '../py/subscript.js';
@@ -177,6 +177,7 @@ export class DeepEyesDriver implements LoopDriver {
   readonly original: RgbImage;
   readonly originalName: string;
   private readonly messages: Message[] = [];
+  private readonly render: PromptRenderer;
   private readonly images: DeepEyesImage[] = [];
   private tryCount = 0;
   private pending: DeepEyesCall | null = null;
@@ -185,6 +186,7 @@ export class DeepEyesDriver implements LoopDriver {
   private calls = 0;
 
   constructor(q: LoopQuestion, settings: Partial<DeepEyesSettings> = {}) {
+    this.render = q.render ?? renderPrompt;
     this.settings = { ...DEEPEYES_SETTINGS, ...settings, ...(q.maxRounds !== undefined ? { maxRounds: q.maxRounds } : {}) };
     if (!Number.isSafeInteger(this.settings.maxRounds) || this.settings.maxRounds < 1) throw new ChatError(`maxRounds must be a positive integer, got ${this.settings.maxRounds}`);
     if (q.images.length !== 1) throw new ChatError(`DeepEyes' driver sends exactly one image, got ${q.images.length}`);
@@ -233,7 +235,7 @@ export class DeepEyesDriver implements LoopDriver {
       return null;
     }
     const call: DeepEyesCall = {
-      call: this.calls, tryCount: this.tryCount, prompt: renderPrompt(this.messages, { addGenerationPrompt: true }),
+      call: this.calls, tryCount: this.tryCount, prompt: this.render(this.messages, { addGenerationPrompt: true }),
       images: this.images.slice(), queries: this.images.map(() => ''),
     };
     this.pending = call;
@@ -353,7 +355,7 @@ export class DeepEyesDriver implements LoopDriver {
       numImages: this.images.length,
       lastResponse: this.lastResponse,
       predAns: deepEyesAnswer(this.lastResponse),
-      conversation: renderPrompt(this.messages, { addGenerationPrompt: false }),
+      conversation: this.render(this.messages, { addGenerationPrompt: false }),
     };
   }
 

@@ -1,39 +1,33 @@
-// Image decoding in the browser, as the chat session's ImageDecoder: createImageBitmap with every conversion off
-// (no colour management, no premultiplication, no EXIF rotation — Pillow applies none of them; browsers rotate
+// Image decoding in the browser, as the chat session's ImageDecoder. What the browser cannot give with Pillow 9.4's
+// values is decoded in code (src/preprocess, shared with Node where it applies): BMP files (bmp.ts), PNGs with 16-bit
+// samples or an alpha channel (png.ts: a 2-D canvas premultiplies alpha and rounds 16-bit samples, Pillow keeps the
+// high byte, clips mode "I" and drops LA's alpha). PNG tRNS chunks and GIF transparency flags are removed before the
+// browser sees the file (Pillow's convert("RGB") ignores them). Everything else goes through createImageBitmap with every conversion
+// off (no colour management, no premultiplication, no EXIF rotation — Pillow applies none of them; browsers rotate
 // regardless of imageOrientation, so the orientation tag is neutralised in a copy of the bytes first, see
 // exif-orientation.ts), then the pixels read back through an OffscreenCanvas.
 //
-// Exactness: opaque images (RGB, grey, palette, RGBA whose alpha is all 255) come back with the file's exact
-// 8-bit values. A 2-D canvas stores premultiplied alpha, so pixels with partial alpha are rounded on the way
-// through (a pixel with alpha 0 loses its colour entirely); such RGBA/LA images may differ from Pillow's by
-// rounding; a palette PNG with transparency comes back as RGBA (Pillow's P -> RGB ignores it). 16-bit PNGs are
-// reduced to 8 bits by the browser's rounding, not by Pillow's "keep the high byte". JPEGs go through the browser's
-// libjpeg-turbo build, which may round differently from Pillow's.
+// Exactness (docs/IMAGES.md has the per-case table): 8-bit opaque PNG, GIF, WebP, BMP and RGB/grey JPEGs match
+// Pillow byte for byte in Chromium. CMYK JPEGs do only where K is 0: Chromium converts CMYK with c·k/255 truncated,
+// Pillow rounds, so other pixels may be 1 lower. WebP with partial alpha goes through the canvas's premultiplied
+// storage and may differ by rounding.
+import { decodeBmp, isBmp } from '../preprocess/bmp.js';
 import { ImageError } from '../preprocess/errors.js';
+import { withoutGifTransparency } from '../preprocess/gif.js';
 import type { DecodedImage, ImageDecoder } from '../preprocess/image.js';
+import { decodePng, readPngHeader, withoutPngTransparency } from '../preprocess/png.js';
 import { withoutExifOrientation } from './exif-orientation.js';
-
-/** PNG colour type from the IHDR chunk, or null when `bytes` is not a PNG. */
-function pngColourType(bytes: Uint8Array): number | null {
-  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (bytes.length < 26 || !sig.every((b, i) => bytes[i] === b)) return null;
-  return bytes[25]!;
-}
 
 /** RGBA pixels (straight alpha as the canvas reports it) -> the channel layout Pillow would open. */
 function toDecoded(rgba: Uint8ClampedArray, width: number, height: number, colourType: number | null): DecodedImage {
   const n = width * height;
   let opaque = true;
   for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) { opaque = false; break; }
-  // Grey and grey+alpha PNGs: Pillow opens them as L / LA (LA's convert("RGB") drops alpha, unlike RGBA's).
-  if (colourType === 0 || colourType === 4) {
-    const ch = colourType === 4 && !opaque ? 2 : 1;
-    const data = new Uint8Array(n * ch);
-    for (let p = 0; p < n; p++) {
-      data[p * ch] = rgba[p * 4]!;
-      if (ch === 2) data[p * 2 + 1] = rgba[p * 4 + 3]!;
-    }
-    return { width, height, channels: ch, data };
+  // Grey PNGs (8-bit or less; opaque once tRNS is stripped): Pillow opens them as L.
+  if (colourType === 0 && opaque) {
+    const data = new Uint8Array(n);
+    for (let p = 0; p < n; p++) data[p] = rgba[p * 4]!;
+    return { width, height, channels: 1, data };
   }
   if (opaque) {
     const data = new Uint8Array(n * 3);
@@ -47,8 +41,21 @@ function toDecoded(rgba: Uint8ClampedArray, width: number, height: number, colou
   return { width, height, channels: 4, data: new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength) };
 }
 
-/** Decode image file bytes (PNG, JPEG, WebP, GIF's first frame, ... whatever the browser reads). */
+/** Decode image file bytes (PNG, JPEG, WebP, GIF's first frame, BMP, ... whatever the browser reads). */
 export async function decodeImageBytes(bytes: Uint8Array, name = 'image'): Promise<DecodedImage> {
+  try {
+    if (isBmp(bytes)) return decodeBmp(bytes);
+    const png = readPngHeader(bytes);
+    if (png && (png.bitDepth === 16 || png.colourType === 4 || png.colourType === 6)) return await decodePng(bytes);
+    bytes = png ? withoutPngTransparency(bytes) : withoutGifTransparency(bytes);
+    return await decodeWithBrowser(bytes, name, png?.colourType ?? null);
+  } catch (e) {
+    if (e instanceof ImageError && !e.message.startsWith(`${name}: `)) throw new ImageError(e.code, `${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function decodeWithBrowser(bytes: Uint8Array, name: string, pngColourType: number | null): Promise<DecodedImage> {
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(new Blob([withoutExifOrientation(bytes) as Uint8Array<ArrayBuffer>]), {
@@ -66,7 +73,7 @@ export async function decodeImageBytes(bytes: Uint8Array, name = 'image'): Promi
     if (!ctx) throw new ImageError('unsupported', `${name}: no 2-D canvas context in this browser`);
     ctx.drawImage(bitmap, 0, 0);
     const px = ctx.getImageData(0, 0, width, height, { colorSpace: 'srgb' });
-    return toDecoded(px.data, width, height, pngColourType(bytes));
+    return toDecoded(px.data, width, height, pngColourType);
   } finally {
     bitmap.close();
   }

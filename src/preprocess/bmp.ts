@@ -5,10 +5,7 @@
 // alpha mask makes it RGBA); bottom-up and top-down rows. Platform-neutral (no Node APIs): both the Node and the
 // browser decoders use it. Everything Pillow rejects, and the few layouts it silently misreads, end in ImageError.
 import { ImageError } from './errors.js';
-import type { DecodedImage } from './image.js';
-
-/** Pillow's DecompressionBombError threshold (2 × Image.MAX_IMAGE_PIXELS), the default bound on width × height. */
-export const PILLOW_MAX_PIXELS = 2 * 89_478_485;
+import { PILLOW_MAX_PIXELS, type DecodedImage } from './image.js';
 
 const BI_RGB = 0;
 const BI_RLE8 = 1;
