@@ -1,5 +1,6 @@
 // Inputs `npm run fuzz` found that crashed or stalled the engine (reproducers, minimized by hand from fuzz-out/):
 // each must now end in the product's typed error or the reference's own recovery, quickly.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { DeepEyesDriver } from '../../src/chat/deepeyes.js';
@@ -110,5 +111,18 @@ describe('PNG whose header claims more pixels than its bytes can hold', () => {
     const flat = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png({ compressionLevel: 9 }).toBuffer();
     expect(() => checkPngSizeBound(new Uint8Array(flat))).not.toThrow();
     expect((await decodeImageBuffer(new Uint8Array(flat))).width).toBe(4000);
+  });
+});
+
+describe('BMP RLE4 file of 158 bytes claiming 16,842,765 x 1 pixels (test/fixtures/fuzz, from npm run fuzz)', () => {
+  it('decodes within the fuzzers\' 1 s of CPU time, the end-of-line code filling the row with palette entry 0', async () => {
+    const b = new Uint8Array(readFileSync('test/fixtures/fuzz/rle4-16842765x1.bmp'));
+    const c0 = process.cpuUsage();
+    const img = await decodeImageBuffer(b);
+    const cpu = process.cpuUsage(c0);
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(1000);
+    expect([img.width, img.height, img.channels]).toEqual([16_842_765, 1, 3]);
+    // Palette entry 0 is stored B,G,R at offset 54; the last pixel lies past the end-of-line code.
+    expect([...img.data.subarray(img.data.length - 3)]).toEqual([b[56], b[55], b[54]]);
   });
 });
