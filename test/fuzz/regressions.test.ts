@@ -68,6 +68,22 @@ describe('deeply nested JSON values in files end in typed errors (was RangeError
   });
 });
 
+describe('layer counts of 2^31 - 1 in config.json (the process ran out of memory enumerating per-layer tensors)', () => {
+  const config = () => JSON.parse(new TextDecoder().decode(checkpointFiles().find((f) => f.name === 'config.json')!.bytes));
+  it('vision_config.depth, num_hidden_layers (top level and text_config), text_encoder_config.num_hidden_layers: ConfigError', () => {
+    const a = config();
+    a.vision_config.depth = 2 ** 31 - 1;
+    expect(() => parseModelConfig(a)).toThrow(/vision_config\.depth: 2147483647 layers is more than any supported model has \(at most 1024\)/);
+    const b = config();
+    b.num_hidden_layers = 2 ** 31 - 1;
+    if (b.text_config) b.text_config.num_hidden_layers = 2 ** 31 - 1;
+    expect(() => parseModelConfig(b)).toThrow(/num_hidden_layers: 2147483647 layers/);
+    const c = config();
+    c.text_encoder_config.num_hidden_layers = 2 ** 31 - 1;
+    expect(() => parseModelConfig(c)).toThrow(/text_encoder_config\.num_hidden_layers: 2147483647 layers/);
+  });
+});
+
 describe('huge safetensors headers', () => {
   /** A truncated file: `n` one-byte tensors listed, no data section (every tensor past the end). */
   function manyTensors(n: number): Uint8Array {
