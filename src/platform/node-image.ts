@@ -5,6 +5,7 @@ import { cmykToRgb } from '../preprocess/cmyk.js';
 import { ImageError } from '../preprocess/errors.js';
 import { withoutGifTransparency } from '../preprocess/gif.js';
 import { checkImage, type DecodedImage } from '../preprocess/image.js';
+import { checkPngSizeBound } from '../preprocess/png-bound.js';
 
 /**
  * Decode an image file the way Pillow 9.4 `Image.open` presents it, as 8-bit channels:
@@ -33,6 +34,7 @@ export async function decodeImageBuffer(buf: Uint8Array, opts: { maxPixels?: num
   if (opts.maxPixels !== undefined && width * height > opts.maxPixels) {
     throw new ImageError('too_large', `image of ${width}x${height} pixels exceeds the limit of ${opts.maxPixels} pixels`);
   }
+  checkPngSizeBound(buf);
   if (space === 'cmyk' && meta.format === 'jpeg' && srcCh === 4 && depth === 'uchar') return decodeCmykJpeg(buf, width, height);
   if (space === 'cmyk' || srcCh > 4) {
     throw new ImageError('unsupported', `unsupported image colour space ${space} with ${srcCh} channels`);
