@@ -291,58 +291,49 @@ function decodeScan(
   let eobrun = 0;
   // 1×1 sampling everywhere: interleaved or not, the scan walks the same grid of blocks.
   const total = comps[0]!.blocksW * comps[0]!.blocksH;
+  // A DC first scan (of a progressive JPEG, or the DC of a sequential block: shift 0).
+  const dcFirst = (c: Component, base: number, shift: number) => {
+    const t = r.decode(dcTables[c.dcTable]);
+    c.dcPred += r.signed(t);
+    c.coefs[base] = c.dcPred * (1 << shift);
+  };
+  // An AC first scan over zigzag positions from..to (a sequential block: 1..63, shift 0, where every end-of-block
+  // code has run 0, so the end-of-band run below stays 0).
+  const acFirst = (c: Component, base: number, from: number, to: number, shift: number) => {
+    if (eobrun > 0) { eobrun--; return; }
+    const ac = acTables[c.acTable];
+    for (let k = from; k <= to; k++) {
+      const rs = r.decode(ac);
+      const s = rs & 15;
+      const run = rs >> 4;
+      if (s) {
+        k += run;
+        if (k > 63) bad('corrupt data: coefficient index past 63');
+        c.coefs[base + NATURAL[k]!] = r.signed(s) * (1 << shift);
+      } else if (run === 15) {
+        k += 15;
+      } else {
+        eobrun = (1 << run) + (run ? r.receive(run) : 0) - 1;
+        break;
+      }
+    }
+  };
   const decodeBlock = (c: Component, blk: number) => {
     const co = c.coefs;
     const base = blk * 64;
     if (!frame.progressive) {
-      const t = r.decode(dcTables[c.dcTable]);
-      c.dcPred += r.signed(t);
-      co[base] = c.dcPred;
-      const ac = acTables[c.acTable];
-      for (let k = 1; k < 64; k++) {
-        const rs = r.decode(ac);
-        const s = rs & 15;
-        const run = rs >> 4;
-        if (s) {
-          k += run;
-          if (k > 63) bad('corrupt data: coefficient index past 63');
-          co[base + NATURAL[k]!] = r.signed(s);
-        } else if (run === 15) {
-          k += 15;
-        } else {
-          break;
-        }
-      }
+      dcFirst(c, base, 0);
+      acFirst(c, base, 1, 63, 0);
       return;
     }
     if (ss === 0) {
-      if (ah === 0) {
-        const t = r.decode(dcTables[c.dcTable]);
-        c.dcPred += r.signed(t);
-        co[base] = c.dcPred * (1 << al);
-      } else if (r.bit()) {
-        co[base] |= 1 << al;
-      }
+      if (ah === 0) dcFirst(c, base, al);
+      else if (r.bit()) co[base] |= 1 << al;
       return;
     }
     const ac = acTables[c.acTable];
     if (ah === 0) {
-      if (eobrun > 0) { eobrun--; return; }
-      for (let k = ss; k <= se; k++) {
-        const rs = r.decode(ac);
-        const s = rs & 15;
-        const run = rs >> 4;
-        if (s) {
-          k += run;
-          if (k > 63) bad('corrupt data: coefficient index past 63');
-          co[base + NATURAL[k]!] = r.signed(s) * (1 << al);
-        } else if (run === 15) {
-          k += 15;
-        } else {
-          eobrun = (1 << run) + (run ? r.receive(run) : 0) - 1;
-          break;
-        }
-      }
+      acFirst(c, base, ss, se, al);
       return;
     }
     // AC refinement (jdphuff.c decode_mcu_AC_refine).
@@ -410,87 +401,70 @@ const RANGE_LIMIT = Uint8Array.from({ length: 1024 }, (_, i) => (i < 128 ? i + 1
 /** DESCALE(x, n): x / 2^n rounded, as an arithmetic shift (doubles: products exceed 32 bits). */
 const descale = (x: number, n: number) => Math.floor((x + 2 ** (n - 1)) / 2 ** n);
 
+/**
+ * One 8-point pass of jpeg_idct_islow (its even and odd parts): src[at + k·stride] for k = 0..7, descaled by
+ * `shift` bits, into t[0..7]. Pass 1 (columns) descales by CONST_BITS − PASS1_BITS = 11, pass 2 (rows) by
+ * CONST_BITS + PASS1_BITS + 3 = 18.
+ */
+function idct8(src: Float64Array, at: number, stride: number, shift: number, t: Float64Array): void {
+  let z2 = src[at + 2 * stride]!;
+  let z3 = src[at + 6 * stride]!;
+  let z1 = (z2 + z3) * FIX_0_541196100;
+  let tmp2 = z1 + z3 * -FIX_1_847759065;
+  let tmp3 = z1 + z2 * FIX_0_765366865;
+  let tmp0 = (src[at]! + src[at + 4 * stride]!) * 8192; // << CONST_BITS
+  let tmp1 = (src[at]! - src[at + 4 * stride]!) * 8192;
+  const tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
+  tmp0 = src[at + 7 * stride]!; tmp1 = src[at + 5 * stride]!; tmp2 = src[at + 3 * stride]!; tmp3 = src[at + stride]!;
+  z1 = tmp0 + tmp3;
+  z2 = tmp1 + tmp2;
+  z3 = tmp0 + tmp2;
+  let z4 = tmp1 + tmp3;
+  const z5 = (z3 + z4) * FIX_1_175875602;
+  tmp0 *= FIX_0_298631336; tmp1 *= FIX_2_053119869; tmp2 *= FIX_3_072711026; tmp3 *= FIX_1_501321110;
+  z1 *= -FIX_0_899976223; z2 *= -FIX_2_562915447; z3 *= -FIX_1_961570560; z4 *= -FIX_0_390180644;
+  z3 += z5; z4 += z5;
+  tmp0 += z1 + z3; tmp1 += z2 + z4; tmp2 += z2 + z3; tmp3 += z1 + z4;
+  t[0] = descale(tmp10 + tmp3, shift);
+  t[7] = descale(tmp10 - tmp3, shift);
+  t[1] = descale(tmp11 + tmp2, shift);
+  t[6] = descale(tmp11 - tmp2, shift);
+  t[2] = descale(tmp12 + tmp1, shift);
+  t[5] = descale(tmp12 - tmp1, shift);
+  t[3] = descale(tmp13 + tmp0, shift);
+  t[4] = descale(tmp13 - tmp0, shift);
+}
+
 /** jpeg_idct_islow over every block of a component, cropped to width×height. */
 function idctPlane(c: Component, q: Int32Array, width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height);
-  const ws = new Float64Array(64);
+  const dq = new Float64Array(64); // dequantized coefficients
+  const ws = new Float64Array(64); // libjpeg's workspace between the passes
+  const t = new Float64Array(8);
   const block = new Uint8Array(64);
   for (let by = 0; by < c.blocksH; by++) {
     for (let bx = 0; bx < c.blocksW; bx++) {
       const base = (by * c.blocksW + bx) * 64;
-      const co = c.coefs;
-      // Pass 1: columns.
+      for (let k = 0; k < 64; k++) dq[k] = c.coefs[base + k]! * q[k]!;
+      // Pass 1: columns; a column whose AC terms are all zero is its DC << PASS1_BITS (libjpeg's shortcut, exact).
       for (let col = 0; col < 8; col++) {
-        const at = (row: number) => co[base + row * 8 + col]! * q[row * 8 + col]!;
-        if (co[base + 8 + col] === 0 && co[base + 16 + col] === 0 && co[base + 24 + col] === 0 && co[base + 32 + col] === 0 &&
-          co[base + 40 + col] === 0 && co[base + 48 + col] === 0 && co[base + 56 + col] === 0) {
-          const dc = at(0) * 4; // << PASS1_BITS
-          for (let row = 0; row < 8; row++) ws[row * 8 + col] = dc;
+        if (dq[8 + col] === 0 && dq[16 + col] === 0 && dq[24 + col] === 0 && dq[32 + col] === 0 && dq[40 + col] === 0 &&
+          dq[48 + col] === 0 && dq[56 + col] === 0) {
+          for (let row = 0; row < 8; row++) ws[row * 8 + col] = dq[col]! * 4;
           continue;
         }
-        let z2 = at(2);
-        let z3 = at(6);
-        let z1 = (z2 + z3) * FIX_0_541196100;
-        let tmp2 = z1 + z3 * -FIX_1_847759065;
-        let tmp3 = z1 + z2 * FIX_0_765366865;
-        z2 = at(0);
-        z3 = at(4);
-        let tmp0 = (z2 + z3) * 8192;
-        let tmp1 = (z2 - z3) * 8192;
-        const tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
-        tmp0 = at(7); tmp1 = at(5); tmp2 = at(3); tmp3 = at(1);
-        z1 = tmp0 + tmp3;
-        z2 = tmp1 + tmp2;
-        z3 = tmp0 + tmp2;
-        let z4 = tmp1 + tmp3;
-        const z5 = (z3 + z4) * FIX_1_175875602;
-        tmp0 *= FIX_0_298631336; tmp1 *= FIX_2_053119869; tmp2 *= FIX_3_072711026; tmp3 *= FIX_1_501321110;
-        z1 *= -FIX_0_899976223; z2 *= -FIX_2_562915447; z3 *= -FIX_1_961570560; z4 *= -FIX_0_390180644;
-        z3 += z5; z4 += z5;
-        tmp0 += z1 + z3; tmp1 += z2 + z4; tmp2 += z2 + z3; tmp3 += z1 + z4;
-        ws[col] = descale(tmp10 + tmp3, 11);
-        ws[56 + col] = descale(tmp10 - tmp3, 11);
-        ws[8 + col] = descale(tmp11 + tmp2, 11);
-        ws[48 + col] = descale(tmp11 - tmp2, 11);
-        ws[16 + col] = descale(tmp12 + tmp1, 11);
-        ws[40 + col] = descale(tmp12 - tmp1, 11);
-        ws[24 + col] = descale(tmp13 + tmp0, 11);
-        ws[32 + col] = descale(tmp13 - tmp0, 11);
+        idct8(dq, col, 8, 11, t);
+        for (let row = 0; row < 8; row++) ws[row * 8 + col] = t[row]!;
       }
-      // Pass 2: rows.
+      // Pass 2: rows, through the range-limit table (with libjpeg's zero-row shortcut).
       for (let row = 0; row < 8; row++) {
         const w = row * 8;
-        const o = row * 8;
         if (ws[w + 1] === 0 && ws[w + 2] === 0 && ws[w + 3] === 0 && ws[w + 4] === 0 && ws[w + 5] === 0 && ws[w + 6] === 0 && ws[w + 7] === 0) {
-          block.fill(RANGE_LIMIT[descale(ws[w]!, 5) & 1023]!, o, o + 8);
+          block.fill(RANGE_LIMIT[descale(ws[w]!, 5) & 1023]!, w, w + 8);
           continue;
         }
-        let z2 = ws[w + 2]!;
-        let z3 = ws[w + 6]!;
-        let z1 = (z2 + z3) * FIX_0_541196100;
-        let tmp2 = z1 + z3 * -FIX_1_847759065;
-        let tmp3 = z1 + z2 * FIX_0_765366865;
-        let tmp0 = (ws[w]! + ws[w + 4]!) * 8192;
-        let tmp1 = (ws[w]! - ws[w + 4]!) * 8192;
-        const tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
-        tmp0 = ws[w + 7]!; tmp1 = ws[w + 5]!; tmp2 = ws[w + 3]!; tmp3 = ws[w + 1]!;
-        z1 = tmp0 + tmp3;
-        z2 = tmp1 + tmp2;
-        z3 = tmp0 + tmp2;
-        let z4 = tmp1 + tmp3;
-        const z5 = (z3 + z4) * FIX_1_175875602;
-        tmp0 *= FIX_0_298631336; tmp1 *= FIX_2_053119869; tmp2 *= FIX_3_072711026; tmp3 *= FIX_1_501321110;
-        z1 *= -FIX_0_899976223; z2 *= -FIX_2_562915447; z3 *= -FIX_1_961570560; z4 *= -FIX_0_390180644;
-        z3 += z5; z4 += z5;
-        tmp0 += z1 + z3; tmp1 += z2 + z4; tmp2 += z2 + z3; tmp3 += z1 + z4;
-        block[o] = RANGE_LIMIT[descale(tmp10 + tmp3, 18) & 1023]!;
-        block[o + 7] = RANGE_LIMIT[descale(tmp10 - tmp3, 18) & 1023]!;
-        block[o + 1] = RANGE_LIMIT[descale(tmp11 + tmp2, 18) & 1023]!;
-        block[o + 6] = RANGE_LIMIT[descale(tmp11 - tmp2, 18) & 1023]!;
-        block[o + 2] = RANGE_LIMIT[descale(tmp12 + tmp1, 18) & 1023]!;
-        block[o + 5] = RANGE_LIMIT[descale(tmp12 - tmp1, 18) & 1023]!;
-        block[o + 3] = RANGE_LIMIT[descale(tmp13 + tmp0, 18) & 1023]!;
-        block[o + 4] = RANGE_LIMIT[descale(tmp13 - tmp0, 18) & 1023]!;
+        idct8(ws, w, 1, 18, t);
+        for (let x = 0; x < 8; x++) block[w + x] = RANGE_LIMIT[t[x]! & 1023]!;
       }
       const x0 = bx * 8;
       const y0 = by * 8;
