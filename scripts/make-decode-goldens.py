@@ -4,9 +4,9 @@ Pillow 9.4 (Debian 12's python3-pil, the reference's version) with the same rule
 RGBA composited on white, every other mode convert("RGB"). The BMP files are built byte by byte here (Pillow
 writes only a few layouts), so the expected bytes come from Pillow's reader alone.
 
-    apt-get install python3-pil && /usr/bin/python3 scripts/make-decode-goldens.py
+    apt-get install python3-pil libjpeg-turbo-progs && /usr/bin/python3 scripts/make-decode-goldens.py
 """
-import hashlib, io, json, os, random, struct, sys, zlib
+import hashlib, io, json, os, random, struct, subprocess, sys, zlib
 import PIL
 from PIL import Image
 
@@ -194,6 +194,12 @@ src = open(os.path.join(ROOT, "test/fixtures/golden/decode-a/cmyk_q90.jpg"), "rb
 i = src.index(b"\xff\xee")  # the APP14 "Adobe" segment, removed
 seg_len = struct.unpack(">H", src[i + 2:i + 4])[0]
 files["cmyk_no_adobe_marker.jpg"] = src[:i] + src[i + 2 + seg_len:]
+# Lossless rewrites by libjpeg-turbo's jpegtran (same coefficients, other entropy coding): restart markers every 3
+# blocks, baseline and progressive, and optimized Huffman tables.
+baseline_k = io.BytesIO(); cmyk.save(baseline_k, "JPEG", quality=85)
+for name, args in [("cmyk_restart.jpg", ["-restart", "3B"]), ("cmyk_progressive_restart.jpg", ["-progressive", "-restart", "2B"]),
+                   ("cmyk_optimized.jpg", ["-optimize"])]:
+    files[name] = subprocess.run(["jpegtran", "-copy", "all", *args], input=baseline_k.getvalue(), capture_output=True, check=True).stdout
 
 os.makedirs(OUT, exist_ok=True)
 cases = []

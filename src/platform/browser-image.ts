@@ -1,20 +1,21 @@
 // Image decoding in the browser, as the chat session's ImageDecoder. What the browser cannot give with Pillow 9.4's
 // values is decoded in code (src/preprocess, shared with Node where it applies): BMP files (bmp.ts), PNGs with 16-bit
 // samples or an alpha channel (png.ts: a 2-D canvas premultiplies alpha and rounds 16-bit samples, Pillow keeps the
-// high byte, clips mode "I" and drops LA's alpha). PNG tRNS chunks and GIF transparency flags are removed before the
+// high byte, clips mode "I" and drops LA's alpha), CMYK JPEGs (jpeg.ts + cmyk.ts: Chromium converts CMYK with c·k/255
+// truncated, Pillow rounds). PNG tRNS chunks and GIF transparency flags are removed before the
 // browser sees the file (Pillow's convert("RGB") ignores them). Everything else goes through createImageBitmap with every conversion
 // off (no colour management, no premultiplication, no EXIF rotation — Pillow applies none of them; browsers rotate
 // regardless of imageOrientation, so the orientation tag is neutralised in a copy of the bytes first, see
 // exif-orientation.ts), then the pixels read back through an OffscreenCanvas.
 //
-// Exactness (docs/IMAGES.md has the per-case table): 8-bit opaque PNG, GIF, WebP, BMP and RGB/grey JPEGs match
-// Pillow byte for byte in Chromium. CMYK JPEGs do only where K is 0: Chromium converts CMYK with c·k/255 truncated,
-// Pillow rounds, so other pixels may be 1 lower. WebP with partial alpha goes through the canvas's premultiplied
-// storage and may differ by rounding.
+// Exactness (docs/IMAGES.md has the per-case table): every golden case matches Pillow byte for byte in Chromium.
+// Left to the browser and not exact: YCCK and subsampled or arithmetic-coded CMYK JPEGs (1 lower where K is not 0).
 import { decodeBmp, isBmp } from '../preprocess/bmp.js';
+import { cmykToRgb } from '../preprocess/cmyk.js';
 import { ImageError } from '../preprocess/errors.js';
 import { withoutGifTransparency } from '../preprocess/gif.js';
 import type { DecodedImage, ImageDecoder } from '../preprocess/image.js';
+import { decodeJpegSamples, readJpegFrame } from '../preprocess/jpeg.js';
 import { decodePng, readPngHeader, withoutPngTransparency } from '../preprocess/png.js';
 import { withoutExifOrientation } from './exif-orientation.js';
 
@@ -45,6 +46,11 @@ function toDecoded(rgba: Uint8ClampedArray, width: number, height: number, colou
 export async function decodeImageBytes(bytes: Uint8Array, name = 'image'): Promise<DecodedImage> {
   try {
     if (isBmp(bytes)) return decodeBmp(bytes);
+    const jpeg = readJpegFrame(bytes);
+    if (jpeg?.components === 4 && jpeg.adobeTransform !== 2) {
+      const cmyk = decodeCmykJpeg(bytes);
+      if (cmyk) return cmyk;
+    }
     const png = readPngHeader(bytes);
     if (png && (png.bitDepth === 16 || png.colourType === 4 || png.colourType === 6)) return await decodePng(bytes);
     bytes = png ? withoutPngTransparency(bytes) : withoutGifTransparency(bytes);
@@ -53,6 +59,28 @@ export async function decodeImageBytes(bytes: Uint8Array, name = 'image'): Promi
     if (e instanceof ImageError && !e.message.startsWith(`${name}: `)) throw new ImageError(e.code, `${name}: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * A CMYK JPEG decoded in code (jpeg.ts: libjpeg's samples, which Pillow inverts) and converted with Pillow's
+ * formula; null for the layouts jpeg.ts leaves to the browser (subsampled components, arithmetic coding), whose
+ * CMYK conversion may then be 1 lower than Pillow's where K is not 0.
+ */
+function decodeCmykJpeg(bytes: Uint8Array): DecodedImage | null {
+  let s;
+  try {
+    s = decodeJpegSamples(bytes);
+  } catch (e) {
+    if (e instanceof ImageError && e.code === 'unsupported') return null;
+    throw e;
+  }
+  const n = s.width * s.height;
+  const cmyk = new Uint8Array(n * 4);
+  for (let k = 0; k < 4; k++) {
+    const plane = s.planes[k]!;
+    for (let i = 0; i < n; i++) cmyk[i * 4 + k] = plane[i]!;
+  }
+  return cmykToRgb(cmyk, s.width, s.height, true);
 }
 
 async function decodeWithBrowser(bytes: Uint8Array, name: string, pngColourType: number | null): Promise<DecodedImage> {
