@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatDriver, type LlmCall } from '../../src/chat/driver.js';
+import { ChatDriver } from '../../src/chat/driver.js';
 import { CONTEXT_FULL, describeDone } from '../../src/chat/events.js';
 import { ChatSession, type AskOptions, type ChatEvent } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
@@ -15,12 +15,11 @@ import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
 import type { DecodedImage } from '../../src/preprocess/image.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { ContextOverflowError } from '../../src/runtime/errors.js';
-import { expandImagePads } from '../../src/text/image-pads.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
 import { demoDir } from '../helpers/demo.js';
 import { getGpu } from '../helpers/gpu.js';
+import { callPromptIds, collect, tokenText, turns } from '../helpers/chat-events.js';
 
-type Turn = Extract<ChatEvent, { type: 'turn' }>;
 type Done = Extract<ChatEvent, { type: 'done' }>;
 
 let gpu: Gpu;
@@ -41,13 +40,6 @@ function session(contextLength: number): ChatSession {
   return s;
 }
 
-async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-const turns = (ev: ChatEvent[]) => ev.filter((e): e is Turn => e.type === 'turn');
-const tokenText = (ev: ChatEvent[]) => ev.filter((e) => e.type === 'token').map((e) => (e as { text: string }).text).join('');
 const ask = (o: Partial<AskOptions> = {}): AskOptions => ({ images: [{ image: sample, name: 'sample.png' }], question: replay.question, ...o });
 const sampled = (maxNewTokens: number): AskOptions => ask({ maxRounds: 2, maxNewTokens, sampling: { greedy: true } });
 
@@ -79,10 +71,9 @@ beforeAll(async () => {
   sample = await decodeImageFile(join(dir, 'sample.png'));
   replay = JSON.parse(await readFile(join(dir, 'replay.json'), 'utf8'));
   const driver = new ChatDriver({ images: [{ image: sample, name: 'sample.png' }], question: replay.question, problemType: 'free-form', options: null });
-  const ids = (c: LlmCall) => expandImagePads(text.tokenizer.encode(c.prompt), text.tokenizer.specialIds.imagePad, c.images.map((im) => im.padTokens));
   promptIds = [];
   for (let c = driver.nextCall(); c; c = driver.nextCall()) {
-    promptIds.push(ids(c));
+    promptIds.push(callPromptIds(text.tokenizer, c));
     if (c.call === 1) cropPadTokens = c.images[1]!.padTokens;
     driver.acceptResponse({ text: replay.assistant_turns[c.call]!, finishReason: 'stop', stopReason: null });
   }
