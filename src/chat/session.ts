@@ -15,6 +15,8 @@ export type { ImageDecoder } from '../preprocess/image.js';
 import { contextLengthProblem } from '../model/kv-cache.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
+import type { ChatTemplate } from '../text/chat-template.js';
+import { renderPrompt, type PromptRenderer } from '../text/conversation.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { validInquiryIds } from '../text/inquiry-tokenizer.js';
 import { ContextCache, type ImageBlock } from '../model/context-cache.js';
@@ -33,6 +35,8 @@ export interface ChatSessionOptions {
   tokenizer: TextTokenizer;
   /** The Qwen3-Embedding tokenizer (ViLaVT's tool-call queries; not needed by the plain Qwen2.5-VL systems). */
   inquiryTokenizer?: TextTokenizer;
+  /** The checkpoint's chat template (TextAssets.chatTemplate): every driver renders its prompts with it. Default: the built-in rules. */
+  chatTemplate?: ChatTemplate;
   /** The tool-loop protocol (default vilavt); an ask may choose another. */
   system?: SystemName;
   imageDecoder?: ImageDecoder;
@@ -128,6 +132,7 @@ export class ChatSession {
   private readonly model: VilavtModel;
   private readonly tok: TextTokenizer;
   private readonly inquiryTok: TextTokenizer | undefined;
+  private readonly render: PromptRenderer;
   private readonly system: SystemName;
   private readonly decoder: ImageDecoder | undefined;
   private readonly settings: Partial<Omit<ChatDriverSettings, 'maxRounds'>>;
@@ -146,6 +151,7 @@ export class ChatSession {
     this.model = o.model;
     this.tok = o.tokenizer;
     this.inquiryTok = o.inquiryTokenizer;
+    this.render = o.chatTemplate?.renderer ?? renderPrompt;
     this.system = o.system ?? 'vilavt';
     this.decoder = o.imageDecoder;
     this.settings = o.settings ?? {};
@@ -244,8 +250,8 @@ export class ChatSession {
       const history = o.history ?? [];
       const first = history[0];
       driver = vilavt = first
-        ? new ChatDriver({ images: await this.decodeAll(first.images), question: first.question, problemType: 'free-form', options: null, settings, systemNote: o.systemNote })
-        : new ChatDriver({ images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null, settings, systemNote: o.systemNote });
+        ? new ChatDriver({ images: await this.decodeAll(first.images), question: first.question, problemType: 'free-form', options: null, settings, systemNote: o.systemNote, render: this.render })
+        : new ChatDriver({ images, question: o.question, problemType: o.problemType ?? 'free-form', options: o.options ?? null, settings, systemNote: o.systemNote, render: this.render });
       for (let i = 0; i < history.length; i++) {
         vilavt.assumeAnswer(history[i]!.answer);
         const next = history[i + 1];
@@ -254,7 +260,7 @@ export class ChatSession {
           : { images, question: o.question, problemType: o.problemType, options: o.options });
       }
     } else {
-      driver = createLoopDriver(system, { images, question: o.question, options: o.options ?? null, problemType: o.problemType, maxRounds: o.maxRounds });
+      driver = createLoopDriver(system, { images, question: o.question, options: o.options ?? null, problemType: o.problemType, maxRounds: o.maxRounds, render: this.render });
     }
     const gen = driver.generation;
     const s = o.sampling ?? {};

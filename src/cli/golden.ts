@@ -6,9 +6,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { ActDType } from '../runtime/dtype.js';
 import { CliError, reportError, UsageError } from './fail.js';
+import { parseCommand } from './args.js';
 
 const USAGE = 'usage: vilavt golden DIR [--f32|--f16|--both]   (model scenarios: both paths by default)';
 
@@ -17,20 +17,12 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function goldenMain(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true,
-      options: { f32: { type: 'boolean' }, f16: { type: 'boolean' }, both: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommand({
+    args: argv, allowPositionals: true,
+    options: { f32: { type: 'boolean' }, f16: { type: 'boolean' }, both: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  }, USAGE);
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(USAGE);
   const dir = positionals[0]!;
   if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new CliError(`golden folder not found: ${dir}`);
