@@ -34,18 +34,14 @@ fn weight4(row: u32, blocks: u32, b: u32) -> vec4f {
 }
 #endif
 
+#include "_matmul_tile.wgsl" // tileOf, storeTile
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tilesN = (p.n + TN - 1u) / TN;
-  let tile = (wid.x + wid.y * nwg.x) * WG + lid;
-  let m0 = (tile / tilesN) * TM;
-  let n0 = (tile % tilesN) * TN;
-  // Rows and columns past the edges are clamped (computed twice, never stored): no divergent early exit.
-  var ms: array<u32, TM>;
-  var ns: array<u32, TN>;
-  for (var i = 0u; i < TM; i++) { ms[i] = min(m0 + i, p.m - 1u); }
-  for (var j = 0u; j < TN; j++) { ns[j] = min(n0 + j, p.n - 1u); }
+  let tile = tileOf(wid, nwg, lid);
+  var ms = tile.ms;
+  var ns = tile.ns;
   // acc[i][j]: x row m0+i times weight row n0+j.
   var acc: array<vec4f, TM>;
 
@@ -64,20 +60,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 #endif
 
-  for (var i = 0u; i < TM; i++) {
-    if (m0 + i < p.m) {
-      for (var j = 0u; j < TN; j++) {
-        if (n0 + j < p.n) {
-          let col = p.col0 + n0 + j;
-          var v = acc[i][j];
-#if HAS_BIAS
-          v += bias[col];
-#endif
-          let at = (m0 + i) * p.ldy + col;
-          if (p.acc != 0u) { v += f32(y[at]); }
-          y[at] = act(v);
-        }
-      }
-    }
-  }
+  storeTile(tile, acc);
 }

@@ -14,27 +14,15 @@ const TN = 4u; // weight rows (output columns) per invocation
 
 struct Params { m: u32, n: u32, k: u32, col0: u32, ldy: u32, acc: u32, group: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<act4>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
-@group(0) @binding(3) var<storage, read> sz: array<u32>;
-@group(0) @binding(4) var<storage, read_write> y: array<act>;
-#if HAS_BIAS
-@group(0) @binding(5) var<storage, read> bias: array<f32>;
-#endif
-#include "_q4.wgsl"
+#include "_q4.wgsl" // bindings 1..5: x, w, sz, y, bias
+#include "_matmul_tile.wgsl" // tileOf, storeTile
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tilesN = (p.n + TN - 1u) / TN;
-  let tile = (wid.x + wid.y * nwg.x) * WG + lid;
-  let m0 = (tile / tilesN) * TM;
-  let n0 = (tile % tilesN) * TN;
-  // Rows and columns past the edges are clamped (computed twice, never stored): no divergent early exit.
-  var ms: array<u32, TM>;
-  var ns: array<u32, TN>;
-  for (var i = 0u; i < TM; i++) { ms[i] = min(m0 + i, p.m - 1u); }
-  for (var j = 0u; j < TN; j++) { ns[j] = min(n0 + j, p.n - 1u); }
+  let tile = tileOf(wid, nwg, lid);
+  var ms = tile.ms;
+  var ns = tile.ns;
   let words = p.k / 8u;
   let gw = p.group / 8u;
   let groups = p.k / p.group;
@@ -70,20 +58,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
   }
 
-  for (var i = 0u; i < TM; i++) {
-    if (m0 + i < p.m) {
-      for (var j = 0u; j < TN; j++) {
-        if (n0 + j < p.n) {
-          let col = p.col0 + n0 + j;
-          var v = out[i][j];
-#if HAS_BIAS
-          v += bias[col];
-#endif
-          let at = (m0 + i) * p.ldy + col;
-          if (p.acc != 0u) { v += f32(y[at]); }
-          y[at] = act(v);
-        }
-      }
-    }
-  }
+  storeTile(tile, out);
 }
