@@ -260,7 +260,7 @@ export class WorkerEngine {
       }
       progress(true);
       const contextLength = Math.min(APP_CONTEXT_TOKENS, config.llm.maxPositionEmbeddings);
-      const newSession = () => new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, imageDecoder: browserImageDecoder, contextLength });
+      const newSession = () => new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, chatTemplate: text.chatTemplate, imageDecoder: browserImageDecoder, contextLength });
       const llm = ckpt.config.llm;
       const info: LoadedModel = {
         source: files.origin, loadMs: Math.round(performance.now() - t0), name: files.label, cacheKey: files.cacheKey,

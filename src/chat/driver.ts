@@ -6,7 +6,7 @@
 import { fetchImage } from '../preprocess/fetch-image.js';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { MAX_PIXELS_TOTAL, MIN_PIXELS, padTokenCount } from '../preprocess/smart-resize.js';
-import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
+import { renderPrompt, type ContentItem, type Message, type PromptRenderer } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import {
   REASONING_SYSTEM_PROMPT,
@@ -58,6 +58,8 @@ export interface ChatDriverOptions {
   settings?: Partial<ChatDriverSettings>;
   /** Extra instructions appended to the reasoning system prompt (an API client's system message). */
   systemNote?: string;
+  /** How prompts are rendered: the checkpoint's chat template (ChatTemplate.renderer); default the built-in rules. */
+  render?: PromptRenderer;
 }
 
 export interface ProcessedImage {
@@ -211,6 +213,7 @@ export class ChatDriver implements LoopDriver {
   readonly initialMaxPixels: number;
   private readonly originals: ChatImageInput[];
   private readonly messages: Message[] = [];
+  private readonly render: PromptRenderer;
   private readonly images: ProcessedImage[] = [];
   private readonly queries: string[] = [];
   private callsLeft: number;
@@ -228,6 +231,7 @@ export class ChatDriver implements LoopDriver {
     if (!(s.budget > 0)) throw new ChatError(`settings.budget must be positive, got ${s.budget}`);
     if (opts.images.length === 0) throw new ChatError('the loop needs at least one image');
     this.settings = s;
+    this.render = opts.render ?? renderPrompt;
     this.originals = [...opts.images];
     this.callsLeft = s.maxRounds;
     this.questionText = questionText(opts.question, opts.problemType, opts.options);
@@ -275,7 +279,7 @@ export class ChatDriver implements LoopDriver {
     const call: LlmCall = {
       call: this.callCount,
       callsLeft: this.callsLeft,
-      prompt: renderPrompt(this.messages, { addGenerationPrompt: true }),
+      prompt: this.render(this.messages, { addGenerationPrompt: true }),
       images: this.images.slice(),
       queries: this.queries.slice(),
       imageToQuery: this.images.map((im) => im.group),
@@ -505,7 +509,7 @@ export class ChatDriver implements LoopDriver {
       lastAssistantText: lastText,
       answer: extractAnswer(lastText),
       answerDriver: extractAnswer(contentRepr),
-      conversation: renderPrompt(this.messages, { addGenerationPrompt: false }),
+      conversation: this.render(this.messages, { addGenerationPrompt: false }),
     };
   }
 }

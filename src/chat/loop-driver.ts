@@ -3,6 +3,7 @@
 // answer. ViLaVT (driver.ts), DeepEyes (deepeyes.ts) and Pixel-Reasoner (pixelreasoner.ts) implement it; the
 // session, the CLI, `vilavt compare`, the golden runners and the browser app only talk to this interface.
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
+import type { PromptRenderer } from '../text/conversation.js';
 import type { Box } from './zoom.js';
 
 export type SystemName = 'vilavt' | 'deepeyes' | 'pixelreasoner';
@@ -125,4 +126,6 @@ export interface LoopQuestion {
   problemType?: string;
   /** LLM calls (default: the system's). */
   maxRounds?: number;
+  /** How prompts are rendered: the checkpoint's chat template (ChatTemplate.renderer); default the built-in rules. */
+  render?: PromptRenderer;
 }

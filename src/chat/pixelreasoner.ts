@@ -9,7 +9,7 @@ import { fetchImage } from '../preprocess/fetch-image.js';
 import { cropImage, type RgbImage } from '../preprocess/image.js';
 import { IMAGE_FACTOR, padTokenCount, roundHalfEven } from '../preprocess/smart-resize.js';
 import type { Box } from './zoom.js';
-import { renderPrompt, type ContentItem, type Message } from '../text/conversation.js';
+import { renderPrompt, type ContentItem, type Message, type PromptRenderer } from '../text/conversation.js';
 import { ChatError } from './errors.js';
 import type { GenerationRules, LoopCall, LoopDriver, LoopImage, LoopQuestion, LoopResponse, LoopResult, ToolEvent } from './loop-driver.js';
 import { pyGetItem } from '../py/subscript.js';
@@ -221,6 +221,7 @@ export class PixelReasonerDriver implements LoopDriver {
   readonly initialCount: number;
   private readonly maxRounds: number;
   private readonly messages: Message[] = [];
+  private readonly render: PromptRenderer;
   private readonly images: PixelReasonerImage[] = [];
   private pending: PixelReasonerCall | null = null;
   private numToolCalls = 0;
@@ -230,6 +231,7 @@ export class PixelReasonerDriver implements LoopDriver {
   private lastInConversation = false;
 
   constructor(q: LoopQuestion, settings: Partial<PixelReasonerSettings> = {}) {
+    this.render = q.render ?? renderPrompt;
     this.settings = { ...PIXELREASONER_SETTINGS, ...settings };
     this.maxRounds = q.maxRounds ?? Infinity;
     if (!(this.maxRounds >= 1)) throw new ChatError(`maxRounds must be a positive integer, got ${q.maxRounds}`);
@@ -271,7 +273,7 @@ export class PixelReasonerDriver implements LoopDriver {
     if (this.stopCause !== null) return null;
     if (this.pending !== null) throw new ChatError('nextCall(): the previous call has not been answered yet');
     const call: PixelReasonerCall = {
-      call: this.calls, numToolCallsBefore: this.numToolCalls, prompt: renderPrompt(this.messages, { addGenerationPrompt: true }),
+      call: this.calls, numToolCallsBefore: this.numToolCalls, prompt: this.render(this.messages, { addGenerationPrompt: true }),
       images: this.images.slice(), queries: this.images.map(() => ''),
     };
     this.pending = call;
@@ -447,7 +449,7 @@ export class PixelReasonerDriver implements LoopDriver {
       lastResponse: this.lastResponse,
       lastResponseInConversation: this.lastInConversation,
       answer: lastBoxed(this.lastResponse),
-      conversation: renderPrompt(this.messages, { addGenerationPrompt: false }),
+      conversation: this.render(this.messages, { addGenerationPrompt: false }),
     };
   }
 

@@ -23,7 +23,7 @@ export function createLoopDriver(system: SystemName, q: LoopQuestion): LoopDrive
     case 'vilavt':
       return new ChatDriver({
         images: q.images, question: q.question, problemType: q.problemType ?? 'free-form', options: q.options ?? null,
-        settings: q.maxRounds === undefined ? {} : { maxRounds: q.maxRounds },
+        settings: q.maxRounds === undefined ? {} : { maxRounds: q.maxRounds }, render: q.render,
       });
     case 'deepeyes':
       return new DeepEyesDriver(q);

@@ -8,10 +8,9 @@ import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { appSite } from './app-site.js';
-import { int } from './chat.js';
 import { CliError, UsageError } from './fail.js';
+import { intOption as int, parseCommand } from './args.js';
 import { parseServeArgs } from './serve.js';
 
 const USAGE = `usage: vilavt app --model DIR [--f16] [--context N] [--port N] [--browser PATH]
@@ -91,20 +90,12 @@ async function runningApp(file: string): Promise<RunningApp | null> {
 }
 
 export async function appMain(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: { model: { type: 'string' }, f16: { type: 'boolean' }, context: { type: 'string' }, port: { type: 'string' }, browser: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommand({
+    args: argv,
+    options: { model: { type: 'string' }, f16: { type: 'boolean' }, context: { type: 'string' }, port: { type: 'string' }, browser: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  }, USAGE);
+  if (!parsed) return 0;
   const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (!v.model) throw new UsageError(`--model DIR is required\n${USAGE}`);
   if (!(await stat(v.model).catch(() => null))?.isDirectory()) throw new CliError(`model directory not found: ${v.model}`);
   const model = await realpath(v.model);

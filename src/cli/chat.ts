@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DecodedImage, RgbImage } from '../preprocess/image.js';
 import { toRgb } from '../preprocess/image.js';
 import { parseReplayFile, type ReplayFile } from '../chat/replay-file.js';
@@ -13,6 +12,7 @@ import { createLoopDriver } from '../chat/systems.js';
 import { resolveSystem } from './system-option.js';
 import { formatKernelTimes } from '../runtime/profiler.js';
 import { CliError, UsageError } from './fail.js';
+import { intOption as int, parseCommand } from './args.js';
 import { loadModelDir } from './load-model.js';
 import { DEFAULT_SEED } from '../chat/loop-driver.js';
 
@@ -56,13 +56,6 @@ interface ChatArgs {
   profile: boolean;
 }
 
-export function int(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 function num(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -83,26 +76,18 @@ async function readReplay(path: string): Promise<ReplayFile> {
 }
 
 async function parse(argv: string[]): Promise<ChatArgs> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true,
-      options: {
-        model: { type: 'string' }, image: { type: 'string', multiple: true }, json: { type: 'boolean' },
-        system: { type: 'string' }, replay: { type: 'string' }, seed: { type: 'string' }, greedy: { type: 'boolean' }, temperature: { type: 'string' },
-        'top-p': { type: 'string' }, 'max-rounds': { type: 'string' }, 'max-new-tokens': { type: 'string' },
-        'problem-type': { type: 'string' }, option: { type: 'string', multiple: true }, out: { type: 'string' },
-        context: { type: 'string' }, f16: { type: 'boolean' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommand({
+    args: argv, allowPositionals: true,
+    options: {
+      model: { type: 'string' }, image: { type: 'string', multiple: true }, json: { type: 'boolean' },
+      system: { type: 'string' }, replay: { type: 'string' }, seed: { type: 'string' }, greedy: { type: 'boolean' }, temperature: { type: 'string' },
+      'top-p': { type: 'string' }, 'max-rounds': { type: 'string' }, 'max-new-tokens': { type: 'string' },
+      'problem-type': { type: 'string' }, option: { type: 'string', multiple: true }, out: { type: 'string' },
+      context: { type: 'string' }, f16: { type: 'boolean' }, profile: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  }, USAGE);
+  if (!parsed) process.exit(0);
   const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
   if (!v.model) throw new UsageError(`--model DIR is required\n${USAGE}`);
   if (!v.image?.length) throw new UsageError(`at least one --image PATH is required\n${USAGE}`);
   if (parsed.positionals.length > 1) throw new UsageError(`give the question as one argument (quote it)\n${USAGE}`);
@@ -161,7 +146,7 @@ export async function chatMain(argv: string[]): Promise<number> {
   createLoopDriver(system, { images, question: a.question, options: a.options, problemType: a.problemType, maxRounds: a.maxRounds });
   const { gpu, model, text } = await loadModelDir(a.model, { f16: a.f16, contextTokens: a.context, profile: a.profile });
 
-  const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: a.context, system });
+  const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, chatTemplate: text.chatTemplate, contextLength: a.context, system });
   const controller = new AbortController();
   const onSigint = () => controller.abort(new CliError('interrupted'));
   process.once('SIGINT', onSigint);

@@ -4,13 +4,13 @@
 // Table 6) can be measured on the machine at hand. Checkpoints are loaded one after the other (one GPU).
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { SystemName } from '../chat/loop-driver.js';
 import { parseReplayFile } from '../chat/replay-file.js';
 import { ChatSession, type ChatEvent, type ReplayTurn } from '../chat/session.js';
 import { createLoopDriver, parseSystemName } from '../chat/systems.js';
 import type { DecodedImage } from '../preprocess/image.js';
 import { CliError, UsageError } from './fail.js';
+import { intOption, parseCommand } from './args.js';
 import { formatMs as ms } from '../util/format.js';
 import { loadModelDir } from './load-model.js';
 import { resolveSystem } from './system-option.js';
@@ -52,40 +52,25 @@ function splitPrefixed(v: string, what: string): [string | undefined, string] {
   return [undefined, v];
 }
 
-function posInt(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 export async function compareMain(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true,
-      options: {
-        model: { type: 'string', multiple: true }, image: { type: 'string', multiple: true }, replay: { type: 'string', multiple: true },
-        option: { type: 'string', multiple: true }, greedy: { type: 'boolean' }, 'max-rounds': { type: 'string' },
-        'max-new-tokens': { type: 'string' }, context: { type: 'string' }, json: { type: 'boolean' }, f16: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommand({
+    args: argv, allowPositionals: true,
+    options: {
+      model: { type: 'string', multiple: true }, image: { type: 'string', multiple: true }, replay: { type: 'string', multiple: true },
+      option: { type: 'string', multiple: true }, greedy: { type: 'boolean' }, 'max-rounds': { type: 'string' },
+      'max-new-tokens': { type: 'string' }, context: { type: 'string' }, json: { type: 'boolean' }, f16: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }, USAGE);
+  if (!parsed) return 0;
   const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (!v.model?.length) throw new UsageError(`at least one --model is required\n${USAGE}`);
   if (!v.image?.length) throw new UsageError(`at least one --image is required\n${USAGE}`);
   if (parsed.positionals.length !== 1) throw new UsageError(`give the question as one argument (quote it)\n${USAGE}`);
   const question = parsed.positionals[0]!;
-  const maxRounds = posInt('max-rounds', v['max-rounds']);
-  const maxNewTokens = posInt('max-new-tokens', v['max-new-tokens']);
-  const context = posInt('context', v.context) ?? 32768;
+  const maxRounds = intOption('max-rounds', v['max-rounds'], undefined, 1);
+  const maxNewTokens = intOption('max-new-tokens', v['max-new-tokens'], undefined, 1);
+  const context = intOption('context', v.context, 32768, 1);
   const replays = new Map<SystemName, ReplayTurn[]>();
   for (const r of v.replay ?? []) {
     const [sys, file] = splitPrefixed(r, 'replay');
@@ -113,7 +98,7 @@ export async function compareMain(argv: string[]): Promise<number> {
   const runs: SystemRun[] = [];
   for (const { system, dir } of plan) {
     const { gpu, model, text } = await loadModelDir(dir, { f16: v.f16 ?? false, contextTokens: context });
-    const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, contextLength: context, system });
+    const session = new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, chatTemplate: text.chatTemplate, contextLength: context, system });
     const run: SystemRun = { system, model: dir, rounds: [], answer: '', stop: '' };
     try {
       const events: AsyncIterable<ChatEvent> = session.ask({

@@ -1,13 +1,14 @@
 // `vilavt golden DIR [--f32|--f16|--both]` (also `npm run golden -- DIR`): runs a golden folder with the runner its
-// files call for — scenarios.json: the model runner (on the GPU), cases.json with `cases`: resampling,
+// files call for — scenarios.json: the model runner (on the GPU), cases.json with `kind: "decode"`: image decoding
+// (each file decoded and converted to RGB, compared by SHA-256), cases.json with other `cases`: resampling,
 // cases.json with `trajectories`: a chat loop (`format` deepeyes-loop-golden/1 and pixelreasoner-loop-golden/1:
 // those systems' drivers; otherwise ViLaVT's). Prints one PASS/FAIL line per check; exit status 1 on any FAIL.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { ActDType } from '../runtime/dtype.js';
 import { CliError, reportError, UsageError } from './fail.js';
+import { parseCommand } from './args.js';
 
 const USAGE = 'usage: vilavt golden DIR [--f32|--f16|--both]   (model scenarios: both paths by default)';
 
@@ -16,20 +17,12 @@ async function exists(path: string): Promise<boolean> {
 }
 
 export async function goldenMain(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true,
-      options: { f32: { type: 'boolean' }, f16: { type: 'boolean' }, both: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommand({
+    args: argv, allowPositionals: true,
+    options: { f32: { type: 'boolean' }, f16: { type: 'boolean' }, both: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  }, USAGE);
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(USAGE);
   const dir = positionals[0]!;
   if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new CliError(`golden folder not found: ${dir}`);
@@ -59,7 +52,9 @@ export async function goldenMain(argv: string[]): Promise<number> {
     } catch (e) {
       throw new CliError(`${join(dir, 'cases.json')}: ${(e as Error).message}`);
     }
-    if (doc.format === 'deepeyes-loop-golden/1') {
+    if (doc.kind === 'decode') {
+      result = await (await import('../golden/decode.js')).runDecodeGolden(dir);
+    } else if (doc.format === 'deepeyes-loop-golden/1') {
       result = await (await import('../golden/deepeyes.js')).runDeepEyesGolden(dir);
     } else if (doc.format === 'pixelreasoner-loop-golden/1') {
       result = await (await import('../golden/pixelreasoner.js')).runPixelReasonerGolden(dir);

@@ -8,7 +8,6 @@
  */
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { openCheckpointDir } from '../platform/node-file.js';
 import { INDEX_FILE } from '../model/checkpoint.js';
 import { validateCheckpoint } from '../model/manifest.js';
@@ -17,6 +16,7 @@ import { q4ToAwq, QWEIGHT, QZEROS, SCALES } from '../model/awq.js';
 import { DTYPE_BYTES, type SafetensorsDtype } from '../model/safetensors.js';
 import { decode } from '../runtime/dtype.js';
 import { CliError, UsageError } from './fail.js';
+import { parseCommand } from './args.js';
 
 const USAGE = 'usage: vilavt quantize --model IN --out OUT [--group N (default 128)] [--keep PREFIX,...]';
 
@@ -26,16 +26,12 @@ const WEIGHT_FILE = /\.(safetensors|bin|pt|pth|ckpt|gguf)$|\.safetensors\.index\
 interface OutTensor { name: string; dtype: SafetensorsDtype; shape: number[]; bytes: number; produce: () => Promise<Uint8Array[]> }
 
 export async function quantizeMain(argv: string[], log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({ args: argv, options: {
-      model: { type: 'string' }, out: { type: 'string' }, group: { type: 'string', default: String(DEFAULT_GROUP) },
-      keep: { type: 'string', default: '' }, help: { type: 'boolean', short: 'h', default: false },
-    } }).values;
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
-  if (values.help) { console.log(USAGE); return 0; }
+  const parsed = parseCommand({ args: argv, options: {
+    model: { type: 'string' }, out: { type: 'string' }, group: { type: 'string', default: String(DEFAULT_GROUP) },
+    keep: { type: 'string', default: '' }, help: { type: 'boolean', short: 'h', default: false },
+  } }, USAGE);
+  if (!parsed) return 0;
+  const values = parsed.values;
   const group = Number(values.group);
   if (!values.model || !values.out) throw new UsageError(`--model and --out are required\n${USAGE}`);
   if (!Number.isInteger(group) || group < 8 || group % 8 !== 0) throw new UsageError(`--group must be a positive multiple of 8, got ${values.group}\n${USAGE}`);

@@ -2,9 +2,8 @@
 // once ready; SIGINT/SIGTERM close it.
 import { realpath, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { int } from './chat.js';
 import { CliError, UsageError } from './fail.js';
+import { intOption as int, parseCommand } from './args.js';
 
 const USAGE = `usage: vilavt serve --model DIR [options]
   --port N               TCP port (default 8080; 0 = any free port)
@@ -38,25 +37,17 @@ export interface ServeArgs {
 }
 
 export async function parseServeArgs(argv: string[]): Promise<ServeArgs | null> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string' },
-        f16: { type: 'boolean' }, 'allow-files': { type: 'string' }, name: { type: 'string' }, context: { type: 'string' },
-        'cache-mb': { type: 'string' }, queue: { type: 'string' }, 'max-images': { type: 'string' }, 'max-image-mb': { type: 'string' },
-        'max-pixels': { type: 'string' }, 'max-body-mb': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommand({
+    args: argv,
+    options: {
+      model: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'api-key': { type: 'string' },
+      f16: { type: 'boolean' }, 'allow-files': { type: 'string' }, name: { type: 'string' }, context: { type: 'string' },
+      'cache-mb': { type: 'string' }, queue: { type: 'string' }, 'max-images': { type: 'string' }, 'max-image-mb': { type: 'string' },
+      'max-pixels': { type: 'string' }, 'max-body-mb': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  }, USAGE);
+  if (!parsed) return null;
   const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    return null;
-  }
   const extraArg = (parsed.positionals as string[])[0];
   if (extraArg !== undefined) throw new UsageError(`unexpected argument ${JSON.stringify(extraArg)}\n${USAGE}`);
   if (!v.model) throw new UsageError(`--model DIR is required\n${USAGE}`);

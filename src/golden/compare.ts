@@ -1,10 +1,12 @@
 // Shared by the loop-golden runners (ViLaVT loop-a, DeepEyes, Pixel-Reasoner): reading cases.json with Python
-// semantics (int and float stay distinct), the original images, and the first difference between an expected and
-// an actual record.
+// semantics (int and float stay distinct), the original images, the first difference between an expected and an
+// actual record, and the replay of a trajectory's responses call by call up to its final record. Each runner only
+// says how its system's driver is built and how its calls and final state are recorded.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContentItem } from '../text/conversation.js';
+import type { LoopImageInput, LoopResponse } from '../chat/loop-driver.js';
+import type { ContentItem, PromptRenderer } from '../text/conversation.js';
 import { pyJsonLoads } from '../py/json-loads.js';
 import { pyRepr } from '../py/repr.js';
 import { pyHasNonFinite, pyIdentical } from '../py/structure.js';
@@ -82,11 +84,30 @@ export function parsedAsGolden(v: PyValue): PyValue {
 export const contentAsGolden = (items: readonly ContentItem[]): PyValue =>
   items.map((it) => (it.type === 'text' ? dict({ type: 'text', text: it.text }) : dict({ type: 'image' })));
 
-/** Returns the first difference or null; `note` records informative differences (printed as NOTE lines). */
-export type TrajectoryRunner = (traj: PyValue, images: Map<string, DecodedImage>, sizes: PyValue, note: (s: string) => void) => Promise<string | null>;
+/** How a golden run builds its drivers. */
+export interface GoldenOptions {
+  /** How the drivers render prompts (default: the built-in rules; a test replays with the jinja template). */
+  render?: PromptRenderer;
+}
+
+/** What a trajectory runner gets: the trajectory, its input images (checked against cases.json), the options. */
+export interface TrajectoryContext {
+  traj: PyValue;
+  /** The trajectory's `input` record. */
+  input: PyValue;
+  /** Its `input.images` file names, and those images decoded, in the same order. */
+  files: string[];
+  inputs: LoopImageInput[];
+  /** Records an informative difference (printed as a NOTE line). */
+  note: (s: string) => void;
+  options: GoldenOptions;
+}
+
+/** Returns the first difference or null. */
+export type TrajectoryRunner = (t: TrajectoryContext) => Promise<string | null>;
 
 /** Runs every trajectory of DIR/cases.json (images decoded once); one PASS line per trajectory or its first difference. */
-export async function runTrajectoryFile(dir: string, run: TrajectoryRunner): Promise<{ ok: boolean; lines: string[] }> {
+export async function runTrajectoryFile(dir: string, run: TrajectoryRunner, options: GoldenOptions = {}): Promise<{ ok: boolean; lines: string[] }> {
   const cases = pyJsonLoads(await readFile(join(dir, 'cases.json'), 'utf8'));
   const sizes = get(cases, 'images');
   const images = new Map<string, DecodedImage>();
@@ -99,7 +120,11 @@ export async function runTrajectoryFile(dir: string, run: TrajectoryRunner): Pro
     let problem: string | null;
     const notes: string[] = [];
     try {
-      problem = await run(traj, images, sizes, (n) => notes.push(`NOTE ${name} / ${n}`));
+      const input = get(traj, 'input');
+      const files = (get(input, 'images') as PyValue[]).map(str);
+      problem = checkInputImages(files, images, sizes) ?? await run({
+        traj, input, files, inputs: files.map((f) => ({ image: images.get(f)!, name: f })), note: (n) => notes.push(`NOTE ${name} / ${n}`), options,
+      });
     } catch (e) {
       problem = `threw ${(e as Error).stack ?? String(e)}`;
     }
@@ -114,7 +139,7 @@ export async function runTrajectoryFile(dir: string, run: TrajectoryRunner): Pro
 }
 
 /** Checks that every input file's pixels are the ones the golden was made from. */
-export function checkInputImages(files: readonly string[], images: Map<string, DecodedImage>, sizes: PyValue): string | null {
+function checkInputImages(files: readonly string[], images: Map<string, DecodedImage>, sizes: PyValue): string | null {
   for (const f of files) {
     const orig = images.get(f);
     if (!orig) return `initial / ${f}: not listed in cases.json images`;
@@ -134,11 +159,63 @@ export function promptFields(call: { prompt: string; images: readonly { padToken
   };
 }
 
-/** The driver's call `i` and the golden response to replay for it, or what is wrong (a failure message). */
-export function replayedCall<C>(driver: { nextCall(): C | null }, responses: readonly PyValue[], i: number): { call: C; response: PyValue } | string {
-  const call = driver.nextCall();
-  if (call === null) return `call ${i}: expected a call, the driver has stopped`;
-  const response = responses[i];
-  if (response === undefined) return `call ${i}: golden has no response to replay`;
-  return { call, response };
+/** What every loop golden records of the loop's end (each system adds its own fields). */
+export function finalFields(f: { rounds: number; stopCause: string; numMessages: number; numImages: number; conversation: string }): Record<string, PyValue> {
+  return {
+    num_llm_calls: int(f.rounds),
+    stop_cause: f.stopCause,
+    num_messages: int(f.numMessages),
+    num_images: int(f.numImages),
+    conversation_sha256: sha256(f.conversation),
+  };
+}
+
+/** The golden's recorded response as the drivers take it. */
+export function loopResponse(r: PyValue): LoopResponse {
+  const stopReason = get(r, 'stop_reason');
+  return {
+    text: str(get(r, 'text')),
+    finishReason: str(get(r, 'finish_reason')) as 'stop' | 'length',
+    stopReason: stopReason === null ? null : Number(stopReason as bigint),
+  };
+}
+
+/** The fields every loop golden records of a given image before the loop starts: its file and original size. */
+export function initialImage(file: string, orig: DecodedImage, fields: Record<string, PyValue>): PyDict {
+  return dict({ file, original_wh: ints([orig.width, orig.height]), ...fields });
+}
+
+/** The driver's question text and initial images against the golden's `question_text` and `initial_images`. */
+export function diffInitial(expected: PyValue, questionText: string, initialImages: PyValue[]): string | null {
+  return diff('initial / question_text', get(expected, 'question_text'), questionText) ??
+    diff('initial / initial_images', get(expected, 'initial_images'), initialImages);
+}
+
+/**
+ * Replays the golden's responses through `driver`, call by call: `record` answers the driver's call `i` with the
+ * golden response and returns the call as the golden records it (or a failure message). After the last call the
+ * driver must stop; `final()` is then compared with the golden's final record. Returns the first difference.
+ */
+export function replayTrajectory<C>(
+  driver: { nextCall(): C | null },
+  traj: PyValue,
+  record: (call: C, response: PyValue, expectedCall: PyValue) => PyDict | string,
+  final: () => PyDict,
+): string | null {
+  const responses = get(get(traj, 'input'), 'responses') as PyValue[];
+  const expected = get(traj, 'expected');
+  const calls = get(expected, 'calls') as PyValue[];
+  const tidy = (d: string | null) => d?.replace(' / .', ' / ') ?? null; // `call 2 / .tool` -> `call 2 / tool`
+  for (let i = 0; i < calls.length; i++) {
+    const call = driver.nextCall();
+    if (call === null) return `call ${i}: expected a call, the driver has stopped`;
+    const response = responses[i];
+    if (response === undefined) return `call ${i}: golden has no response to replay`;
+    const got = record(call, response, calls[i]!);
+    if (typeof got === 'string') return `call ${i} / ${got}`;
+    const d = tidy(diff(`call ${i} / `, calls[i]!, got));
+    if (d) return d;
+  }
+  if (driver.nextCall() !== null) return `call ${calls.length}: the driver wants another call, the golden has none`;
+  return tidy(diff('final / ', get(expected, 'final'), final()));
 }

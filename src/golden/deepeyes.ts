@@ -3,8 +3,7 @@
 // text is informative in the golden (the script only prints it): a difference there is a NOTE, not a failure.
 import { DeepEyesDriver, DEEPEYES_SETTINGS, type DeepEyesCall, type DeepEyesOutcome } from '../chat/deepeyes.js';
 import { PyDict, type PyValue } from '../py/value.js';
-import type { DecodedImage } from '../preprocess/image.js';
-import { checkInputImages, contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str, promptFields, replayedCall } from './compare.js';
+import { contentAsGolden, dict, diffInitial, finalFields, get, initialImage, int, ints, parsedAsGolden, promptFields, replayTrajectory, runTrajectoryFile, sha256, str, type GoldenOptions, type TrajectoryContext } from './compare.js';
 
 function callAsGolden(call: DeepEyesCall, out: DeepEyesOutcome): PyDict {
   const d = dict({
@@ -49,24 +48,15 @@ function splitInformative(exp: PyValue, got: PyDict): string | null {
   return e === g ? null : `informative error text differs: expected ${JSON.stringify(e)} got ${JSON.stringify(g)}`;
 }
 
-async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, sizes: PyValue, note: (s: string) => void): Promise<string | null> {
-  const input = get(traj, 'input');
-  const expected = get(traj, 'expected');
-  const files = (get(input, 'images') as PyValue[]).map(str);
-  const bad = checkInputImages(files, images, sizes);
-  if (bad) return bad;
+async function runTrajectory({ traj, input, files, inputs, note, options }: TrajectoryContext): Promise<string | null> {
   const driver = new DeepEyesDriver({
-    images: files.map((f) => ({ image: images.get(f)!, name: f })),
+    images: inputs,
     question: str(get(input, 'question')),
     options: (get(input, 'options') as PyValue[]).map(str),
+    render: options.render,
   });
-  let d = diff('initial / question_text', get(expected, 'question_text'), driver.questionText);
-  if (d) return d;
   const first = driver.allImages[0]!;
-  const orig = images.get(files[0]!)!;
-  d = diff('initial / initial_images', get(expected, 'initial_images'), [dict({
-    file: files[0]!,
-    original_wh: ints([orig.width, orig.height]),
+  const d = diffInitial(get(traj, 'expected'), driver.questionText, [initialImage(files[0]!, inputs[0]!.image, {
     min_pixels: int(DEEPEYES_SETTINGS.serverMinPixels),
     max_pixels: int(DEEPEYES_SETTINGS.serverMaxPixels),
     model_wh: ints([first.width, first.height]),
@@ -74,34 +64,22 @@ async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, s
     image_pad_tokens: int(first.padTokens),
   })]);
   if (d) return d;
-
-  const responses = get(input, 'responses') as PyValue[];
-  const calls = get(expected, 'calls') as PyValue[];
-  for (let i = 0; i < calls.length; i++) {
-    const next = replayedCall(driver, responses, i);
-    if (typeof next === 'string') return next;
-    const { call, response: r } = next;
+  return replayTrajectory(driver, traj, (call, r, expectedCall) => {
     const got = callAsGolden(call, driver.acceptResponse(str(get(r, 'text'))));
-    const n = splitInformative(calls[i]!, got);
-    if (n) note(`call ${i}: ${n}`);
-    d = diff(`call ${i} / `, calls[i]!, got);
-    if (d) return d.replace(' / .', ' / ');
-  }
-  if (driver.nextCall() !== null) return `call ${calls.length}: the driver wants another call, the golden has none`;
-  const f = driver.final();
-  d = diff('final / ', get(expected, 'final'), dict({
-    num_llm_calls: int(f.rounds),
-    stop_cause: f.stopCause,
-    status: f.status,
-    num_messages: int(f.numMessages),
-    num_images: int(f.numImages),
-    last_response: f.lastResponse,
-    pred_ans: f.predAns,
-    conversation_sha256: sha256(f.conversation),
-  }));
-  return d ? d.replace(' / .', ' / ') : null;
+    const n = splitInformative(expectedCall, got);
+    if (n) note(`call ${call.call}: ${n}`);
+    return got;
+  }, () => {
+    const f = driver.final();
+    return dict({
+      ...finalFields(f),
+      status: f.status,
+      last_response: f.lastResponse,
+      pred_ans: f.predAns,
+    });
+  });
 }
 
-export async function runDeepEyesGolden(dir: string): Promise<{ ok: boolean; lines: string[] }> {
-  return runTrajectoryFile(dir, runTrajectory);
+export async function runDeepEyesGolden(dir: string, options: GoldenOptions = {}): Promise<{ ok: boolean; lines: string[] }> {
+  return runTrajectoryFile(dir, runTrajectory, options);
 }

@@ -4,8 +4,7 @@
 
 import { ChatDriver, type CropRecord, type LlmCall, type TurnOutcome } from '../chat/driver.js';
 import type { PyDict, PyValue } from '../py/value.js';
-import { contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str, promptFields, replayedCall } from './compare.js';
-import type { DecodedImage } from '../preprocess/image.js';
+import { contentAsGolden, dict, diffInitial, finalFields, get, initialImage, int, ints, loopResponse, parsedAsGolden, promptFields, replayTrajectory, runTrajectoryFile, sha256, str, type GoldenOptions, type TrajectoryContext } from './compare.js';
 
 function cropAsGolden(c: CropRecord): PyDict {
   return dict({
@@ -65,77 +64,35 @@ function callAsGolden(call: LlmCall, out: TurnOutcome): PyDict {
   return d;
 }
 
-async function runTrajectory(
-  traj: PyValue,
-  images: Map<string, DecodedImage>,
-  sizes: PyValue,
-): Promise<string | null> {
-  const input = get(traj, 'input');
-  const expected = get(traj, 'expected');
-  const files = get(input, 'images') as PyValue[];
+async function runTrajectory({ traj, input, files, inputs, options }: TrajectoryContext): Promise<string | null> {
   const optionsV = get(input, 'options');
   const driver = new ChatDriver({
-    images: files.map((f) => ({ image: images.get(str(f))!, name: str(f) })),
+    images: inputs,
     question: str(get(input, 'question')),
     problemType: str(get(input, 'problem_type')),
     options: optionsV === null ? null : (optionsV as PyValue[]).map(str),
+    render: options.render,
   });
-
-  let d = diff('initial / question_text', get(expected, 'question_text'), driver.questionText);
+  const d = diffInitial(get(traj, 'expected'), driver.questionText, driver.allImages.map((im, i) => initialImage(files[i]!, inputs[i]!.image, {
+    index: int(i),
+    max_pixels: driver.initialMaxPixels,
+    processed_wh: ints([im.width, im.height]),
+    image_pad_tokens: int(im.padTokens),
+    processed_sha256: sha256(im.image.data),
+  })));
   if (d) return d;
-  const initial = driver.allImages.map((im, i) => {
-    const f = str(files[i]!);
-    const orig = images.get(f)!;
+  return replayTrajectory(driver, traj, (call, r) => callAsGolden(call, driver.acceptResponse(loopResponse(r))), () => {
+    const f = driver.final();
     return dict({
-      index: int(i),
-      file: f,
-      original_wh: ints([orig.width, orig.height]),
-      max_pixels: driver.initialMaxPixels,
-      processed_wh: ints([im.width, im.height]),
-      image_pad_tokens: int(im.padTokens),
-      processed_sha256: sha256(im.image.data),
+      ...finalFields(f),
+      last_assistant_text: f.lastAssistantText,
+      answer: f.answer,
+      answer_driver: f.answerDriver,
     });
   });
-  d = diff('initial / initial_images', get(expected, 'initial_images'), initial);
-  if (d) return d;
-  for (const f of files) {
-    const orig = images.get(str(f))!;
-    d = diff(`initial / ${str(f)} sha256_rgb`, get(get(sizes, str(f)), 'sha256_rgb'), sha256(orig.data));
-    if (d) return d;
-  }
-
-  const responses = get(input, 'responses') as PyValue[];
-  const calls = get(expected, 'calls') as PyValue[];
-  for (let i = 0; i < calls.length; i++) {
-    const next = replayedCall(driver, responses, i);
-    if (typeof next === 'string') return next;
-    const { call, response: r } = next;
-    const stopReason = get(r, 'stop_reason');
-    const out = driver.acceptResponse({
-      text: str(get(r, 'text')),
-      finishReason: str(get(r, 'finish_reason')) as 'stop' | 'length',
-      stopReason: stopReason === null ? null : Number(stopReason as bigint),
-    });
-    d = diff(`call ${i} / `, calls[i]!, callAsGolden(call, out));
-    if (d) return d.replace(' / .', ' / ');
-  }
-  if (driver.nextCall() !== null) return `call ${calls.length}: the driver wants another call, the golden has none`;
-  const f = driver.final();
-  const final = dict({
-    num_llm_calls: int(f.rounds),
-    stop_cause: f.stopCause,
-    num_messages: int(f.numMessages),
-    num_images: int(f.numImages),
-    last_assistant_text: f.lastAssistantText,
-    answer: f.answer,
-    answer_driver: f.answerDriver,
-    conversation_sha256: sha256(f.conversation),
-  });
-  d = diff('final / ', get(expected, 'final'), final);
-  return d ? d.replace(' / .', ' / ') : null;
 }
 
 /** Replay every trajectory of DIR/cases.json; one PASS line per trajectory or its first difference. */
-export async function runLoopGolden(dir: string): Promise<{ ok: boolean; lines: string[] }> {
-  return runTrajectoryFile(dir, (traj, images, sizes) => runTrajectory(traj, images, sizes));
+export async function runLoopGolden(dir: string, options: GoldenOptions = {}): Promise<{ ok: boolean; lines: string[] }> {
+  return runTrajectoryFile(dir, runTrajectory, options);
 }

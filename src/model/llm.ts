@@ -259,7 +259,7 @@ export class LanguageModel {
     const rec = gpu.recorder();
     const ropeValues = new Float32Array(cfg.headDim);
     // The sampled id is copied here inside the step's own submit, so a step costs one submit and one 4-byte map.
-    const readback = gpu.device.createBuffer({ label: 'llm.tokenReadback', size: 4, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
+    const readback = gpu.createBuffer(4, 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */, 'llm.tokenReadback');
     const state: DecodeState = {
       s, token, rope, logits, rec, readback, x: s.x, h: s.h, position: new Int32Array(3), ropeValues, ropeBytes: new Uint8Array(ropeValues.buffer),
       lastToken: null,
@@ -279,7 +279,7 @@ export class LanguageModel {
         state.lastToken = token;
         return token;
       },
-      release: () => { rec.release(); s.release(); token.release(); logits.release(); gpu.destroyTensor(rope); readback.destroy(); },
+      release: () => { rec.release(); s.release(); token.release(); logits.release(); gpu.destroyTensor(rope); gpu.destroyBuffer(readback); },
     };
     return state;
   }

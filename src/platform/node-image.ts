@@ -1,7 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
+import { decodeBmp, isBmp } from '../preprocess/bmp.js';
+import { cmykToRgb } from '../preprocess/cmyk.js';
 import { ImageError } from '../preprocess/errors.js';
+import { withoutGifTransparency } from '../preprocess/gif.js';
 import { checkImage, type DecodedImage } from '../preprocess/image.js';
+import { checkPngSizeBound } from '../preprocess/png-bound.js';
 
 /**
  * Decode an image file the way Pillow 9.4 `Image.open` presents it, as 8-bit channels:
@@ -9,9 +13,13 @@ import { checkImage, type DecodedImage } from '../preprocess/image.js';
  * neither). Pillow's 16-bit PNG handling is reproduced: 16-bit RGB(A) -> high byte; 16-bit grey+alpha
  * -> RGBA from high bytes; 16-bit grey opens as mode "I" whose convert("RGB") clips to 0..255, so it
  * is returned as L with clipped values. Palette images are returned as RGB (Pillow's P->RGB
- * conversion ignores tRNS transparency).
+ * conversion ignores tRNS transparency). CMYK JPEGs are returned as RGB by Pillow's own formula (cmyk.ts);
+ * BMP files (which libvips cannot read) go through the product's BMP decoder (bmp.ts); a GIF's transparent index
+ * shows its palette colour, as in Pillow's P -> RGB (gif.ts).
  */
 export async function decodeImageBuffer(buf: Uint8Array, opts: { maxPixels?: number } = {}): Promise<DecodedImage> {
+  if (isBmp(buf)) return decodeBmp(buf, opts);
+  buf = withoutGifTransparency(buf);
   let meta: Metadata;
   try {
     meta = await sharp(buf).metadata();
@@ -26,6 +34,8 @@ export async function decodeImageBuffer(buf: Uint8Array, opts: { maxPixels?: num
   if (opts.maxPixels !== undefined && width * height > opts.maxPixels) {
     throw new ImageError('too_large', `image of ${width}x${height} pixels exceeds the limit of ${opts.maxPixels} pixels`);
   }
+  checkPngSizeBound(buf);
+  if (space === 'cmyk' && meta.format === 'jpeg' && srcCh === 4 && depth === 'uchar') return decodeCmykJpeg(buf, width, height);
   if (space === 'cmyk' || srcCh > 4) {
     throw new ImageError('unsupported', `unsupported image colour space ${space} with ${srcCh} channels`);
   }
@@ -76,6 +86,23 @@ export async function decodeImageBuffer(buf: Uint8Array, opts: { maxPixels?: num
   const data = new Uint8Array(n * channels);
   for (let px = 0; px < n; px++) for (let c = 0; c < channels; c++) data[px * channels + c] = pick(px, c);
   return { width, height, channels, data };
+}
+
+/** A 4-component JPEG: libvips' CMYK bytes, kept as they are (no ICC), then Pillow's inversion and cmyk2rgb. */
+async function decodeCmykJpeg(buf: Uint8Array, width: number, height: number): Promise<DecodedImage> {
+  let raw: Buffer;
+  try {
+    const out = await sharp(buf).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+    if (out.info.width !== width || out.info.height !== height || out.info.channels !== 4) {
+      throw new Error(`unexpected decoded layout ${out.info.width}x${out.info.height}x${out.info.channels}`);
+    }
+    raw = out.data;
+  } catch (e) {
+    throw new ImageError('decode', `cannot decode image: ${(e as Error).message}`);
+  }
+  // libvips inverts libjpeg's output, with or without an Adobe marker, as Pillow does: its bytes are Pillow's CMYK
+  // (golden decode-b/cmyk_no_adobe_marker.jpg holds it to that).
+  return cmykToRgb(raw, width, height);
 }
 
 export async function decodeImageFile(path: string): Promise<DecodedImage> {

@@ -1,5 +1,6 @@
 // Pooled storage buffers for activations: sizes are rounded to buckets (at most 25% waste) and reused, so the
 // hot path (a decode step, a prefill chunk) allocates nothing once warm.
+import type { BufferFactory } from './buffer-ledger.js';
 
 const STORAGE_USAGE = GPUBufferUsageFlags();
 
@@ -25,7 +26,7 @@ export class BufferPool {
   private liveBytes = 0;
   private pooledBytes = 0;
 
-  constructor(private readonly create: (size: number, usage: number, label: string) => GPUBuffer) {}
+  constructor(private readonly buffers: BufferFactory) {}
 
   acquire(bytes: number, label = 'activation'): GPUBuffer {
     const size = bucketSize(Math.max(bytes, 4));
@@ -37,7 +38,7 @@ export class BufferPool {
       return buf;
     }
     this.liveBytes += size;
-    return this.create(size, STORAGE_USAGE, label);
+    return this.buffers.createBuffer(size, STORAGE_USAGE, label);
   }
 
   release(buf: GPUBuffer): void {
@@ -51,11 +52,12 @@ export class BufferPool {
 
   /** Destroy every pooled (currently unused) buffer. */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values()) for (const b of list) this.buffers.destroyBuffer(b);
     this.free.clear();
     this.pooledBytes = 0;
   }
 
+  /** liveBytes: handed out and not released; pooledBytes: released, kept for reuse. */
   stats(): { liveBytes: number; pooledBytes: number } {
     return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes };
   }

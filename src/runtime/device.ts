@@ -7,6 +7,7 @@ import {
 } from './errors.js';
 import { GpuProfiler } from './profiler.js';
 import { BufferPool } from './buffer-pool.js';
+import { BufferLedger } from './buffer-ledger.js';
 import type { KernelName, KernelSpec } from './kernels.js';
 import { PipelineCache, type Pipeline, type PipelineSpec } from './pipeline-cache.js';
 import { Recorder, type RecorderHost } from './recorder.js';
@@ -93,6 +94,7 @@ export class Gpu implements RecorderHost, TensorOwner {
   private readonly recorders: Recorder[] = [];
   private readonly freeRecorders: Recorder[] = [];
   private weightBytes = 0;
+  private readonly ledger = new BufferLedger();
 
   private constructor(
     readonly device: GPUDevice,
@@ -104,11 +106,11 @@ export class Gpu implements RecorderHost, TensorOwner {
     profile = false,
   ) {
     this.debugDispatch = debugDispatch;
-    this.profiler = profile ? new GpuProfiler(device) : null;
+    this.profiler = profile ? new GpuProfiler(device, this) : null;
     this.cpuLayout = kernelLayout ? kernelLayout === 'cpu'
       : adapter.isFallbackAdapter || /llvmpipe|swiftshader|software/i.test(`${adapter.architecture} ${adapter.description}`);
     this.pipelines = new PipelineCache(device);
-    this.pool = new BufferPool((size, usage, label) => this.createBuffer(size, usage, label));
+    this.pool = new BufferPool(this);
     this.maxBindingBytes = maxBindingBytes;
     device.lost.then((info) => { this.lostInfo = { reason: info.reason, message: info.message }; });
     device.addEventListener?.('uncapturederror', (ev: Event) => {
@@ -238,7 +240,13 @@ export class Gpu implements RecorderHost, TensorOwner {
     const buf = this.device.createBuffer({ label, size, usage });
     const scope = this.device.popErrorScope();
     this.pendingErrors.push(scope.then((e) => (e ? Object.assign(e, { __what: label, __bytes: size }) : null)));
+    this.ledger.add(buf);
     return buf;
+  }
+
+  /** Destroy a buffer made by createBuffer (once; later calls for the same buffer do nothing). */
+  destroyBuffer(buffer: GPUBuffer): void {
+    if (this.ledger.remove(buffer)) buffer.destroy();
   }
 
   /** A pooled activation tensor (contents undefined). Release it with t.release(). */
@@ -284,7 +292,9 @@ export class Gpu implements RecorderHost, TensorOwner {
   }
 
   destroyTensor(t: Tensor): void {
-    for (const p of t.parts) { this.weightBytes -= p.buffer.size; p.buffer.destroy(); }
+    for (const p of t.parts) {
+      if (this.ledger.remove(p.buffer)) { this.weightBytes -= p.buffer.size; p.buffer.destroy(); }
+    }
   }
 
   /** Overwrite a single-part tensor's contents with raw bytes. */
@@ -297,22 +307,23 @@ export class Gpu implements RecorderHost, TensorOwner {
   async readRaw(t: Tensor): Promise<Uint8Array> {
     this.assertUsable();
     const total = t.parts.reduce((s, p) => s + p.byteLength, 0);
-    const staging = this.device.createBuffer({ label: 'readback', size: Math.max(4, total), usage: 0x01 /* MAP_READ */ | 0x08 });
+    const staging = this.createBuffer(Math.max(4, total), 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */, 'readback');
     const enc = this.device.createCommandEncoder();
     let at = 0;
     for (const p of t.parts) { enc.copyBufferToBuffer(p.buffer, p.byteOffset, staging, at, p.byteLength); at += p.byteLength; }
     this.device.queue.submit([enc.finish()]);
     try {
       await staging.mapAsync(0x0001 /* READ */);
+      const out = new Uint8Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      await this.flushErrors();
+      return out;
     } catch (e) {
       this.assertUsable();
       throw e;
+    } finally {
+      this.destroyBuffer(staging);
     }
-    const out = new Uint8Array(staging.getMappedRange().slice(0));
-    staging.unmap();
-    staging.destroy();
-    await this.flushErrors();
-    return out;
   }
 
   /** Read a tensor back as f32 values (16-bit types widened exactly). */
@@ -357,6 +368,17 @@ export class Gpu implements RecorderHost, TensorOwner {
       throw new GpuValidationError('a recorded command', msg);
     }
     this.assertUsable();
+  }
+
+  /**
+   * The GPU memory the engine holds: `buffers` / `bufferBytes` count every live GPU buffer (created minus destroyed:
+   * weights, pooled activations in use or cached, uniform arenas, readback buffers); `poolInUseBytes` and
+   * `poolCachedBytes` split the activation pool; `weightBytes` is what `upload` placed.
+   */
+  memoryStats(): { buffers: number; bufferBytes: number; buffersCreated: number; poolInUseBytes: number; poolCachedBytes: number; weightBytes: number } {
+    const l = this.ledger.stats();
+    const p = this.pool.stats();
+    return { buffers: l.buffers, bufferBytes: l.bytes, buffersCreated: l.created, poolInUseBytes: p.liveBytes, poolCachedBytes: p.pooledBytes, weightBytes: this.weightBytes };
   }
 
   stats(): { weightBytes: number; pool: { liveBytes: number; pooledBytes: number }; pipelines: number; bindGroups: number } {

@@ -7,6 +7,8 @@
 /** Time spent in one kernel variant since the last reset. */
 export interface KernelTime { kernel: string; dispatches: number; ms: number }
 
+import type { BufferFactory } from './buffer-ledger.js';
+
 const PAIRS = 1024; // dispatches timed per submit (a full set makes the recorder submit early)
 const QUERY_RESOLVE = 0x0200, COPY_SRC = 0x0004, COPY_DST = 0x0008, MAP_READ = 0x0001;
 
@@ -18,9 +20,9 @@ export class GpuProfiler {
   private readonly totals = new Map<string, { dispatches: number; ns: number }>();
   private pending: Promise<void>[] = [];
 
-  constructor(private readonly device: GPUDevice) {
+  constructor(device: GPUDevice, private readonly buffers: BufferFactory) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * PAIRS });
-    this.resolveBuffer = device.createBuffer({ label: 'profiler-resolve', size: 16 * PAIRS, usage: QUERY_RESOLVE | COPY_SRC });
+    this.resolveBuffer = buffers.createBuffer(16 * PAIRS, QUERY_RESOLVE | COPY_SRC, 'profiler-resolve');
   }
 
   /** True when the current batch has no room for another timed dispatch (the recorder submits first). */
@@ -40,7 +42,7 @@ export class GpuProfiler {
     const names = this.names;
     this.names = [];
     const staging = this.freeStaging.pop() ??
-      this.device.createBuffer({ label: 'profiler-staging', size: 16 * PAIRS, usage: MAP_READ | COPY_DST });
+      this.buffers.createBuffer(16 * PAIRS, MAP_READ | COPY_DST, 'profiler-staging');
     encoder.resolveQuerySet(this.querySet, 0, 2 * n, this.resolveBuffer, 0);
     encoder.copyBufferToBuffer(this.resolveBuffer, 0, staging, 0, 16 * n);
     // After the submit: read the pairs back and add them up (in the background; `collect` waits).
@@ -77,8 +79,8 @@ export class GpuProfiler {
 
   destroy(): void {
     this.querySet.destroy();
-    this.resolveBuffer.destroy();
-    for (const b of this.freeStaging) b.destroy();
+    this.buffers.destroyBuffer(this.resolveBuffer);
+    for (const b of this.freeStaging) this.buffers.destroyBuffer(b);
   }
 }
 

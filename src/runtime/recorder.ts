@@ -6,6 +6,7 @@ import type { Pipeline } from './pipeline-cache.js';
 import type { Tensor, TensorPart } from './tensor.js';
 import { ShapeError } from './errors.js';
 import type { GpuProfiler } from './profiler.js';
+import type { BufferFactory } from './buffer-ledger.js';
 
 export type Param = { readonly t: 'u32' | 'i32' | 'f32'; readonly v: number };
 export const u32 = (v: number): Param => {
@@ -20,7 +21,7 @@ export const f32 = (v: number): Param => ({ t: 'f32', v });
 
 export type Binding = Tensor | TensorPart | { buffer: GPUBuffer; offset?: number; size?: number };
 
-export interface RecorderHost {
+export interface RecorderHost extends BufferFactory {
   readonly device: GPUDevice;
   /** Debug mode (GpuOptions.debugDispatch): every dispatch is submitted alone inside its own error scope. */
   readonly debugDispatch: boolean;
@@ -47,7 +48,7 @@ class UniformArena {
   readonly chunks: { buffer: GPUBuffer; mirror: ArrayBuffer; view: DataView }[] = [];
   chunk = 0;
   cursor = 0;
-  constructor(private readonly device: GPUDevice, private readonly align: number) {}
+  constructor(private readonly buffers: BufferFactory, private readonly align: number) {}
 
   reset(): void { this.chunk = 0; this.cursor = 0; }
 
@@ -55,7 +56,7 @@ class UniformArena {
     if (bytes > CHUNK_BYTES) throw new ShapeError(`parameter block of ${bytes} bytes is too large`);
     if (this.cursor + bytes > CHUNK_BYTES) { this.chunk++; this.cursor = 0; }
     if (this.chunk === this.chunks.length) {
-      const buffer = this.device.createBuffer({ label: 'uniform-arena', size: CHUNK_BYTES, usage: 0x40 /* UNIFORM */ | 0x08 /* COPY_DST */ });
+      const buffer = this.buffers.createBuffer(CHUNK_BYTES, 0x40 /* UNIFORM */ | 0x08 /* COPY_DST */, 'uniform-arena');
       const mirror = new ArrayBuffer(CHUNK_BYTES);
       this.chunks.push({ buffer, mirror, view: new DataView(mirror) });
     }
@@ -72,7 +73,10 @@ class UniformArena {
     }
   }
 
-  destroy(): void { for (const c of this.chunks) c.buffer.destroy(); }
+  destroy(): void {
+    for (const c of this.chunks) this.buffers.destroyBuffer(c.buffer);
+    this.chunks.length = 0;
+  }
 }
 
 export class Recorder {
@@ -83,7 +87,7 @@ export class Recorder {
   dispatches = 0;
 
   constructor(private readonly host: RecorderHost) {
-    this.arena = new UniformArena(host.device, host.device.limits.minUniformBufferOffsetAlignment);
+    this.arena = new UniformArena(host, host.device.limits.minUniformBufferOffsetAlignment);
   }
 
   private ensurePass(): GPUComputePassEncoder {

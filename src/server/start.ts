@@ -26,7 +26,7 @@ export function nodeEngine(m: LoadedModel, o: Pick<ServeArgs, 'name' | 'context'
   const imageDecoder = { decode: (bytes: Uint8Array) => decodeImageBuffer(bytes, { maxPixels: o.maxPixels }) };
   const engine: ServerEngine = {
     modelId: o.name,
-    newSession: () => new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, imageDecoder, contextLength }),
+    newSession: () => new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, chatTemplate: text.chatTemplate, imageDecoder, contextLength }),
     encodePng,
     info: {
       adapter: [gpu.adapter.vendor, gpu.adapter.architecture, gpu.adapter.description].filter(Boolean).join(' / ') || 'unknown adapter',

@@ -1,8 +1,9 @@
 // The checkpoint's own chat template, rendered with @huggingface/jinja (transformers' apply_chat_template
-// environment: trim_blocks + lstrip_blocks, which the library applies). src/text/conversation.ts has the same
-// semantics written out in TypeScript (renderPrompt); test/text/chat-template.test.ts proves they agree.
+// environment: trim_blocks + lstrip_blocks, which the library applies). src/text/conversation.ts has the stock
+// template's semantics written out in TypeScript (renderPrompt), the fallback for a checkpoint without a template;
+// test/text/chat-template.test.ts proves the two agree on every golden prompt.
 import { Template } from '@huggingface/jinja';
-import type { Message } from './conversation.js';
+import { renderPrompt, type Message, type PromptRenderer } from './conversation.js';
 import { ChatTemplateError } from './errors.js';
 
 /**
@@ -61,6 +62,20 @@ export class ChatTemplate {
       fromJson(files.tokenizerConfig, 'tokenizer_config.json') ??
       new ChatTemplate(QWEN25_VL_CHAT_TEMPLATE, 'builtin')
     );
+  }
+
+  /** True for the stock Qwen2.5-VL template (what renderPrompt implements), whoever supplied it. */
+  get isBuiltin(): boolean {
+    return this.text === QWEN25_VL_CHAT_TEMPLATE;
+  }
+
+  /**
+   * What the chat drivers render prompts with: the built-in rules for the stock template (the same text, without
+   * interpreting jinja on every call), this template otherwise — a checkpoint's own system prompt or role markers
+   * reach the model as it was trained with them.
+   */
+  get renderer(): PromptRenderer {
+    return this.isBuiltin ? renderPrompt : (messages, opts) => this.render(messages, opts);
   }
 
   /** apply_chat_template(messages, tokenize=False, add_generation_prompt). */

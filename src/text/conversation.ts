@@ -23,6 +23,12 @@ export interface RenderOptions {
 }
 
 /**
+ * How a driver turns its conversation into prompt text: `renderPrompt` (the built-in rules) or a checkpoint's own
+ * chat template (ChatTemplate.renderer). Called once per LLM call, never per token.
+ */
+export type PromptRenderer = (messages: readonly Message[], opts: RenderOptions) => string;
+
+/**
  * apply_chat_template(messages, tokenize=False): `<|im_start|>{role}\n{content}<|im_end|>\n` per
  * message; a list content is its items concatenated with no separator (image -> placeholder, text
  * verbatim); the default system prompt only if the first message is not a system message.
@@ -38,11 +44,4 @@ export function renderPrompt(messages: readonly Message[], opts: RenderOptions):
   });
   if (opts.addGenerationPrompt) out += `${IM_START}assistant\n`;
   return out;
-}
-
-/** Number of image items in a conversation (prompt order = image index order). */
-export function countImages(messages: readonly Message[]): number {
-  let n = 0;
-  for (const m of messages) if (typeof m.content !== 'string') for (const it of m.content) if (it.type === 'image') n++;
-  return n;
 }

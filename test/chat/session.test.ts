@@ -12,12 +12,10 @@ import { decodeImageFile } from '../../src/platform/node-image.js';
 import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
 import type { DecodedImage } from '../../src/preprocess/image.js';
 import type { Gpu } from '../../src/runtime/device.js';
-import { expandImagePads } from '../../src/text/image-pads.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
 import { demoDir } from '../helpers/demo.js';
 import { getGpu } from '../helpers/gpu.js';
-
-type Turn = Extract<ChatEvent, { type: 'turn' }>;
+import { callPromptIds, collect, tokenText, turns } from '../helpers/chat-events.js';
 
 let gpu: Gpu;
 let model: VilavtModel;
@@ -32,19 +30,8 @@ function session(contextLength = 4096): ChatSession {
   return s;
 }
 
-async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-
-const turns = (ev: ChatEvent[]) => ev.filter((e): e is Turn => e.type === 'turn');
-const tokenText = (ev: ChatEvent[], call: number) => ev.filter((e) => e.type === 'token' && e.call === call).map((e) => (e as { text: string }).text).join('');
-
-/** Prompt ids of an LLM call as the processor builds them: tokenize, then expand each image placeholder. */
-function promptIds(call: LlmCall): number[] {
-  return expandImagePads(text.tokenizer.encode(call.prompt), text.tokenizer.specialIds.imagePad, call.images.map((im) => im.padTokens));
-}
+/** Prompt ids of an LLM call as the processor builds them. */
+const promptIds = (call: LlmCall): number[] => callPromptIds(text.tokenizer, call);
 
 const ask = (o: Partial<AskOptions> = {}): AskOptions => ({ images: [{ image: sample, name: 'sample.png' }], question: replay.question, ...o });
 

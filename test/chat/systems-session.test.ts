@@ -16,6 +16,7 @@ import type { DecodedImage } from '../../src/preprocess/image.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { expandImagePads } from '../../src/text/image-pads.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
+import { ChatTemplate, QWEN25_VL_CHAT_TEMPLATE } from '../../src/text/chat-template.js';
 import { demoDir } from '../helpers/demo.js';
 import { getGpu } from '../helpers/gpu.js';
 
@@ -36,9 +37,9 @@ async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
 }
 const turns = (ev: ChatEvent[]) => ev.filter((e): e is Turn => e.type === 'turn');
 const readReplay = async (name: string): Promise<Replay> => JSON.parse(await readFile(join(dir, name), 'utf8'));
-function session(): ChatSession {
+function session(chatTemplate?: ChatTemplate): ChatSession {
   // No inquiry tokenizer: the plain systems never encode one.
-  const s = new ChatSession({ gpu, model, tokenizer: text.tokenizer, contextLength: 8192 });
+  const s = new ChatSession({ gpu, model, tokenizer: text.tokenizer, contextLength: 8192, chatTemplate });
   sessions.push(s);
   return s;
 }
@@ -108,6 +109,28 @@ describe('plain Qwen2.5-VL systems through ChatSession', () => {
     const regions = ev.filter((e) => e.type === 'region');
     expect(regions.map((e) => (e as { source_index: number }).source_index)).toEqual([0, 1]);
     expect(ev.at(-1)).toEqual({ type: 'done', answer: 'circle', rounds: 3, stop_reason: 'no_tool_call', system: 'pixelreasoner' });
+  }, 240_000);
+
+  it("renders every prompt with the checkpoint's own chat template (here: user turns marked `human`)", async () => {
+    const own = new ChatTemplate(QWEN25_VL_CHAT_TEMPLATE.replace("<|im_start|>{{ message['role'] }}\n",
+      "<|im_start|>{{ 'human' if message['role'] == 'user' else message['role'] }}\n"), 'chat_template.json');
+    const r = await readReplay('replay-deepeyes.json');
+    const q = { images: [{ image: sample, name: 'sample.png' }], question: r.question, options: ['circle', 'square'] };
+    const ev = await collect(session(own).ask({ system: 'deepeyes', ...q, replay: r.assistant_turns }));
+    const stock = new DeepEyesDriver(q);
+    const calls = [];
+    for (let c = stock.nextCall(); c; c = stock.nextCall()) {
+      calls.push(c);
+      stock.acceptResponse(r.assistant_turns[c.call]!);
+    }
+    const t = turns(ev);
+    expect(t).toHaveLength(calls.length);
+    for (const [k, c] of calls.entries()) {
+      const expected = c.prompt.replaceAll('<|im_start|>user\n', '<|im_start|>human\n');
+      expect(expected).not.toBe(c.prompt);
+      expect(t[k]!.prompt).toBe(expected);
+      expect(t[k]!.prompt_tokens).toBe(ids(expected, c.images.map((im) => im.padTokens)).length);
+    }
   }, 240_000);
 
   it('refuses ViLaVT-only conversation features and a ViLaVT query without an inquiry tokenizer', async () => {

@@ -131,11 +131,15 @@ describe('vilavt chat', () => {
     }
   });
 
-  it('usage errors exit 2; golden dispatches a loop folder', async () => {
+  it('usage errors exit 2; golden dispatches a loop folder and a decode folder', async () => {
     expect((await vilavt(['chat', '--image', 'x.png', 'q'])).code).toBe(2);
     expect((await vilavt(['frobnicate'])).code).toBe(2);
     const g = await vilavt(['golden', LOOP]);
     expect(g.code).toBe(0);
     expect(g.stdout).toMatch(/all 14 checks passed/);
+    const d = await vilavt(['golden', join(ROOT, 'test/fixtures/golden/decode-a')]);
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+    expect(d.stdout.split('\n').filter((l) => /^PASS \S+ \(/.test(l))).toHaveLength(13);
+    expect(d.stdout).toMatch(/all 13 checks passed/);
   });
 });

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getGpu, CORE, featurePaths, poison, uploadValues } from '../helpers/gpu.js';
 import { uniform } from '../helpers/random.js';
@@ -6,6 +8,11 @@ import { preprocess, buildModule } from '../../src/runtime/wgsl.js';
 import { ShaderCompileError, ShapeError } from '../../src/runtime/errors.js';
 import { decode, encode, numberToF16Bits, f16BitsToNumber, numberToBf16Bits, bf16BitsToNumber } from '../../src/runtime/dtype.js';
 import { bucketSize } from '../../src/runtime/buffer-pool.js';
+import type { Gpu } from '../../src/runtime/device.js';
+import { createNodeGpu } from '../../src/platform/node.js';
+
+/** Devices of single tests, strongly referenced (Dawn crashes when one is garbage-collected). */
+const privateGpus: Gpu[] = [];
 
 const AXPY = `
 struct P { n: u32, a: f32 }
@@ -111,6 +118,66 @@ describe('runtime on the GPU', async () => {
     const ref = decode(encode(v, 'bf16'), 'bf16', v.length);
     expect(Array.from(back)).toEqual(Array.from(ref));
     expect(() => gpu.tensor([1000], 'f32')).toThrow(ShapeError);
+  });
+
+  it('memoryStats counts every live GPU buffer: weights, pooled activations, uniform arenas, readbacks', async () => {
+    // A device of its own: nothing another test left in a pool or an error queue.
+    const gpu = await createNodeGpu({ disable: { f16: true, subgroups: true } });
+    privateGpus.push(gpu);
+    const pipe = await gpu.pipelines.compileSource('axpy', buildModule('axpy', AXPY, {}));
+    const m0 = gpu.memoryStats();
+    const w = uploadValues(gpu, uniform(1000, 5), [1000], 'f32');
+    const m1 = gpu.memoryStats();
+    expect(m1.buffers - m0.buffers).toBe(1);
+    expect(m1.bufferBytes - m0.bufferBytes).toBe(4000);
+    expect(m1.weightBytes - m0.weightBytes).toBe(4000);
+    const y = gpu.tensor([1000], 'f32', 'y');
+    poison(gpu, y);
+    const m2 = gpu.memoryStats();
+    expect(m2.poolInUseBytes - m1.poolInUseBytes).toBe(bucketSize(4000));
+    expect(m2.buffers - m1.buffers).toBe(1);
+    expect(m2.bufferBytes - m1.bufferBytes).toBe(bucketSize(4000));
+    const rec = gpu.recorder();
+    rec.dispatch(pipe, [u32(1000), f32(1)], [w, y], [Math.ceil(1000 / 64)]);
+    rec.release();
+    await gpu.read(y); // a staging buffer, destroyed after the read
+    const m3 = gpu.memoryStats();
+    y.release();
+    const m4 = gpu.memoryStats();
+    expect(m4.poolInUseBytes).toBe(m1.poolInUseBytes);
+    expect(m4.poolCachedBytes - m3.poolCachedBytes).toBe(bucketSize(4000));
+    expect(m4.buffers).toBe(m3.buffers); // released to the pool, not destroyed
+    // Reading again, recording again: the staging buffer and the recorder's uniform arena leave nothing behind.
+    const z = gpu.tensor([1000], 'f32', 'z'); // the pooled buffer y had
+    const again = gpu.recorder();
+    again.dispatch(pipe, [u32(1000), f32(1)], [w, z], [1]);
+    again.release();
+    await gpu.read(z);
+    z.release();
+    expect(gpu.memoryStats().buffers).toBe(m4.buffers);
+    gpu.destroyTensor(w);
+    gpu.destroyTensor(w); // twice: counted once
+    const m5 = gpu.memoryStats();
+    expect(m5.buffers).toBe(m4.buffers - 1);
+    expect(m5.weightBytes).toBe(m0.weightBytes);
+    gpu.pool.trim();
+    const m6 = gpu.memoryStats();
+    expect(m6.poolCachedBytes).toBe(0);
+    expect(m5.bufferBytes - m6.bufferBytes).toBe(m5.poolCachedBytes);
+    gpu.destroy();
+  });
+
+  it('creates GPU buffers only through Gpu.createBuffer (the one place that counts them)', () => {
+    const offenders: string[] = [];
+    const walk = (d: string) => {
+      for (const name of readdirSync(d)) {
+        const p = join(d, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (p.endsWith('.ts') && !p.endsWith(join('runtime', 'device.ts')) && /\bdevice\s*\.\s*createBuffer\s*\(|createBuffer\s*\(\s*\{/.test(readFileSync(p, 'utf8'))) offenders.push(p);
+      }
+    };
+    walk(join(import.meta.dirname, '../../src'));
+    expect(offenders).toEqual([]);
   });
 
   it('describes the adapter and the granted features', async () => {

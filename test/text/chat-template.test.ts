@@ -1,78 +1,93 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { renderPrompt, type ContentItem, type Message } from '../../src/text/conversation.js';
-import { firstTurnText, imageIndexPrompt, REASONING_SYSTEM_PROMPT } from '../../src/chat/prompts.js';
+import { DeepEyesDriver } from '../../src/chat/deepeyes.js';
+import { ChatDriver } from '../../src/chat/driver.js';
+import { PixelReasonerDriver } from '../../src/chat/pixelreasoner.js';
+import { runDeepEyesGolden } from '../../src/golden/deepeyes.js';
+import { runLoopGolden } from '../../src/golden/loop.js';
+import { qwen25Tokenizer, runPixelReasonerGolden } from '../../src/golden/pixelreasoner.js';
+import type { RgbImage } from '../../src/preprocess/image.js';
+import { renderPrompt, type Message, type PromptRenderer, type RenderOptions } from '../../src/text/conversation.js';
 import { ChatTemplate, QWEN25_VL_CHAT_TEMPLATE } from '../../src/text/chat-template.js';
 import { ChatTemplateError } from '../../src/text/errors.js';
+import { expectEveryCasePasses } from '../helpers/golden-cases.js';
 
-interface GoldenCall {
-  prompt: string;
-  prompt_sha256: string;
-  tool_response_content?: ({ type: 'text'; text: string } | { type: 'image' })[] | null;
-}
-interface Trajectory {
-  name: string;
-  input: { responses: { text: string }[] };
-  expected: {
-    question_text: string;
-    initial_images: { processed_wh: [number, number] }[];
-    calls: GoldenCall[];
-    final: { num_messages: number; conversation_sha256: string };
-  };
-}
-
-const golden = JSON.parse(readFileSync(new URL('../fixtures/golden/loop-a/cases.json', import.meta.url), 'utf8')) as { trajectories: Trajectory[] };
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const builtin = new ChatTemplate(QWEN25_VL_CHAT_TEMPLATE);
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/golden/${name}`, import.meta.url));
 
-/** The conversation before each call, rebuilt from the golden's turn contents. */
-function conversations(t: Trajectory): { beforeCall: Message[][]; final: Message[] } {
-  const imgs = t.expected.initial_images;
-  const [w, h] = imgs[imgs.length - 1]!.processed_wh;
-  const first: ContentItem[] = [];
-  imgs.forEach((_, i) => first.push({ type: 'image', index: i }, { type: 'text', text: imageIndexPrompt(i) }));
-  first.push({ type: 'text', text: firstTurnText(imgs.length, w, h, t.expected.question_text) });
-  const messages: Message[] = [
-    { role: 'system', content: REASONING_SYSTEM_PROMPT },
-    { role: 'user', content: first },
+/** Renders with the jinja template and records what the built-in rules give for the same conversation. */
+function comparingRenderer(): { render: PromptRenderer; pairs: { jinja: string; rules: string; opts: RenderOptions }[] } {
+  const pairs: { jinja: string; rules: string; opts: RenderOptions }[] = [];
+  const render: PromptRenderer = (messages, opts) => {
+    const jinja = builtin.render(messages, opts);
+    pairs.push({ jinja, rules: renderPrompt(messages, opts), opts });
+    return jinja;
+  };
+  return { render, pairs };
+}
+
+describe('chat template (jinja) vs the built-in rules on every prompt the drivers build for the goldens', () => {
+  const goldens = [
+    { name: 'loop-a', run: runLoopGolden },
+    { name: 'deepeyes-a', run: runDeepEyesGolden },
+    { name: 'pixelreasoner-a', run: runPixelReasonerGolden },
   ];
-  let nextImage = imgs.length;
-  const beforeCall: Message[][] = [];
-  t.expected.calls.forEach((call, k) => {
-    beforeCall.push([...messages]);
-    messages.push({ role: 'assistant', content: [{ type: 'text', text: t.input.responses[k]!.text }] });
-    if (call.tool_response_content) {
-      messages.push({
-        role: 'user',
-        content: call.tool_response_content.map((c): ContentItem => (c.type === 'image' ? { type: 'image', index: nextImage++ } : { type: 'text', text: c.text })),
-      });
+  for (const g of goldens) {
+    it(`${g.name}: the drivers rendering with the jinja template still pass, with the same token ids as the built-in rules`, async () => {
+      const { render, pairs } = comparingRenderer();
+      const { ok, lines } = await g.run(fixture(g.name), { render });
+      // Every prompt and final conversation the golden records (prompt_sha256, conversation_sha256) came from jinja here.
+      expectEveryCasePasses(fixture(g.name), lines);
+      expect(ok).toBe(true);
+      // One prompt per recorded call, one final conversation per trajectory.
+      const cases = JSON.parse(readFileSync(join(fixture(g.name), 'cases.json'), 'utf8')) as { trajectories: { expected: { calls: unknown[] } }[] };
+      const prompts = pairs.filter((p) => p.opts.addGenerationPrompt);
+      expect(prompts).toHaveLength(cases.trajectories.reduce((n, t) => n + t.expected.calls.length, 0));
+      expect(pairs.length - prompts.length).toBe(cases.trajectories.length);
+      const tok = qwen25Tokenizer();
+      for (const [k, p] of pairs.entries()) {
+        expect(p.rules, `render ${k}`).toBe(p.jinja);
+        expect(tok.encode(p.rules), `render ${k}`).toEqual(tok.encode(p.jinja));
+      }
+    }, 240_000);
+  }
+});
+
+/** The stock template with user turns marked `human` (a checkpoint trained with another role marker). */
+const HUMAN_TEMPLATE = QWEN25_VL_CHAT_TEMPLATE.replace("<|im_start|>{{ message['role'] }}\n", "<|im_start|>{{ 'human' if message['role'] == 'user' else message['role'] }}\n");
+
+describe("a checkpoint's own template", () => {
+  const image: RgbImage = { width: 56, height: 84, channels: 3, data: new Uint8Array(56 * 84 * 3).map((_, i) => (i * 37) % 251) };
+  const question = { images: [{ image, name: 'a.png' }], question: 'What is shown?' };
+
+  it('is what the drivers render with when it differs from the stock template', () => {
+    expect(HUMAN_TEMPLATE).not.toBe(QWEN25_VL_CHAT_TEMPLATE);
+    const own = ChatTemplate.fromFiles({ chatTemplateJson: { chat_template: HUMAN_TEMPLATE } });
+    expect(own.isBuiltin).toBe(false);
+    // The stock template, whoever supplies it, keeps the built-in rules (same text, no jinja per call).
+    expect(ChatTemplate.fromFiles({ tokenizerConfig: { chat_template: QWEN25_VL_CHAT_TEMPLATE } }).renderer).toBe(renderPrompt);
+    const drivers = [
+      (render?: PromptRenderer) => new ChatDriver({ ...question, problemType: 'free-form', options: null, render }),
+      (render?: PromptRenderer) => new DeepEyesDriver({ ...question, render }),
+      (render?: PromptRenderer) => new PixelReasonerDriver({ ...question, render }),
+    ];
+    for (const make of drivers) {
+      const stock = make().nextCall()!.prompt;
+      const ours = make(own.renderer).nextCall()!.prompt;
+      expect(stock).toContain('<|im_start|>user\n');
+      expect(ours).not.toContain('<|im_start|>user\n');
+      expect(ours).toBe(stock.replaceAll('<|im_start|>user\n', '<|im_start|>human\n'));
     }
   });
-  return { beforeCall, final: messages };
-}
 
-describe('chat template (jinja) vs the loop golden', () => {
-  it('the golden has 14 trajectories with 46 calls (README: 3+2+4+2+4+2+2+2+10+1+4+5+2+3)', () => {
-    expect(golden.trajectories).toHaveLength(14);
-    expect(golden.trajectories.reduce((n, t) => n + t.expected.calls.length, 0)).toBe(46);
+  it('a different default system prompt changes a conversation without a system message', () => {
+    const own = new ChatTemplate(QWEN25_VL_CHAT_TEMPLATE.replace('You are a helpful assistant.', 'You are a careful assistant.'), 'tokenizer_config.json');
+    const msgs: Message[] = [{ role: 'user', content: 'Hi' }];
+    expect(own.renderer(msgs, { addGenerationPrompt: true })).toBe(
+      renderPrompt(msgs, { addGenerationPrompt: true }).replace('You are a helpful assistant.', 'You are a careful assistant.'));
   });
-
-  for (const t of golden.trajectories) {
-    it(`${t.name}: every prompt is byte-identical (jinja and renderPrompt)`, () => {
-      const { beforeCall, final } = conversations(t);
-      t.expected.calls.forEach((call, k) => {
-        const jinja = builtin.render(beforeCall[k]!, { addGenerationPrompt: true });
-        expect(sha256(call.prompt)).toBe(call.prompt_sha256); // the fixture itself is intact
-        expect(jinja, `call ${k}`).toBe(call.prompt);
-        expect(renderPrompt(beforeCall[k]!, { addGenerationPrompt: true }), `renderPrompt call ${k}`).toBe(jinja);
-      });
-      expect(final).toHaveLength(t.expected.final.num_messages);
-      const conv = builtin.render(final, { addGenerationPrompt: false });
-      expect(sha256(conv)).toBe(t.expected.final.conversation_sha256);
-      expect(renderPrompt(final, { addGenerationPrompt: false })).toBe(conv);
-    });
-  }
 });
 
 describe('ChatTemplate', () => {
