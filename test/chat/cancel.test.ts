@@ -4,7 +4,8 @@
 // long the ask takes to end.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatSession, type ChatEvent } from '../../src/chat/session.js';
+import type { ChatEvent } from '../../src/chat/events.js';
+import { ChatSession } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
 import { openCheckpointDir } from '../../src/platform/node-file.js';
 import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
