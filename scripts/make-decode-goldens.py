@@ -4,9 +4,9 @@ Pillow 9.4 (Debian 12's python3-pil, the reference's version) with the same rule
 RGBA composited on white, every other mode convert("RGB"). The BMP files are built byte by byte here (Pillow
 writes only a few layouts), so the expected bytes come from Pillow's reader alone.
 
-    apt-get install python3-pil && /usr/bin/python3 scripts/make-decode-goldens.py
+    apt-get install python3-pil libjpeg-turbo-progs && /usr/bin/python3 scripts/make-decode-goldens.py
 """
-import hashlib, io, json, os, random, struct, sys
+import hashlib, io, json, os, random, struct, subprocess, sys, zlib
 import PIL
 from PIL import Image
 
@@ -104,6 +104,87 @@ rle4 += bytes([4, 0x33, 0, 6, 0xAB, 0xCD, 0xEF, 0, 3, 0x81, 0, 0])
 rle4 += bytes([13, 0x22, 0, 0, 13, 0x44, 0, 0, 13, 0x66, 0, 0, 13, 0x88, 0, 1])
 files["rle4.bmp"] = bmp(4, None, compression=2, palette=rand_palette(16), raw_pixels=bytes(rle4))
 
+# PNGs built by hand (every row filter, Adam7 interlacing, 16-bit samples, alpha, tRNS): the layouts a browser
+# cannot hand over with Pillow's values (src/preprocess/png.ts decodes them in code, tRNS is stripped).
+def png(width, height, colour_type, depth, rows, *, interlaced=False, trns=None):
+    """rows: height lists of samples (top first); each row is filtered with a rotating filter type."""
+    samples = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    bpp = samples * depth // 8
+
+    def pack(vals):
+        return b"".join(v.to_bytes(depth // 8, "big") for v in vals)
+
+    def filtered(raw_rows):
+        out, prev = bytearray(), bytes(len(raw_rows[0])) if raw_rows else b""
+        for y, r in enumerate(raw_rows):
+            ft = y % 5
+            f = bytearray()
+            for i, v in enumerate(r):
+                a = r[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                c = prev[i - bpp] if i >= bpp else 0
+                if ft == 0: p = 0
+                elif ft == 1: p = a
+                elif ft == 2: p = b
+                elif ft == 3: p = (a + b) // 2
+                else:
+                    pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                    p = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                f.append((v - p) & 255)
+            out += bytes([ft]) + f
+            prev = r
+        return bytes(out)
+
+    pix = [[rows[y][x * samples:(x + 1) * samples] for x in range(width)] for y in range(height)]
+    if interlaced:
+        data = b""
+        for x0, y0, dx, dy in [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]:
+            sub = [pack([v for x in range(x0, width, dx) for v in pix[y][x]]) for y in range(y0, height, dy)]
+            if sub and sub[0]:
+                data += filtered(sub)
+    else:
+        data = filtered([pack(r) for r in rows])
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 1 if interlaced else 0)
+    extra = chunk(b"tRNS", trns) if trns is not None else b""
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", zlib.compress(data, 9)) + chunk(b"IEND", b"")
+
+
+def sample_rows(width, height, samples, depth, alpha_levels=None):
+    top = (1 << depth) - 1
+    rows = []
+    for _ in range(height):
+        r = []
+        for _ in range(width):
+            px = [rnd.randrange(top + 1) for _ in range(samples)]
+            if alpha_levels is not None:
+                px[-1] = rnd.choice(alpha_levels) if rnd.random() < 0.5 else rnd.randrange(top + 1)
+            r += px
+        rows.append(r)
+    return rows
+
+
+# 16-bit values both sides of 255 (mode "I" clips) and high bytes that rounding would change.
+files["grey16_interlaced.png"] = png(W, H, 0, 16, [[rnd.choice([rnd.randrange(300), rnd.randrange(65536)]) for _ in range(W)] for _ in range(H)], interlaced=True)
+files["rgb16.png"] = png(W, H, 2, 16, sample_rows(W, H, 3, 16))
+files["rgba16.png"] = png(W, H, 6, 16, sample_rows(W, H, 4, 16, [0, 65535]))
+files["grey_alpha16.png"] = png(W, H, 4, 16, sample_rows(W, H, 2, 16, [0, 65535]))
+files["grey_alpha8_interlaced.png"] = png(W, H, 4, 8, sample_rows(W, H, 2, 8, [0, 255]), interlaced=True)
+files["rgba8_partial_alpha.png"] = png(W, H, 6, 8, sample_rows(W, H, 4, 8, [0, 255]))
+files["grey8_trns.png"] = png(W, H, 0, 8, sample_rows(W, H, 1, 8), trns=struct.pack(">H", 7))
+files["rgb8_trns.png"] = png(W, H, 2, 8, [[7 if i % 3 == 0 else v for i, v in enumerate(r)] for r in sample_rows(W, H, 3, 8)], trns=struct.pack(">HHH", 7, 7, 7))
+# WebP and GIF with partial/full transparency, written by Pillow itself.
+rgba = Image.frombytes("RGBA", (W, H), bytes(b for r in sample_rows(W, H, 4, 8, [0, 255]) for b in r))
+buf = io.BytesIO(); rgba.save(buf, "WEBP", lossless=True)
+files["rgba_partial_alpha.webp"] = buf.getvalue()
+pal = Image.frombytes("P", (W, H), bytes(rnd.randrange(16) for _ in range(W * H)))
+pal.putpalette([rnd.randrange(256) for _ in range(16 * 3)])
+buf = io.BytesIO(); pal.save(buf, "GIF", transparency=3)
+files["transparent_index.gif"] = buf.getvalue()
+
 # CMYK JPEGs: Pillow inverts every 4-component JPEG, Adobe marker or not.
 cmyk = Image.frombytes("CMYK", (40, 23), bytes(rnd.randrange(256) for _ in range(40 * 23 * 4)))
 cmyk = cmyk.resize((40, 23))
@@ -113,6 +194,12 @@ src = open(os.path.join(ROOT, "test/fixtures/golden/decode-a/cmyk_q90.jpg"), "rb
 i = src.index(b"\xff\xee")  # the APP14 "Adobe" segment, removed
 seg_len = struct.unpack(">H", src[i + 2:i + 4])[0]
 files["cmyk_no_adobe_marker.jpg"] = src[:i] + src[i + 2 + seg_len:]
+# Lossless rewrites by libjpeg-turbo's jpegtran (same coefficients, other entropy coding): restart markers every 3
+# blocks, baseline and progressive, and optimized Huffman tables.
+baseline_k = io.BytesIO(); cmyk.save(baseline_k, "JPEG", quality=85)
+for name, args in [("cmyk_restart.jpg", ["-restart", "3B"]), ("cmyk_progressive_restart.jpg", ["-progressive", "-restart", "2B"]),
+                   ("cmyk_optimized.jpg", ["-optimize"])]:
+    files[name] = subprocess.run(["jpegtran", "-copy", "all", *args], input=baseline_k.getvalue(), capture_output=True, check=True).stdout
 
 os.makedirs(OUT, exist_ok=True)
 cases = []

@@ -12,7 +12,7 @@ import { renderPrompt, type ContentItem, type Message, type PromptRenderer } fro
 import { ChatError } from './errors.js';
 import type { GenerationRules, LoopCall, LoopDriver, LoopImage, LoopQuestion, LoopResult, ToolEvent } from './loop-driver.js';
 import { pyGetItem, pyUnpack } from '../py/subscript.js';
-import { pyBinary, pyEval } from '../py/eval.js';
+import { PyExpressionUnsupportedError, pyBinary, pyEval } from '../py/eval.js';
 import { pyLess } from '../py/compare.js';
 import { PyException } from '../py/errors.js';
 import { pyTypeName, type PyValue } from '../py/value.js';
@@ -152,6 +152,20 @@ function pillowRound(v: PyValue): number {
   throw new PyException('TypeError', `type ${pyTypeName(v)} doesn't define __round__ method`);
 }
 
+/**
+ * The parse half of a zoom (DE-E:194-200): eval of the body, `arguments.bbox_2d` unpacked into four values, and
+ * Image.crop's checks on the raw values then round() of each coordinate. Throws PyException like the reference.
+ */
+export function deepEyesCropBox(body: string): { parsed: PyValue; bbox: [PyValue, PyValue, PyValue, PyValue]; box: [number, number, number, number] } {
+  const parsed = pyEval(body);
+  const bboxV = pyGetItem(pyGetItem(parsed, 'arguments'), 'bbox_2d');
+  const bbox = pyUnpack(bboxV, 4) as [PyValue, PyValue, PyValue, PyValue];
+  const [left, top, right, bottom] = bbox;
+  if (pyLess(right, left)) throw new PyException('ValueError', "Coordinate 'right' is less than 'left'");
+  if (pyLess(bottom, top)) throw new PyException('ValueError', "Coordinate 'lower' is less than 'upper'");
+  return { parsed, bbox, box: bbox.map(pillowRound) as [number, number, number, number] };
+}
+
 const asNumber = (v: PyValue): number => (typeof v === 'bigint' ? Number(v) : typeof v === 'boolean' ? Number(v) : (v as number));
 
 export class DeepEyesDriver implements LoopDriver {
@@ -248,6 +262,10 @@ export class DeepEyesDriver implements LoopDriver {
         this.messages.push({ role: 'assistant', content: text }, { role: 'user', content: toolResponseContent });
         outcome = { outcome: 'tool', call: n, crop, toolResponseContent };
       } catch (e) {
+        if (e instanceof PyExpressionUnsupportedError) {
+          // The reference would run such a body through Python's eval (names, calls, sets…): not modelled, so say so.
+          throw new ChatError(`DeepEyes: the <tool_call> body ${JSON.stringify(body.slice(0, 80))}${body.length > 80 ? '…' : ''}: ${e.message}`);
+        }
         if (!(e instanceof PyException)) throw e;
         this.stopCause = 'error';
         return { outcome: 'tool_error', call: n, body, errorType: e.pyType, error: e.message };
@@ -261,13 +279,7 @@ export class DeepEyesDriver implements LoopDriver {
 
   /** DE-E:194-208: eval, bbox lookup and unpack, Pillow crop of the original, nominal smart_resize, BICUBIC. */
   private zoom(body: string): DeepEyesCrop {
-    const parsed = pyEval(body);
-    const bboxV = pyGetItem(pyGetItem(parsed, 'arguments'), 'bbox_2d');
-    const [left, top, right, bottom] = pyUnpack(bboxV, 4) as [PyValue, PyValue, PyValue, PyValue];
-    // Image.crop: the checks on the raw values, then round() of each coordinate.
-    if (pyLess(right, left)) throw new PyException('ValueError', "Coordinate 'right' is less than 'left'");
-    if (pyLess(bottom, top)) throw new PyException('ValueError', "Coordinate 'lower' is less than 'upper'");
-    const box = [left, top, right, bottom].map(pillowRound) as [number, number, number, number];
+    const { parsed, bbox: [left, top, right, bottom], box } = deepEyesCropBox(body);
     const pixels = Math.abs(box[2] - box[0]) * Math.abs(box[3] - box[1]);
     if (pixels > 2 * PIL_MAX_IMAGE_PIXELS) {
       throw new PyException('DecompressionBombError', `Image size (${pixels} pixels) exceeds limit of ${2 * PIL_MAX_IMAGE_PIXELS} pixels, could be decompression bomb DOS attack.`);
@@ -290,7 +302,15 @@ export class DeepEyesDriver implements LoopDriver {
     if ((cut.width === 0 || cut.height === 0) && (newW !== cut.width || newH !== cut.height)) {
       throw new ChatError(`DeepEyes: resizing the empty ${cut.width}x${cut.height} crop of ${JSON.stringify(body)} to ${newW}x${newH} gives pixels Pillow leaves undefined; not modelled`);
     }
-    const zoom = resize(cut, newW, newH, 'bicubic') as RgbImage;
+    let zoom: RgbImage;
+    try {
+      zoom = resize(cut, newW, newH, 'bicubic') as RgbImage;
+    } catch (e) {
+      // smart_resize can floor a sliver's side to 0 (bbox [59, 0.48, 65535, 0.56]): Pillow's resize raises
+      // ValueError, which ends the sample like any other exception of the zoom.
+      if (e instanceof ImageError && e.code === 'bad_size') throw new PyException('ValueError', e.message);
+      throw e;
+    }
     let model: RgbImage;
     try {
       model = this.serverView(zoom);

@@ -3,6 +3,7 @@
 // "question". Platform-neutral: callers read the text.
 import { ChatError } from './errors.js';
 import type { ReplayTurn } from './session.js';
+import { jsonSnippet } from '../util/json-bounded.js';
 
 export interface ReplayFile {
   turns: ReplayTurn[];
@@ -27,9 +28,9 @@ export function parseReplayFile(text: string, source: string): ReplayFile {
     const r = t !== null && typeof t === 'object' ? (t as Record<string, unknown>) : null;
     if (!r || typeof r.text !== 'string') throw bad(`turn ${i} has no "text"`);
     const fr = r.finish_reason;
-    if (fr !== undefined && fr !== 'stop' && fr !== 'length') throw bad(`turn ${i}: finish_reason ${JSON.stringify(fr)}`);
+    if (fr !== undefined && fr !== 'stop' && fr !== 'length') throw bad(`turn ${i}: finish_reason ${jsonSnippet(fr)}`);
     const sr = r.stop_reason;
-    if (sr !== undefined && sr !== null && !Number.isSafeInteger(sr)) throw bad(`turn ${i}: stop_reason ${JSON.stringify(sr)}`);
+    if (sr !== undefined && sr !== null && !Number.isSafeInteger(sr)) throw bad(`turn ${i}: stop_reason ${jsonSnippet(sr)}`);
     return { text: r.text, finishReason: fr, stopReason: (sr as number | null | undefined) ?? null };
   });
   const question = obj && typeof obj.question === 'string' ? obj.question : undefined;

@@ -9,6 +9,7 @@
 // (q[k, o] − z[k/g, o])·s[k/g, o]. The engine converts it to its own q4 layout (src/ops/matmul-q4.ts) at load.
 import type { Q4Parts } from '../ops/matmul-q4.js';
 import { Q4_GROUP_MULTIPLE } from '../ops/matmul-q4.js';
+import { jsonSnippet } from '../util/json-bounded.js';
 
 /** Output column of nibble i within a packed word. */
 export const AWQ_ORDER: readonly number[] = [0, 2, 4, 6, 1, 3, 5, 7];
@@ -31,17 +32,18 @@ export interface AwqConfig {
 export function parseAwqConfig(raw: unknown): { config: AwqConfig } | { problem: string } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { problem: 'quantization_config is not an object' };
   const q = raw as Record<string, unknown>;
-  const method = String(q.quant_method ?? '').toLowerCase();
+  // Only strings are names: String() of a list would join (and recurse into) it.
+  const method = typeof q.quant_method === 'string' ? q.quant_method.toLowerCase() : '';
   const bad: string[] = [];
-  if (method !== 'awq') bad.push(`quant_method ${JSON.stringify(q.quant_method)} (supported: "awq")`);
-  if (q.bits !== 4 && q.w_bit !== 4) bad.push(`bits ${JSON.stringify(q.bits ?? q.w_bit)} (supported: 4)`);
-  const version = q.version === undefined ? 'gemm' : String(q.version).toLowerCase();
-  if (version !== 'gemm') bad.push(`version ${JSON.stringify(q.version)} (supported: "gemm" packing)`);
+  if (method !== 'awq') bad.push(`quant_method ${jsonSnippet(q.quant_method)} (supported: "awq")`);
+  if (q.bits !== 4 && q.w_bit !== 4) bad.push(`bits ${jsonSnippet(q.bits ?? q.w_bit)} (supported: 4)`);
+  const version = q.version === undefined ? 'gemm' : typeof q.version === 'string' ? q.version.toLowerCase() : '';
+  if (version !== 'gemm') bad.push(`version ${jsonSnippet(q.version)} (supported: "gemm" packing)`);
   const zp = q.zero_point ?? true;
-  if (zp !== true) bad.push(`zero_point ${JSON.stringify(q.zero_point)} (supported: true)`);
+  if (zp !== true) bad.push(`zero_point ${jsonSnippet(q.zero_point)} (supported: true)`);
   const group = q.group_size ?? q.q_group_size;
   if (typeof group !== 'number' || !Number.isInteger(group) || group < Q4_GROUP_MULTIPLE || group % Q4_GROUP_MULTIPLE !== 0) {
-    bad.push(`group_size ${JSON.stringify(group)} (supported: a positive multiple of ${Q4_GROUP_MULTIPLE})`);
+    bad.push(`group_size ${jsonSnippet(group)} (supported: a positive multiple of ${Q4_GROUP_MULTIPLE})`);
   }
   const mods = q.modules_to_not_convert ?? [];
   if (mods !== null && (!Array.isArray(mods) || !mods.every((m) => typeof m === 'string'))) bad.push('modules_to_not_convert is not a list of names');

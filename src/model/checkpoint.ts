@@ -16,6 +16,7 @@ import {
 import { CheckpointError, ConfigError, type CheckpointProblem } from './errors.js';
 import { SafetensorsFile, type TensorInfo } from './safetensors.js';
 import { canonicalTensorName, detectTensorLayout, type TensorLayout } from './tensor-layout.js';
+import { jsonSnippet } from '../util/json-bounded.js';
 
 export interface CheckpointFile {
   name: string;
@@ -148,7 +149,7 @@ export async function openCheckpoint(files: CheckpointFile[] | FileResolver): Pr
     const byShard = new Map<string, string[]>();
     for (const [tensor, shard] of Object.entries(wm as Record<string, unknown>)) {
       if (typeof shard !== 'string' || !isPlainFileName(shard)) {
-        problems.push({ file: INDEX_FILE, tensor, message: `shard ${JSON.stringify(shard)} is not a file name in this folder` });
+        problems.push({ file: INDEX_FILE, tensor, message: `shard ${jsonSnippet(shard)} is not a file name in this folder` });
         continue;
       }
       (byShard.get(shard) ?? byShard.set(shard, []).get(shard)!).push(tensor);

@@ -4,6 +4,7 @@
  * or both (then they must agree).
  */
 import { ConfigError } from './errors.js';
+import { jsonEqual, jsonSnippet } from '../util/json-bounded.js';
 
 export type Architecture = 'vilavt' | 'qwen2_5_vl';
 export type IntegrationPoint = 'all' | 'early' | 'late' | 'late2' | 'late3' | 'sparse' | 'none';
@@ -140,9 +141,9 @@ class Reader {
       let v = s[key];
       if (sub !== undefined) v = isObject(v) ? v[sub] : undefined;
       if (v === undefined) continue;
-      if (have && JSON.stringify(found) !== JSON.stringify(v)) {
+      if (have && !jsonEqual(found, v)) {
         const k = sub ? `${key}.${sub}` : key;
-        this.fail(k, `top level (${JSON.stringify(v)}) and text_config (${JSON.stringify(found)}) disagree`);
+        this.fail(k, `top level (${jsonSnippet(v)}) and text_config (${jsonSnippet(found)}) disagree`);
       }
       found = v;
       have = true;
@@ -153,7 +154,7 @@ class Reader {
   int(key: string, min = 1): number {
     const v = this.raw(key);
     if (v === undefined || v === null) this.fail(key, 'missing');
-    if (!Number.isSafeInteger(v) || (v as number) < min) this.fail(key, `expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (!Number.isSafeInteger(v) || (v as number) < min) this.fail(key, `expected an integer >= ${min}, got ${jsonSnippet(v)}`);
     return v as number;
   }
 
@@ -165,7 +166,7 @@ class Reader {
   positive(key: string): number {
     const v = this.raw(key);
     if (v === undefined || v === null) this.fail(key, 'missing');
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) this.fail(key, `expected a positive number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) this.fail(key, `expected a positive number, got ${jsonSnippet(v)}`);
     return v;
   }
 
@@ -177,14 +178,14 @@ class Reader {
   bool(key: string, dflt: boolean): boolean {
     const v = this.raw(key);
     if (v === undefined || v === null) return dflt;
-    if (typeof v !== 'boolean') this.fail(key, `expected true/false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') this.fail(key, `expected true/false, got ${jsonSnippet(v)}`);
     return v;
   }
 
   intList(key: string, min = 0): number[] {
     const v = this.raw(key);
     if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && x >= min)) {
-      this.fail(key, `expected a list of integers >= ${min}, got ${JSON.stringify(v)}`);
+      this.fail(key, `expected a list of integers >= ${min}, got ${jsonSnippet(v)}`);
     }
     return [...v];
   }
@@ -199,7 +200,7 @@ class Reader {
   /** The engine implements SiLU gates only. */
   silu(key: string): void {
     const v = this.raw(key);
-    if (v !== undefined && v !== 'silu') this.fail(key, `unsupported activation ${JSON.stringify(v)} (only "silu")`);
+    if (v !== undefined && v !== 'silu') this.fail(key, `unsupported activation ${jsonSnippet(v)} (only "silu")`);
   }
 }
 
@@ -245,7 +246,7 @@ function parseVision(file: string, vc: Json, allowQa: boolean): VisionConfig {
       ? 'none'
       : typeof ip === 'string' && (INTEGRATION_POINTS as readonly string[]).includes(ip)
         ? (ip as IntegrationPoint)
-        : r.fail('integration_point', `unknown value ${JSON.stringify(ip)} (expected one of ${INTEGRATION_POINTS.join(', ')} or null)`);
+        : r.fail('integration_point', `unknown value ${jsonSnippet(ip)} (expected one of ${INTEGRATION_POINTS.join(', ')} or null)`);
   if (!allowQa && integrationPoint !== 'none') {
     r.fail('integration_point', `"${integrationPoint}" needs a text encoder, but config.json has no text_encoder_config`);
   }
@@ -283,11 +284,11 @@ function parseLlm(file: string, top: Json): LlmConfig {
   if (!Array.isArray(secRaw)) return r.fail('rope_scaling', 'missing rope_scaling.mrope_section (M-RoPE)');
   const sec: unknown[] = secRaw;
   if (sec.length !== 3 || !sec.every((x) => Number.isSafeInteger(x) && (x as number) > 0)) {
-    r.fail('rope_scaling.mrope_section', `expected 3 positive integers, got ${JSON.stringify(sec)}`);
+    r.fail('rope_scaling.mrope_section', `expected 3 positive integers, got ${jsonSnippet(sec)}`);
   }
   const mropeSection = sec as [number, number, number];
   if (2 * (mropeSection[0] + mropeSection[1] + mropeSection[2]) !== headDim) {
-    r.fail('rope_scaling.mrope_section', `2*sum(${JSON.stringify(sec)}) must equal head_dim ${headDim}`);
+    r.fail('rope_scaling.mrope_section', `2*sum(${jsonSnippet(sec)}) must equal head_dim ${headDim}`);
   }
   r.silu('hidden_act');
   // Stop tokens: the union over the top level and text_config (exports differ in int vs list here).
@@ -350,7 +351,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelConf
   if (!isObject(json)) throw new ConfigError(file, '(root)', 'not a JSON object');
   const modelType = json.model_type;
   if (modelType !== 'vilavt' && modelType !== 'qwen2_5_vl') {
-    throw new ConfigError(file, 'model_type', `unsupported ${JSON.stringify(modelType)} (expected "vilavt" or "qwen2_5_vl")`);
+    throw new ConfigError(file, 'model_type', `unsupported ${jsonSnippet(modelType)} (expected "vilavt" or "qwen2_5_vl")`);
   }
   const tec = json.text_encoder_config;
   if (tec !== undefined && tec !== null && !isObject(tec)) throw new ConfigError(file, 'text_encoder_config', 'not an object');
@@ -394,7 +395,7 @@ export function parseGenerationConfig(json: unknown, file = 'generation_config.j
 function triple(r: Reader, key: string, positive: boolean): [number, number, number] {
   const v = r.raw(key);
   if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0))) {
-    return r.fail(key, `expected 3 ${positive ? 'positive ' : ''}numbers, got ${JSON.stringify(v)}`);
+    return r.fail(key, `expected 3 ${positive ? 'positive ' : ''}numbers, got ${jsonSnippet(v)}`);
   }
   return [v[0] as number, v[1] as number, v[2] as number];
 }

@@ -9,6 +9,7 @@ import type { ByteSource } from './byte-source.js';
 import { CheckpointError, type CheckpointProblem } from './errors.js';
 import { decode } from '../runtime/dtype.js';
 import { duplicateTopLevelKeys } from './json-duplicate-keys.js';
+import { jsonSnippet } from '../util/json-bounded.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -81,7 +82,7 @@ export class SafetensorsFile {
     }
     if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
     const twice = duplicateTopLevelKeys(text);
-    if (twice.length) fail(`header lists ${twice.map((k) => JSON.stringify(k)).join(', ')} more than once: corrupt file`);
+    if (twice.length) fail(`header lists ${twice.map((k) => jsonSnippet(k)).join(', ')} more than once: corrupt file`);
 
     const dataStart = 8 + n;
     const dataSize = source.size - dataStart;
@@ -104,15 +105,15 @@ export class SafetensorsFile {
       }
       const { dtype, shape, data_offsets: offs } = raw as Record<string, unknown>;
       if (!isSafetensorsDtype(dtype)) {
-        bad(`unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(' ')})`);
+        bad(`unknown dtype ${jsonSnippet(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(' ')})`);
         continue;
       }
       if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-        bad(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+        bad(`shape ${jsonSnippet(shape)} is not a list of non-negative integers`);
         continue;
       }
       if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-        bad(`data_offsets ${JSON.stringify(offs)} is not a pair of non-negative integers`);
+        bad(`data_offsets ${jsonSnippet(offs)} is not a pair of non-negative integers`);
         continue;
       }
       const [begin, end] = offs as [number, number];
@@ -126,7 +127,7 @@ export class SafetensorsFile {
         continue;
       }
       if (!Number.isSafeInteger(expected) || end - begin !== expected) {
-        bad(`data_offsets span ${end - begin} bytes but ${dtype}${JSON.stringify(shape)} needs ${expected}`);
+        bad(`data_offsets span ${end - begin} bytes but ${dtype}${jsonSnippet(shape)} needs ${expected}`);
         continue;
       }
       entries.set(name, { dtype, shape: [...(shape as number[])], byteOffset: dataStart + begin, byteLength: end - begin });

@@ -1,39 +1,34 @@
-// Image decoding in the browser, as the chat session's ImageDecoder: createImageBitmap with every conversion off
-// (no colour management, no premultiplication, no EXIF rotation — Pillow applies none of them; browsers rotate
+// Image decoding in the browser, as the chat session's ImageDecoder. What the browser cannot give with Pillow 9.4's
+// values is decoded in code (src/preprocess, shared with Node where it applies): BMP files (bmp.ts), PNGs with 16-bit
+// samples or an alpha channel (png.ts: a 2-D canvas premultiplies alpha and rounds 16-bit samples, Pillow keeps the
+// high byte, clips mode "I" and drops LA's alpha), CMYK JPEGs (jpeg.ts + cmyk.ts: Chromium converts CMYK with c·k/255
+// truncated, Pillow rounds). PNG tRNS chunks and GIF transparency flags are removed before the
+// browser sees the file (Pillow's convert("RGB") ignores them). Everything else goes through createImageBitmap with every conversion
+// off (no colour management, no premultiplication, no EXIF rotation — Pillow applies none of them; browsers rotate
 // regardless of imageOrientation, so the orientation tag is neutralised in a copy of the bytes first, see
 // exif-orientation.ts), then the pixels read back through an OffscreenCanvas.
 //
-// Exactness: opaque images (RGB, grey, palette, RGBA whose alpha is all 255) come back with the file's exact
-// 8-bit values. A 2-D canvas stores premultiplied alpha, so pixels with partial alpha are rounded on the way
-// through (a pixel with alpha 0 loses its colour entirely); such RGBA/LA images may differ from Pillow's by
-// rounding; a palette PNG with transparency comes back as RGBA (Pillow's P -> RGB ignores it). 16-bit PNGs are
-// reduced to 8 bits by the browser's rounding, not by Pillow's "keep the high byte". JPEGs go through the browser's
-// libjpeg-turbo build, which may round differently from Pillow's.
+// Exactness (docs/IMAGES.md has the per-case table): every golden case matches Pillow byte for byte in Chromium.
+// Left to the browser and not exact: YCCK and subsampled or arithmetic-coded CMYK JPEGs (1 lower where K is not 0).
+import { decodeBmp, isBmp } from '../preprocess/bmp.js';
+import { cmykToRgb } from '../preprocess/cmyk.js';
 import { ImageError } from '../preprocess/errors.js';
+import { withoutGifTransparency } from '../preprocess/gif.js';
 import type { DecodedImage, ImageDecoder } from '../preprocess/image.js';
+import { decodeJpegSamples, readJpegFrame } from '../preprocess/jpeg.js';
+import { decodePng, readPngHeader, withoutPngTransparency } from '../preprocess/png.js';
 import { withoutExifOrientation } from './exif-orientation.js';
-
-/** PNG colour type from the IHDR chunk, or null when `bytes` is not a PNG. */
-function pngColourType(bytes: Uint8Array): number | null {
-  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (bytes.length < 26 || !sig.every((b, i) => bytes[i] === b)) return null;
-  return bytes[25]!;
-}
 
 /** RGBA pixels (straight alpha as the canvas reports it) -> the channel layout Pillow would open. */
 function toDecoded(rgba: Uint8ClampedArray, width: number, height: number, colourType: number | null): DecodedImage {
   const n = width * height;
   let opaque = true;
   for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) { opaque = false; break; }
-  // Grey and grey+alpha PNGs: Pillow opens them as L / LA (LA's convert("RGB") drops alpha, unlike RGBA's).
-  if (colourType === 0 || colourType === 4) {
-    const ch = colourType === 4 && !opaque ? 2 : 1;
-    const data = new Uint8Array(n * ch);
-    for (let p = 0; p < n; p++) {
-      data[p * ch] = rgba[p * 4]!;
-      if (ch === 2) data[p * 2 + 1] = rgba[p * 4 + 3]!;
-    }
-    return { width, height, channels: ch, data };
+  // Grey PNGs (8-bit or less; opaque once tRNS is stripped): Pillow opens them as L.
+  if (colourType === 0 && opaque) {
+    const data = new Uint8Array(n);
+    for (let p = 0; p < n; p++) data[p] = rgba[p * 4]!;
+    return { width, height, channels: 1, data };
   }
   if (opaque) {
     const data = new Uint8Array(n * 3);
@@ -47,8 +42,48 @@ function toDecoded(rgba: Uint8ClampedArray, width: number, height: number, colou
   return { width, height, channels: 4, data: new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength) };
 }
 
-/** Decode image file bytes (PNG, JPEG, WebP, GIF's first frame, ... whatever the browser reads). */
+/** Decode image file bytes (PNG, JPEG, WebP, GIF's first frame, BMP, ... whatever the browser reads). */
 export async function decodeImageBytes(bytes: Uint8Array, name = 'image'): Promise<DecodedImage> {
+  try {
+    if (isBmp(bytes)) return decodeBmp(bytes);
+    const jpeg = readJpegFrame(bytes);
+    if (jpeg?.components === 4 && jpeg.adobeTransform !== 2) {
+      const cmyk = decodeCmykJpeg(bytes);
+      if (cmyk) return cmyk;
+    }
+    const png = readPngHeader(bytes);
+    if (png && (png.bitDepth === 16 || png.colourType === 4 || png.colourType === 6)) return await decodePng(bytes);
+    bytes = png ? withoutPngTransparency(bytes) : withoutGifTransparency(bytes);
+    return await decodeWithBrowser(bytes, name, png?.colourType ?? null);
+  } catch (e) {
+    if (e instanceof ImageError && !e.message.startsWith(`${name}: `)) throw new ImageError(e.code, `${name}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * A CMYK JPEG decoded in code (jpeg.ts: libjpeg's samples, which Pillow inverts) and converted with Pillow's
+ * formula; null for the layouts jpeg.ts leaves to the browser (subsampled components, arithmetic coding), whose
+ * CMYK conversion may then be 1 lower than Pillow's where K is not 0.
+ */
+function decodeCmykJpeg(bytes: Uint8Array): DecodedImage | null {
+  let s;
+  try {
+    s = decodeJpegSamples(bytes);
+  } catch (e) {
+    if (e instanceof ImageError && e.code === 'unsupported') return null;
+    throw e;
+  }
+  const n = s.width * s.height;
+  const cmyk = new Uint8Array(n * 4);
+  for (let k = 0; k < 4; k++) {
+    const plane = s.planes[k]!;
+    for (let i = 0; i < n; i++) cmyk[i * 4 + k] = plane[i]!;
+  }
+  return cmykToRgb(cmyk, s.width, s.height, true);
+}
+
+async function decodeWithBrowser(bytes: Uint8Array, name: string, pngColourType: number | null): Promise<DecodedImage> {
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(new Blob([withoutExifOrientation(bytes) as Uint8Array<ArrayBuffer>]), {
@@ -66,7 +101,7 @@ export async function decodeImageBytes(bytes: Uint8Array, name = 'image'): Promi
     if (!ctx) throw new ImageError('unsupported', `${name}: no 2-D canvas context in this browser`);
     ctx.drawImage(bitmap, 0, 0);
     const px = ctx.getImageData(0, 0, width, height, { colorSpace: 'srgb' });
-    return toDecoded(px.data, width, height, pngColourType(bytes));
+    return toDecoded(px.data, width, height, pngColourType);
   } finally {
     bitmap.close();
   }

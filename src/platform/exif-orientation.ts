@@ -3,6 +3,8 @@
 // before decoding, a copy of the file gets its orientation tag set to 1 ("as stored"). Pure byte manipulation:
 // JPEG APP1 "Exif", PNG eXIf (CRC recomputed) and WebP EXIF chunks; any other file is returned unchanged.
 
+import { crc32 } from '../util/crc32.js';
+
 const ORIENTATION_TAG = 0x0112;
 
 /** Sets IFD0's Orientation (a SHORT) to 1 in the TIFF structure at `at`; true when a tag was changed. */
@@ -26,22 +28,6 @@ function patchTiff(b: Uint8Array, at: number, end: number): boolean {
     return true;
   }
   return false;
-}
-
-let crcTable: Uint32Array | null = null;
-
-function crc32(b: Uint8Array, from: number, to: number): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = from; i < to; i++) c = crcTable[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 const ascii = (b: Uint8Array, at: number, s: string) => [...s].every((ch, i) => b[at + i] === ch.charCodeAt(0));

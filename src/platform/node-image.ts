@@ -3,7 +3,9 @@ import sharp, { type Metadata } from 'sharp';
 import { decodeBmp, isBmp } from '../preprocess/bmp.js';
 import { cmykToRgb } from '../preprocess/cmyk.js';
 import { ImageError } from '../preprocess/errors.js';
+import { withoutGifTransparency } from '../preprocess/gif.js';
 import { checkImage, type DecodedImage } from '../preprocess/image.js';
+import { checkPngSizeBound } from '../preprocess/png-bound.js';
 
 /**
  * Decode an image file the way Pillow 9.4 `Image.open` presents it, as 8-bit channels:
@@ -12,10 +14,12 @@ import { checkImage, type DecodedImage } from '../preprocess/image.js';
  * -> RGBA from high bytes; 16-bit grey opens as mode "I" whose convert("RGB") clips to 0..255, so it
  * is returned as L with clipped values. Palette images are returned as RGB (Pillow's P->RGB
  * conversion ignores tRNS transparency). CMYK JPEGs are returned as RGB by Pillow's own formula (cmyk.ts);
- * BMP files (which libvips cannot read) go through the product's BMP decoder (bmp.ts).
+ * BMP files (which libvips cannot read) go through the product's BMP decoder (bmp.ts); a GIF's transparent index
+ * shows its palette colour, as in Pillow's P -> RGB (gif.ts).
  */
 export async function decodeImageBuffer(buf: Uint8Array, opts: { maxPixels?: number } = {}): Promise<DecodedImage> {
   if (isBmp(buf)) return decodeBmp(buf, opts);
+  buf = withoutGifTransparency(buf);
   let meta: Metadata;
   try {
     meta = await sharp(buf).metadata();
@@ -30,6 +34,7 @@ export async function decodeImageBuffer(buf: Uint8Array, opts: { maxPixels?: num
   if (opts.maxPixels !== undefined && width * height > opts.maxPixels) {
     throw new ImageError('too_large', `image of ${width}x${height} pixels exceeds the limit of ${opts.maxPixels} pixels`);
   }
+  checkPngSizeBound(buf);
   if (space === 'cmyk' && meta.format === 'jpeg' && srcCh === 4 && depth === 'uchar') return decodeCmykJpeg(buf, width, height);
   if (space === 'cmyk' || srcCh > 4) {
     throw new ImageError('unsupported', `unsupported image colour space ${space} with ${srcCh} channels`);

@@ -14,6 +14,9 @@ export interface DecodedImage {
 
 export type RgbImage = DecodedImage & { channels: 3 };
 
+/** Pillow's DecompressionBombError threshold (2 × Image.MAX_IMAGE_PIXELS): the in-code decoders' default bound. */
+export const PILLOW_MAX_PIXELS = 2 * 89_478_485;
+
 /** Decodes image file bytes (the browser's and Node's decoders differ; each platform plugs in its own). */
 export interface ImageDecoder {
   decode(bytes: Uint8Array, name: string): Promise<DecodedImage>;
