@@ -8,17 +8,11 @@ import { ChatDriver, type LlmCall } from '../../src/chat/driver.js';
 import type { ChatEvent } from '../../src/chat/events.js';
 import { ChatSession, type AskOptions } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
-import { openCheckpointDir } from '../../src/platform/node-file.js';
-import { decodeImageFile } from '../../src/platform/node-image.js';
-import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
 import type { DecodedImage } from '../../src/preprocess/image.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { expandImagePads } from '../../src/text/image-pads.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
-import { demoDir } from '../helpers/demo.js';
-import { getGpu } from '../helpers/gpu.js';
-
-type Turn = Extract<ChatEvent, { type: 'turn' }>;
+import { collect, loadDemoModel, turns } from '../helpers/demo-model.js';
 
 let gpu: Gpu;
 let model: VilavtModel;
@@ -33,13 +27,6 @@ function session(contextLength = 4096): ChatSession {
   return s;
 }
 
-async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-
-const turns = (ev: ChatEvent[]) => ev.filter((e): e is Turn => e.type === 'turn');
 const tokenText = (ev: ChatEvent[], call: number) => ev.filter((e) => e.type === 'token' && e.call === call).map((e) => (e as { text: string }).text).join('');
 
 /** Prompt ids of an LLM call as the processor builds them: tokenize, then expand each image placeholder. */
@@ -50,11 +37,8 @@ function promptIds(call: LlmCall): number[] {
 const ask = (o: Partial<AskOptions> = {}): AskOptions => ({ images: [{ image: sample, name: 'sample.png' }], question: replay.question, ...o });
 
 beforeAll(async () => {
-  const dir = await demoDir();
-  gpu = await getGpu();
-  text = await loadTokenizerDir(join(dir, 'checkpoint'));
-  model = await VilavtModel.load(gpu, await openCheckpointDir(join(dir, 'checkpoint')), { activations: 'f32' });
-  sample = await decodeImageFile(join(dir, 'sample.png'));
+  let dir: string;
+  ({ dir, gpu, model, text, sample } = await loadDemoModel('checkpoint'));
   replay = JSON.parse(await readFile(join(dir, 'replay.json'), 'utf8'));
 }, 180_000);
 
