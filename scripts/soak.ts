@@ -31,6 +31,12 @@ export interface SoakInputs {
 export interface SoakPhase {
   /** Wall time of each ask (ms). */
   ms: number[];
+  /**
+   * CPU time of the process during each ask (ms, user + system): on a software adapter (lavapipe runs its threads
+   * in this process) it is the ask's work, and other processes competing for the cores change it far less than
+   * the wall time.
+   */
+  cpuMs: number[];
   /** memoryStats() after each ask (asks) or after each session was closed (sessions). */
   memory: MemoryStats[];
   /** Vision tokens encoded by each ask (the same number every time: no ask is served from the cache). */
@@ -63,6 +69,7 @@ function askOptions(o: SoakInputs, i: number): AskOptions {
 
 async function timedAsk(session: ChatSession, opts: AskOptions, phase: SoakPhase): Promise<void> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let done = false;
   let vision = 0;
   for await (const e of session.ask(opts)) {
@@ -71,6 +78,8 @@ async function timedAsk(session: ChatSession, opts: AskOptions, phase: SoakPhase
   }
   if (!done) throw new Error('soak: an ask ended without its done event');
   phase.ms.push(performance.now() - t0);
+  const c = process.cpuUsage(c0);
+  phase.cpuMs.push((c.user + c.system) / 1000);
   phase.visionTokens.push(vision);
 }
 
@@ -80,7 +89,7 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-const newPhase = (): SoakPhase => ({ ms: [], memory: [], visionTokens: [], heapBytes: [] });
+const newPhase = (): SoakPhase => ({ ms: [], cpuMs: [], memory: [], visionTokens: [], heapBytes: [] });
 
 /** `asks` asks in one session, then `sessions` sessions of one ask each, opened and closed on the same model. */
 export async function runSoak(o: SoakInputs, counts: { asks: number; sessions: number }, progress?: (line: string) => void): Promise<SoakReport> {
@@ -146,6 +155,7 @@ export function formatSoak(r: SoakReport, warm = 1): string {
     if (!p.ms.length) continue;
     const k = Math.max(1, Math.min(10, Math.floor(p.ms.length / 4)));
     const g = timeGrowth(p.ms, k);
+    const c = timeGrowth(p.cpuMs, k);
     const drift = memoryDrift(p.memory, warm);
     lines.push(`  ${name}: after #${warm + 1}: ${describeMemory(p.memory[Math.min(warm, p.memory.length - 1)]!)}`);
     lines.push(`  ${name}: after #${p.memory.length}: ${describeMemory(p.memory.at(-1)!)}`);
@@ -153,6 +163,8 @@ export function formatSoak(r: SoakReport, warm = 1): string {
     lines.push(`  ${name}: JS heap after #1 ${(p.heapBytes[0]! / 2 ** 20).toFixed(1)} MiB, after #${p.heapBytes.length} ${(p.heapBytes.at(-1)! / 2 ** 20).toFixed(1)} MiB`);
     lines.push(`  ${name}: median ms first ${k} ${g.first.toFixed(0)}, last ${k} ${g.last.toFixed(0)} (ratio ${g.ratio.toFixed(2)}); ` +
       `first ${k}: ${p.ms.slice(0, k).map((x) => x.toFixed(0)).join(' ')}; last ${k}: ${p.ms.slice(-k).map((x) => x.toFixed(0)).join(' ')}`);
+    lines.push(`  ${name}: median CPU ms first ${k} ${c.first.toFixed(0)}, last ${k} ${c.last.toFixed(0)} (ratio ${c.ratio.toFixed(2)}); ` +
+      `first ${k}: ${p.cpuMs.slice(0, k).map((x) => x.toFixed(0)).join(' ')}; last ${k}: ${p.cpuMs.slice(-k).map((x) => x.toFixed(0)).join(' ')}`);
   }
   return lines.join('\n');
 }

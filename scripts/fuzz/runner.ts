@@ -3,6 +3,7 @@
 // saves a minimized reproducer of each distinct unexpected exception, and reports the slowest input.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { concat } from './mutate.js';
 import { inputRng, type Rng } from './rng.js';
 
 /** Bytes (files) or text (model output, JSON documents read as text). */
@@ -104,7 +105,7 @@ function sizeOf(x: FuzzInput): number {
 }
 
 function cut(x: FuzzInput, at: number, len: number): FuzzInput {
-  return typeof x === 'string' ? x.slice(0, at) + x.slice(at + len) : new Uint8Array([...x.subarray(0, at), ...x.subarray(at + len)]);
+  return typeof x === 'string' ? x.slice(0, at) + x.slice(at + len) : concat(x.subarray(0, at), x.subarray(at + len));
 }
 
 /**

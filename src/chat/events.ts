@@ -44,6 +44,13 @@ export interface TurnEvent {
   tokens_per_s: number | null;
 }
 
+/**
+ * The done event's stop_reason when the message ended because its last call filled the KV cache (that call's
+ * finish_reason is 'length', as vLLM reports a sequence that reaches max_model_len). Otherwise stop_reason is the
+ * system's own stop cause ('answer', 'length', 'budget', ...).
+ */
+export const CONTEXT_FULL = 'context_full';
+
 /** The end of a message: the system's extracted answer ('' when it has none: Pixel-Reasoner without \boxed{}). */
 export interface DoneEvent { type: 'done'; answer: string; rounds: number; stop_reason: string; system: SystemName }
 
@@ -95,5 +102,7 @@ export function describeReplayEnd(e: Extract<ChatEvent, { type: 'replay_end' }>)
 
 /** How a message ended: LLM calls and the stop cause. */
 export function describeDone(e: DoneEvent): string {
-  return `${e.rounds} LLM call${e.rounds === 1 ? '' : 's'}, ended by ${e.stop_reason}`;
+  const calls = `${e.rounds} LLM call${e.rounds === 1 ? '' : 's'}`;
+  if (e.stop_reason === CONTEXT_FULL) return `${calls}, ended by context_full: the conversation filled the context (truncate it, or start a new one with a larger context)`;
+  return `${calls}, ended by ${e.stop_reason}`;
 }

@@ -24,7 +24,7 @@ import { ChatDriver, VILAVT_GENERATION, type ChatDriverSettings, type DriverMark
 import { DEFAULT_SEED, type LoopCall, type LoopDriver, type LoopResponse, type SystemName } from './loop-driver.js';
 import { createLoopDriver } from './systems.js';
 import { ChatError } from './errors.js';
-import type { ChatEvent, TurnTimings } from './events.js';
+import { CONTEXT_FULL, type ChatEvent, type TurnTimings } from './events.js';
 import { mulberry32 } from '../util/random.js';
 
 export interface ChatSessionOptions {
@@ -190,6 +190,22 @@ export class ChatSession {
     return { [Symbol.asyncIterator]: () => this.run(opts) };
   }
 
+  /**
+   * Keep only the first `tokens` tokens of the KV cache (default 0: empty it) and end the conversation (a
+   * follow-up needs a new completed ask; earlier exchanges can come back as text through `history`). For a
+   * conversation that stopped with `context_full` or failed with ContextOverflowError: the session stays usable,
+   * and the next ask computes everything after the kept tokens.
+   */
+  truncate(tokens = 0): void {
+    if (this.closed) throw new ChatError('this session is closed');
+    if (this.busy) throw new ChatError('truncate(): a question is still running');
+    const held = this.ctx.cachedIds.length;
+    if (!Number.isSafeInteger(tokens) || tokens < 0 || tokens > held) throw new ChatError(`truncate(${tokens}): give a token count in 0..${held} (the tokens cached now)`);
+    if (tokens === held) return;
+    this.ctx.rollback(tokens);
+    this.conversation = null;
+  }
+
   /** Release the KV cache and decode state (the model stays loaded). */
   close(): void {
     if (this.closed) return;
@@ -258,20 +274,23 @@ export class ChatSession {
     const replay = o.replay ?? [];
     if (o.replay !== undefined && replay.length === 0) throw new ChatError('replay has no turns (omit it to sample every call)');
     let completed = false;
+    /** The last call's decode stopped because the KV cache was full (it ended with finish_reason 'length'). */
+    let contextFull = false;
     try {
       for (let call = driver.nextCall(); call !== null; call = driver.nextCall()) {
         if (o.signal?.aborted) throw abortReason(o.signal);
-        const turn: { response?: LoopResponse } = {};
+        const turn: { response?: LoopResponse; contextFull?: boolean } = {};
         if (replay.length > 0 && call.call - firstCall === replay.length) yield { type: 'replay_end', call: call.call, replayed: replay.length };
         yield* this.runCall(call, replay[call.call - firstCall], sampling, maxNew, gen.skipSpecialTokens, o.signal, turn);
         yield* driver.respond(turn.response!);
+        contextFull = turn.contextFull === true;
       }
       const f = driver.result();
       completed = true;
       if (vilavt) this.conversation = vilavt;
       const answer = f.answer ?? '';
       yield { type: 'answer', answer };
-      yield { type: 'done', answer, rounds: f.rounds - firstCall, stop_reason: f.stopCause, system };
+      yield { type: 'done', answer, rounds: f.rounds - firstCall, stop_reason: contextFull ? CONTEXT_FULL : f.stopCause, system };
     } finally {
       // An abandoned follow-up (stopped, failed, iteration ended early) leaves the conversation as it was.
       if (!completed && mark && vilavt) {
@@ -294,15 +313,18 @@ export class ChatSession {
 
   /** One LLM call: prefill (reusing the cache), then sample + decode or teacher-force the replayed text. */
   private async *runCall(call: LoopCall, replay: ReplayTurn | undefined, sampling: Sampling, maxNew: number, skipSpecialTokens: boolean,
-    signal: AbortSignal | undefined, out: { response?: LoopResponse }): AsyncGenerator<ChatEvent> {
+    signal: AbortSignal | undefined, out: { response?: LoopResponse; contextFull?: boolean }): AsyncGenerator<ChatEvent> {
     const t = { vision: 0, text: 0, prefill: 0, decode: 0 };
     const t0 = now();
     const ids = expandImagePads(this.tok.encode(call.prompt), this.imagePad, call.images.map((im) => im.padTokens));
     const blocks = this.blocksOf(ids, call);
     const plan = this.ctx.plan(ids, blocks);
     t.prefill += now() - t0;
-    // Before any vision work: a prompt the cache cannot hold fails now (decoding stops at the capacity later).
-    if (ids.length > this.ctx.capacity) throw new ContextOverflowError(this.ctx.capacity, ids.length);
+    // Before any GPU work: a prompt the cache cannot hold — text, image pads, a zoom's new visual tokens, and a
+    // replayed (teacher-forced) response — fails now; a sampled response stops at the capacity (context_full).
+    const forcedTurn = replay === undefined ? null : typeof replay === 'string' ? { text: replay } : replay;
+    const forced = forcedTurn ? this.tok.encode(forcedTurn.text) : [];
+    if (ids.length + forced.length > this.ctx.capacity) throw new ContextOverflowError(this.ctx.capacity, ids.length + forced.length);
 
     // Features of the query groups whose images must be prefilled (each group encoded once, in full).
     const groups = [...new Set(plan.newBlocks.map((b) => call.images[b]!.group))];
@@ -327,9 +349,8 @@ export class ChatSession {
         prefill_tokens: ids.length - plan.keep, reused_tokens: plan.keep, vision_tokens_encoded: visionTokens, groups_encoded: groups,
         vision_tokens_total: call.images.reduce((n, im) => n + im.padTokens, 0),
       };
-      if (replay !== undefined) {
-        const r = typeof replay === 'string' ? { text: replay } : replay;
-        const forced = this.tok.encode(r.text);
+      if (forcedTurn) {
+        const r = forcedTurn;
         const t1 = now();
         await this.ctx.prefill([...ids, ...forced], blocks, plan, rows, { kind: 'none' }, signal);
         t.prefill += now() - t1;
@@ -371,6 +392,7 @@ export class ChatSession {
       const tail = stream.flush();
       if (tail) yield { type: 'token', call: call.call, text: tail };
       t.decode = now() - t2;
+      out.contextFull = finishReason === 'length' && this.ctx.cachedIds.length >= this.ctx.capacity;
       const body = finishReason === 'stop' ? generated.slice(0, -1) : generated;
       out.response = { text: this.tok.decode(body, { skipSpecialTokens }), finishReason, stopReason, totalTokens: ids.length + generated.length };
       const steps = generated.length - 1;

@@ -127,7 +127,7 @@ export async function openCheckpoint(files: CheckpointFile[] | FileResolver): Pr
       opened.set(name, f);
       return f;
     } catch (e) {
-      if (e instanceof CheckpointError) problems.push(...e.problems);
+      if (e instanceof CheckpointError) for (const p of e.problems) problems.push(p); // no spread: 100k+ problems overflow it
       else throw e;
       return undefined;
     }

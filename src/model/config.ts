@@ -110,6 +110,12 @@ export interface PreprocessorConfig {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Layer/block counts above this are refused as corrupt: released models have at most a few hundred (the 7B: 28 LLM
+ * layers, 32 ViT blocks), and a count of 2^31 made manifest resolution run the process out of memory (npm run fuzz).
+ */
+export const MAX_LAYERS = 1024;
+
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -156,6 +162,13 @@ class Reader {
     if (v === undefined || v === null) this.fail(key, 'missing');
     if (!Number.isSafeInteger(v) || (v as number) < min) this.fail(key, `expected an integer >= ${min}, got ${jsonSnippet(v)}`);
     return v as number;
+  }
+
+  /** A number of layers or blocks: the engine enumerates per-layer tensors and plans, so a corrupt count must not reach them. */
+  layerCount(key: string): number {
+    const n = this.int(key);
+    if (n > MAX_LAYERS) this.fail(key, `${n} layers is more than any supported model has (at most ${MAX_LAYERS}): corrupt config?`);
+    return n;
   }
 
   optInt(key: string, min = 0): number | undefined {
@@ -223,7 +236,7 @@ const INTEGRATION_POINTS: readonly IntegrationPoint[] = ['all', 'early', 'late',
 
 function parseVision(file: string, vc: Json, allowQa: boolean): VisionConfig {
   const r = new Reader(file, 'vision_config', [vc]);
-  const depth = r.int('depth');
+  const depth = r.layerCount('depth');
   const hidden = r.raw('hidden_size') !== undefined ? r.int('hidden_size') : r.int('embed_dim');
   const heads = r.int('num_heads');
   if (hidden % heads) r.fail('num_heads', `hidden_size ${hidden} is not divisible by num_heads ${heads}`);
@@ -297,7 +310,7 @@ function parseLlm(file: string, top: Json): LlmConfig {
   return {
     hidden,
     intermediate: r.int('intermediate_size'),
-    layers: r.int('num_hidden_layers'),
+    layers: r.layerCount('num_hidden_layers'),
     heads,
     kvHeads,
     headDim,
@@ -331,7 +344,7 @@ function parseTextEncoder(file: string, tc: Json): TextEncoderConfig {
   r.silu('hidden_act');
   return {
     hidden,
-    layers: r.int('num_hidden_layers'),
+    layers: r.layerCount('num_hidden_layers'),
     heads,
     kvHeads,
     headDim,

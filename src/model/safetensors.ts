@@ -134,7 +134,7 @@ export class SafetensorsFile {
       if (end > begin) ranges.push({ name, begin, end });
     }
     if (pastEnd.length) {
-      const need = Math.max(...pastEnd.map((p) => p.end));
+      const need = pastEnd.reduce((m, p) => Math.max(m, p.end), 0); // no spread: a header may list 100k+ tensors
       problems.unshift({
         file,
         message: `truncated: the header places tensor data up to byte ${need} of the data section, which holds ${dataSize} bytes ` +

@@ -10,9 +10,9 @@ import { ChatSession, type AskOptions } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
 import type { DecodedImage } from '../../src/preprocess/image.js';
 import type { Gpu } from '../../src/runtime/device.js';
-import { expandImagePads } from '../../src/text/image-pads.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
-import { collect, loadDemoModel, turns } from '../helpers/demo-model.js';
+import { callPromptIds, collect, tokenText, turns } from '../helpers/chat-events.js';
+import { loadDemoModel } from '../helpers/demo-model.js';
 
 let gpu: Gpu;
 let model: VilavtModel;
@@ -27,12 +27,8 @@ function session(contextLength = 4096): ChatSession {
   return s;
 }
 
-const tokenText = (ev: ChatEvent[], call: number) => ev.filter((e) => e.type === 'token' && e.call === call).map((e) => (e as { text: string }).text).join('');
-
-/** Prompt ids of an LLM call as the processor builds them: tokenize, then expand each image placeholder. */
-function promptIds(call: LlmCall): number[] {
-  return expandImagePads(text.tokenizer.encode(call.prompt), text.tokenizer.specialIds.imagePad, call.images.map((im) => im.padTokens));
-}
+/** Prompt ids of an LLM call as the processor builds them. */
+const promptIds = (call: LlmCall): number[] => callPromptIds(text.tokenizer, call);
 
 const ask = (o: Partial<AskOptions> = {}): AskOptions => ({ images: [{ image: sample, name: 'sample.png' }], question: replay.question, ...o });
 

@@ -14,7 +14,8 @@ import type { Gpu } from '../../src/runtime/device.js';
 import { expandImagePads } from '../../src/text/image-pads.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
 import { ChatTemplate, QWEN25_VL_CHAT_TEMPLATE } from '../../src/text/chat-template.js';
-import { collect, loadDemoModel, turns } from '../helpers/demo-model.js';
+import { collect, turns } from '../helpers/chat-events.js';
+import { loadDemoModel } from '../helpers/demo-model.js';
 
 type Replay = { question: string; assistant_turns: string[] };
 

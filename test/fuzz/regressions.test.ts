@@ -68,6 +68,47 @@ describe('deeply nested JSON values in files end in typed errors (was RangeError
   });
 });
 
+describe('layer counts of 2^31 - 1 in config.json (the process ran out of memory enumerating per-layer tensors)', () => {
+  const config = () => JSON.parse(new TextDecoder().decode(checkpointFiles().find((f) => f.name === 'config.json')!.bytes));
+  it('vision_config.depth, num_hidden_layers (top level and text_config), text_encoder_config.num_hidden_layers: ConfigError', () => {
+    const a = config();
+    a.vision_config.depth = 2 ** 31 - 1;
+    expect(() => parseModelConfig(a)).toThrow(/vision_config\.depth: 2147483647 layers is more than any supported model has \(at most 1024\)/);
+    const b = config();
+    b.num_hidden_layers = 2 ** 31 - 1;
+    if (b.text_config) b.text_config.num_hidden_layers = 2 ** 31 - 1;
+    expect(() => parseModelConfig(b)).toThrow(/num_hidden_layers: 2147483647 layers/);
+    const c = config();
+    c.text_encoder_config.num_hidden_layers = 2 ** 31 - 1;
+    expect(() => parseModelConfig(c)).toThrow(/text_encoder_config\.num_hidden_layers: 2147483647 layers/);
+  });
+});
+
+describe('huge safetensors headers', () => {
+  /** A truncated file: `n` one-byte tensors listed, no data section (every tensor past the end). */
+  function manyTensors(n: number): Uint8Array {
+    const entries = Array.from({ length: n }, (_, i) => `"t${i}":{"dtype":"U8","shape":[1],"data_offsets":[${i},${i + 1}]}`);
+    return safetensorsWithHeader(`{${entries.join(',')}}`);
+  }
+
+  // 160,000: past V8's limit on spread arguments (between 125,000 and 150,000 here).
+  it('160,000 tensors past the end of the data: one truncation problem (was RangeError from Math.max(...list))', async () => {
+    const err = await SafetensorsFile.open(bytesSource(manyTensors(160_000), 'model.safetensors')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as CheckpointError).message).toMatch(/truncated: the header places tensor data up to byte 160000 .* \(160000 tensor\(s\) past the end, first t0\)/);
+  });
+
+  it('a shard with 160,000 bad entries opened through the index (was RangeError from push(...problems))', async () => {
+    const entries = Array.from({ length: 160_000 }, (_, i) => `"t${i}":{"dtype":"X","shape":[1],"data_offsets":[0,1]}`);
+    const shard = safetensorsWithHeader(`{${entries.join(',')}}`);
+    const first = checkpointFiles().find((f) => f.name.endsWith('.safetensors'))!.name;
+    const files = checkpointFiles().map((f) => (f.name === first ? { ...f, bytes: shard } : f));
+    const err = await openCheckpoint(files.map((f) => ({ name: f.name, source: bytesSource(f.bytes, f.name) }))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as CheckpointError).problems.length).toBeGreaterThanOrEqual(160_000);
+  });
+});
+
 describe('DeepEyes turns', () => {
   const image = tinyImage(64, 48, 3);
   const settings = { serverMinPixels: 3136, serverMaxPixels: 4 * 3136, cropMinPixels: 3136, cropMaxPixels: 4 * 3136 };

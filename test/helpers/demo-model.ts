@@ -1,7 +1,6 @@
 // Session-level tests on the demo assets (test/helpers/demo.ts): a demo checkpoint loaded on the test GPU with its
-// tokenizers and sample image, and the events of an ask collected.
+// tokenizers and sample image (reading the events: chat-events.ts).
 import { join } from 'node:path';
-import type { ChatEvent } from '../../src/chat/events.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
 import { openCheckpointDir } from '../../src/platform/node-file.js';
 import { decodeImageFile } from '../../src/platform/node-image.js';
@@ -30,13 +29,3 @@ export async function loadDemoModel(name: 'checkpoint' | 'plain-checkpoint'): Pr
   const model = await VilavtModel.load(gpu, await openCheckpointDir(join(dir, name)), { activations: 'f32' });
   return { dir, gpu, model, text, sample: await decodeImageFile(join(dir, 'sample.png')) };
 }
-
-/** Every event of an ask, in order. */
-export async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-
-export type TurnEvent = Extract<ChatEvent, { type: 'turn' }>;
-export const turns = (ev: readonly ChatEvent[]): TurnEvent[] => ev.filter((e): e is TurnEvent => e.type === 'turn');
