@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineCommandError } from '../../src/app/engine.js';
 import { RemoteEngineClient } from '../../src/app/remote-client.js';
-import type { ChatEvent } from '../../src/chat/session.js';
+import type { ChatEvent } from '../../src/chat/events.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
 import { openCheckpointDir } from '../../src/platform/node-file.js';
 import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
