@@ -19,6 +19,8 @@ import { VilavtServer, type ServerEngine } from '../../src/server/server.js';
 import { nodeEngine } from '../../src/server/start.js';
 import { demoDir } from '../helpers/demo.js';
 import { getGpu } from '../helpers/gpu.js';
+import { createNodeGpu } from '../../src/platform/node.js';
+import type { Gpu } from '../../src/runtime/device.js';
 
 const MODEL = 'vilavt-demo';
 const KEY = 'sk-test-123';
@@ -315,5 +317,52 @@ describe('the app engine protocol over the server (RemoteEngineClient, as `vilav
     await remote.newChat();
     await expect(remote.ask({ question: 'no image', images: [] }, () => {})).rejects.toMatchObject({ kind: 'bad_input' });
     remote.client.close();
+  });
+});
+
+describe('a lost GPU device under the server', () => {
+  it('fails the request with device-lost, reloads the model on a new device, and the next requests answer as before', async () => {
+    const ckpt = join(dir, 'checkpoint');
+    const text = await loadTokenizerDir(ckpt);
+    const devices: Gpu[] = []; // strongly referenced (Dawn), lost or not
+    const load = async () => {
+      const gpu = await createNodeGpu();
+      devices.push(gpu);
+      const t0 = performance.now();
+      return { gpu, model: await VilavtModel.load(gpu, await openCheckpointDir(ckpt), { activations: 'f32' }), text, loadMs: performance.now() - t0 };
+    };
+    const first = await load();
+    const own = nodeEngine(first, { name: MODEL, context: 8192, maxPixels: 1_000_000, cacheMb: 1024 }, load);
+    const [, url] = await serve({ engine: own.engine });
+    const c = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const body = { messages: [userTurn(replay.question, sampleUrl)], vilavt: { replay: replay.assistant_turns } };
+    const view = (r: Completion) => ({
+      content: r.choices[0]!.message.content, answer: r.vilavt.answer, usage: r.usage,
+      rounds: r.vilavt.rounds.map((x) => ({ ...x, timings: null, tokens_per_s: null })),
+    });
+    const before = view(await complete(body, c));
+
+    // The device dies as the next request's first prefill starts.
+    const prefill = first.model.llm.prefill.bind(first.model.llm);
+    first.model.llm.prefill = (...a: Parameters<typeof prefill>) => {
+      first.gpu.device.destroy();
+      return prefill(...a);
+    };
+    const e = await apiError(complete(body, c));
+    expect(e.status).toBe(500);
+    expect(e.code).toBe('device-lost');
+    expect((await health(url) as unknown as { device: object }).device).toEqual({ lost: 1, reloaded: 1, reload_error: null });
+    expect(devices).toHaveLength(2);
+
+    // Served from the new device: the same answer, rounds and usage as before the loss; follow-ups work again.
+    const after = await complete(body, c);
+    expect(view(after)).toEqual(before);
+    const follow = await complete({
+      messages: [userTurn(replay.question, sampleUrl), { role: 'assistant', content: after.choices[0]!.message.content }, userTurn('And its colour?')],
+      vilavt: { replay: ['<answer> red </answer>'] },
+    }, c);
+    expect(follow.vilavt).toMatchObject({ conversation: 'continued', answer: 'red' });
+    own.dispose();
+    for (const g of devices) g.destroy();
   });
 });
