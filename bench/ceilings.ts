@@ -14,8 +14,11 @@ export interface Ceilings {
   streamKernel: string;
   /** Every streaming variant tried: name -> GB/s. */
   streamVariants: Record<string, number>;
-  /** f32 FMA rate of a register-only kernel (2 flops per FMA). */
+  /** f32 FMA rate of the best register-only kernel (2 flops per FMA), and which one it was. */
   fmaGflops: number;
+  fmaKernel: string;
+  /** Every FMA kernel tried: name -> GFLOP/s. */
+  fmaVariants: Record<string, number>;
   /** Extra wall-clock microseconds per tiny dispatch when many are recorded in one pass. */
   dispatchOverheadUs: number;
   bufferBytes: number;
@@ -51,23 +54,39 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }`;
 }
 
-// 8 independent vec4 FMA chains per invocation, ITER iterations, no memory traffic but one store.
-const FMA_ITER = 512;
-function fmaKernel(wg: number): string {
+// Register-only FMA kernels: `chains` independent accumulators per invocation (vec4 or scalar), each advanced
+// `unroll` times per loop iteration, `iter` iterations, no memory traffic but one store. The bench takes the best
+// of them as the FMA ceiling, as it takes the best streaming kernel. Why several (bench/NOTES.md, "The FMA
+// ceiling"): lavapipe lowers `fma` to a multiply and an add, and writes every variable that a loop carries through
+// a per-lane blend (its execution mask) once per iteration; 8 vec4 chains, one step per iteration, also need more
+// than the 32 vector registers and spill. That kernel ran at ~0.3 of the rate of 12 scalar chains unrolled 8 times
+// (multiply + add + 1/8 blend per FMA, no spills), which is what a kernel on this adapter can reach. GPUs may prefer
+// either shape; the maximum is the ceiling.
+interface FmaShape { chains: number; vec4: boolean; unroll: number; iter: number }
+const FMA_SHAPES: FmaShape[] = [
+  { chains: 8, vec4: true, unroll: 1, iter: 512 },
+  { chains: 12, vec4: false, unroll: 8, iter: 160 },
+  { chains: 8, vec4: false, unroll: 16, iter: 128 },
+];
+const fmaName = (f: FmaShape) => `${f.chains} ${f.vec4 ? 'vec4' : 'scalar'} chains x${f.unroll} unrolled`;
+const fmaPerInvocation = (f: FmaShape) => f.chains * (f.vec4 ? 4 : 1) * f.unroll * f.iter;
+function fmaKernel(wg: number, f: FmaShape): string {
+  const t = f.vec4 ? 'vec4f' : 'f32';
+  const chains = Array.from({ length: f.chains }, (_, i) => `a${i}`);
+  const step = chains.map((a) => `${a} = fma(${a}, m, c);`).join(' ');
+  const sum = chains.join(' + ');
   return `
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) g: vec3u) {
   let seed = f32(g.x & 7u) * 1e-3;
-  var a0 = vec4f(seed); var a1 = a0 + 1.0; var a2 = a0 + 2.0; var a3 = a0 + 3.0;
-  var a4 = a0 + 4.0; var a5 = a0 + 5.0; var a6 = a0 + 6.0; var a7 = a0 + 7.0;
-  let m = vec4f(0.999);
-  let c = vec4f(1e-3);
-  for (var i = 0u; i < ${FMA_ITER}u; i++) {
-    a0 = fma(a0, m, c); a1 = fma(a1, m, c); a2 = fma(a2, m, c); a3 = fma(a3, m, c);
-    a4 = fma(a4, m, c); a5 = fma(a5, m, c); a6 = fma(a6, m, c); a7 = fma(a7, m, c);
+  ${chains.map((a, i) => `var ${a} = ${t}(seed + ${i}.0);`).join(' ')}
+  let m = ${t}(0.999);
+  let c = ${t}(1e-3);
+  for (var i = 0u; i < ${f.iter}u; i++) {
+    ${Array.from({ length: f.unroll }, () => step).join('\n    ')}
   }
-  let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+  let s = ${f.vec4 ? `vec4f(${sum})` : `vec4f(${sum}, 0.0, 0.0, 0.0)`};
   out[g.x] = s.x + s.y + s.z + s.w;
 }`;
 }
@@ -110,10 +129,19 @@ export async function measureCeilings(gpu: Gpu, opts: { quick?: boolean } = {}):
 
   const fmaWg = 64;
   const fmaGroups = opts.quick ? 64 : 256;
-  const fmaPipe = await gpu.pipelines.compileSource('fma', buildModule('fma', fmaKernel(fmaWg), {}));
-  const fma = await timeWork(gpu, (rec) => rec.dispatch(fmaPipe, [], [{ buffer: small }], [fmaGroups]), timing);
-  const fmaFlops = fmaGroups * fmaWg * FMA_ITER * 8 * 4 * 2;
-  const fmaGflops = fmaFlops / 1e6 / fma.msMedian;
+  const fmaVariants: Record<string, number> = {};
+  const fmaPipes: { flops: number; pipe: Awaited<ReturnType<typeof gpu.pipelines.compileSource>> }[] = [];
+  for (const f of opts.quick ? FMA_SHAPES.slice(0, 2) : FMA_SHAPES) {
+    const pipe = await gpu.pipelines.compileSource(`fma ${fmaName(f)}`, buildModule('fma', fmaKernel(fmaWg, f), {}));
+    const flops = fmaGroups * fmaWg * fmaPerInvocation(f) * 2;
+    const t = await timeWork(gpu, (rec) => rec.dispatch(pipe, [], [{ buffer: small }], [fmaGroups]), timing);
+    fmaVariants[fmaName(f)] = flops / 1e6 / t.msMedian;
+    fmaPipes.push({ flops, pipe });
+  }
+  const names = Object.keys(fmaVariants);
+  const bestFma = names.reduce((a, b) => (fmaVariants[b]! > fmaVariants[a]! ? b : a));
+  const fmaGflops = fmaVariants[bestFma]!;
+  const { flops: fmaFlops, pipe: fmaPipe } = fmaPipes[names.indexOf(bestFma)]!;
   const fmaSampler = await prepareSampler(gpu, (rec) => rec.dispatch(fmaPipe, [], [{ buffer: small }], [fmaGroups]), timing);
 
   // Many tiny dispatches in one pass versus one: the slope is the per-dispatch cost.
@@ -132,6 +160,8 @@ export async function measureCeilings(gpu: Gpu, opts: { quick?: boolean } = {}):
     streamKernel: streamKernelName,
     streamVariants,
     fmaGflops,
+    fmaKernel: bestFma,
+    fmaVariants,
     dispatchOverheadUs,
     bufferBytes: bytes,
     probe: async () => ({ streamGbps: bytes / 1e6 / (await streamSampler.sample()), fmaGflops: fmaFlops / 1e6 / (await fmaSampler.sample()) }),

@@ -65,7 +65,8 @@ async function main(): Promise<void> {
   console.log(`  copyBufferToBuffer      ${fmt(c.copyGbps)} GB/s`);
   for (const [name, gbps] of Object.entries(c.streamVariants)) console.log(`  stream ${name.padEnd(30)} ${fmt(gbps)} GB/s`);
   console.log(`  streaming read (best)   ${fmt(c.streamGbps)} GB/s  (${c.streamKernel})`);
-  console.log(`  register FMA            ${fmt(c.fmaGflops)} GFLOP/s`);
+  for (const [name, gflops] of Object.entries(c.fmaVariants)) console.log(`  FMA ${name.padEnd(33)} ${fmt(gflops)} GFLOP/s`);
+  console.log(`  register FMA (best)     ${fmt(c.fmaGflops)} GFLOP/s  (${c.fmaKernel})`);
   console.log(`  per-dispatch overhead   ${fmt(c.dispatchOverheadUs, 1)} µs`);
 
   const results: KernelResult[] = [];
@@ -144,6 +145,8 @@ async function main(): Promise<void> {
         stream_kernel: c.streamKernel,
         stream_variants_gbps: c.streamVariants,
         fma_gflops: c.fmaGflops,
+        fma_kernel: c.fmaKernel,
+        fma_variants_gflops: c.fmaVariants,
         dispatch_overhead_us: c.dispatchOverheadUs,
         timing: 'wall clock from submit to onSubmittedWorkDone, median after warm-up; short work repeated within one submit',
         fractions: 'per kernel, the median over interleaved rounds of kernel rate / ceiling rate re-measured in the same round (stream_gbps_paired, fma_gflops_paired); stream_gbps and fma_gflops here are the start-of-run ceilings',

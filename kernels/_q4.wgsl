@@ -8,6 +8,16 @@
 // integer with four significant bits), so x is pre-scaled by 16^-i instead of shifting every code; the top code
 // (bits 28..31, which would be negative as i32) is shifted down. Pre-scaling x by powers of two is exact, so the
 // products equal code·x.
+// Bindings 1..5 of both q4 kernels: x (act4 rows), the codes w and group words sz of the bound weight slice, y and,
+// with HAS_BIAS, the f32 bias.
+@group(0) @binding(1) var<storage, read> x: array<act4>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> sz: array<u32>;
+@group(0) @binding(4) var<storage, read_write> y: array<act>;
+#if HAS_BIAS
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+#endif
+
 // 16^-i for the elements 0..3 and 4..7 of a word (element 7 is shifted down, not masked).
 const Q4_XA = vec4f(1.0, 0.0625, 0.00390625, 0.000244140625);
 const Q4_XB = vec4f(1.52587890625e-5, 9.5367431640625e-7, 5.9604644775390625e-8, 1.0);

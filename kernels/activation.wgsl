@@ -8,13 +8,7 @@
 
 struct P { n: u32, cols: u32, first: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-#if VEC4
-alias V = act4;
-alias F = vec4f;
-#else
-alias V = act;
-alias F = f32;
-#endif
+#include "_items.wgsl" // V, F
 #if GELU
 #if IN_PLACE
 @group(0) @binding(1) var<storage, read_write> x: array<V>;

@@ -56,78 +56,18 @@ override LR: u32;     // row lanes per workgroup (DECODE: splits per workgroup)
 @group(0) @binding(4) var<storage, read_write> out: array<act4>;
 #endif
 
-#if MULTI
-const MAXV = 8u;      // query vectors per lane
-#else
-const MAXV = 1u;
-#endif
 override NV: u32 = NR * NH;
-var<private> qv: array<vec4f, MAXV * 32u>;   // vector v's q at [v * HD4 ..]
-var<private> acc: array<vec4f, MAXV * 32u>;
-var<private> m: array<f32, MAXV>;
-var<private> l: array<f32, MAXV>;
 var<private> lim: array<u32, MAXV>;          // row i sees keys < lim[i]
+#include "_attend.wgsl" // MAXV, qv, acc, m, l, loadQ(), attendKeys()
 
-// q of vector v = (row, head h), pre-scaled; accumulator cleared.
-fn loadQ(v: u32, row: u32, h: u32) {
-  let qb = row * p.q_stride + p.q_off + h * HD4;
-  for (var c = 0u; c < p.hd4; c++) {
-    qv[v * HD4 + c] = vec4f(q_buf[qb + c]) * p.scale_log2;
-    acc[v * HD4 + c] = vec4f(0.0);
-  }
-  m[v] = NEG;
-  l[v] = 0.0;
-}
+fn keyAt(ext: bool, i: u32) -> vec4f { return vec4f(k_buf[i]); }
+fn valueAt(ext: bool, i: u32) -> vec4f { return vec4f(v_buf[i]); }
+// Vector v = (row lane row v / NH, head): its row's causal limit.
+fn visible(v: u32, js: vec4u, kb: u32) -> vec4<bool> { return js < vec4u(min(kb, lim[v / NH])); }
 
 // Keys ka..kb of kv head g for every vector; row i's keys at or past lim[i] are masked.
 fn attend(ka: u32, kb: u32, g: u32) {
-  let kh = p.k_off + g * HD4;
-  let vh = p.v_off + g * HD4;
-  let ks = p.k_stride;
-  let vs = p.v_stride;
-  let last = kb - 1u;
-  for (var j = ka; j < kb; j += 4u) {
-    // Keys j..j+3; those at or past kb read row kb-1 (in bounds) and are masked.
-    let js = vec4u(j, j + 1u, j + 2u, j + 3u);
-    let k0 = j * ks + kh;
-    let k1 = min(j + 1u, last) * ks + kh;
-    let k2 = min(j + 2u, last) * ks + kh;
-    let k3 = min(j + 3u, last) * ks + kh;
-    var s = array<vec4f, MAXV>();
-    for (var c = 0u; c < p.hd4; c++) {
-      let a = vec4f(k_buf[k0 + c]);
-      let b = vec4f(k_buf[k1 + c]);
-      let d = vec4f(k_buf[k2 + c]);
-      let e = vec4f(k_buf[k3 + c]);
-      for (var v = 0u; v < NV; v++) {
-        let qc = qv[v * HD4 + c];
-        s[v] += vec4f(dot(qc, a), dot(qc, b), dot(qc, d), dot(qc, e));
-      }
-    }
-    var corr = array<f32, MAXV>();
-    var w = array<vec4f, MAXV>();
-    for (var v = 0u; v < NV; v++) {
-      let st = softmaxStep(m[v], l[v], s[v], js < vec4u(min(kb, lim[v / NH])));
-      m[v] = st.m;
-      l[v] = st.l;
-      corr[v] = st.corr;
-      w[v] = st.w;
-    }
-    let v0 = j * vs + vh;
-    let v1 = min(j + 1u, last) * vs + vh;
-    let v2 = min(j + 2u, last) * vs + vh;
-    let v3 = min(j + 3u, last) * vs + vh;
-    for (var c = 0u; c < p.hd4; c++) {
-      let a = vec4f(v_buf[v0 + c]);
-      let b = vec4f(v_buf[v1 + c]);
-      let d = vec4f(v_buf[v2 + c]);
-      let e = vec4f(v_buf[v3 + c]);
-      for (var v = 0u; v < NV; v++) {
-        let wv = w[v];
-        acc[v * HD4 + c] = acc[v * HD4 + c] * corr[v] + wv.x * a + wv.y * b + wv.z * d + wv.w * e;
-      }
-    }
-  }
+  attendKeys(ka, kb, p.k_off + g * HD4, p.v_off + g * HD4, p.k_stride, p.v_stride, false);
 }
 #endif
 
@@ -138,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (split >= p.nsplit) { return; }
   let g = wid.y;
   let h0 = g * GROUP + (lid % (GROUP / NH)) * NH;
-  for (var v = 0u; v < NV; v++) { loadQ(v, 0u, h0 + v); }
+  for (var v = 0u; v < NV; v++) { loadQ(v, p.q_off + (h0 + v) * HD4); }
   lim[0] = p.past + 1u;
   let ka = split * p.kps;
   attend(ka, min(ka + p.kps, p.past + 1u), g);
@@ -178,7 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var i = 0u; i < NR; i++) {
     let row = min(row0 + i, p.t - 1u);  // rows past t compute a copy of the last row and are not written
     lim[i] = p.past + row + 1u;
-    for (var hh = 0u; hh < NH; hh++) { loadQ(i * NH + hh, row, h0 + hh); }
+    for (var hh = 0u; hh < NH; hh++) { loadQ(i * NH + hh, row * p.q_stride + p.q_off + (h0 + hh) * HD4); }
   }
   // Keys 0..past+rEnd-1: every row of the tile sees the first past+r0+1, the rest is the causal triangle.
   let rEnd = min(r0 + LR * NR, p.t);

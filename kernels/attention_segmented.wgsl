@@ -65,25 +65,18 @@ override LR: u32;     // row lanes per workgroup (lanes = LR * GROUP)
 
 #include "_online_softmax.wgsl" // NEG, softmaxStep()
 
-#if MULTI
-const MAXV = 8u;      // query vectors (rows) per lane
-#else
-const MAXV = 1u;
-#endif
-var<private> qv: array<vec4f, MAXV * 32u>;   // row i's q at [i * HD4 ..]
-var<private> acc: array<vec4f, MAXV * 32u>;
-var<private> m: array<f32, MAXV>;
-var<private> l: array<f32, MAXV>;
+override NV: u32 = NR;  // query vectors per lane: one per row
 var<private> inSeg: array<bool, MAXV>;       // row i belongs to the segment being walked
+#include "_attend.wgsl" // MAXV, qv, acc, m, l, loadQ(), attendKeys()
 
-fn kAt(ext: bool, i: u32) -> vec4f {
+fn keyAt(ext: bool, i: u32) -> vec4f {
 #if EXTRA
   if (ext) { return vec4f(ek_buf[i]); }
 #endif
   return vec4f(k_buf[i]);
 }
 
-fn vAt(ext: bool, i: u32) -> vec4f {
+fn valueAt(ext: bool, i: u32) -> vec4f {
 #if EXTRA
   if (ext) {
 #if EV_IN_EK
@@ -100,56 +93,14 @@ fn vAt(ext: bool, i: u32) -> vec4f {
 #endif
 }
 
+// Rows outside the segment being walked see no key.
+fn visible(v: u32, js: vec4u, kb: u32) -> vec4<bool> { return (js < vec4u(kb)) & vec4<bool>(inSeg[v]); }
+
 // Keys ka..kb of k/v (ext: of ek/ev) for kv head g, added to every row with inSeg set. `ext` is a constant at
-// each call site; functions are inlined, so the buffer choice costs nothing.
+// each call site.
 fn attend(ka: u32, kb: u32, g: u32, ext: bool) {
-  let ks = select(p.k_stride, p.ek_stride, ext);
-  let vs = select(p.v_stride, p.ev_stride, ext);
-  let kh = select(p.k_off, p.ek_off, ext) + g * HD4;
-  let vh = select(p.v_off, p.ev_off, ext) + g * HD4;
-  for (var j = ka; j < kb; j += 4u) {
-    // Keys j..j+3; those at or past kb read row kb-1 (in bounds) and are masked.
-    let valid = vec4u(j, j + 1u, j + 2u, j + 3u) < vec4u(kb);
-    let last = kb - 1u;
-    let k0 = j * ks + kh;
-    let k1 = min(j + 1u, last) * ks + kh;
-    let k2 = min(j + 2u, last) * ks + kh;
-    let k3 = min(j + 3u, last) * ks + kh;
-    var s = array<vec4f, MAXV>();
-    for (var c = 0u; c < p.hd4; c++) {
-      let a = kAt(ext, k0 + c);
-      let b = kAt(ext, k1 + c);
-      let d = kAt(ext, k2 + c);
-      let e = kAt(ext, k3 + c);
-      for (var i = 0u; i < NR; i++) {
-        let qc = qv[i * HD4 + c];
-        s[i] += vec4f(dot(qc, a), dot(qc, b), dot(qc, d), dot(qc, e));
-      }
-    }
-    var corr = array<f32, MAXV>();
-    var w = array<vec4f, MAXV>();
-    for (var i = 0u; i < NR; i++) {
-      let st = softmaxStep(m[i], l[i], s[i], valid & vec4<bool>(inSeg[i]));
-      m[i] = st.m;
-      l[i] = st.l;
-      corr[i] = st.corr;
-      w[i] = st.w;
-    }
-    let v0 = j * vs + vh;
-    let v1 = min(j + 1u, last) * vs + vh;
-    let v2 = min(j + 2u, last) * vs + vh;
-    let v3 = min(j + 3u, last) * vs + vh;
-    for (var c = 0u; c < p.hd4; c++) {
-      let a = vAt(ext, v0 + c);
-      let b = vAt(ext, v1 + c);
-      let d = vAt(ext, v2 + c);
-      let e = vAt(ext, v3 + c);
-      for (var i = 0u; i < NR; i++) {
-        let wi = w[i];
-        acc[i * HD4 + c] = acc[i * HD4 + c] * corr[i] + wi.x * a + wi.y * b + wi.z * d + wi.w * e;
-      }
-    }
-  }
+  attendKeys(ka, kb, select(p.k_off, p.ek_off, ext) + g * HD4, select(p.v_off, p.ev_off, ext) + g * HD4,
+             select(p.k_stride, p.ek_stride, ext), select(p.v_stride, p.ev_stride, ext), ext);
 }
 
 @compute @workgroup_size(LR * GROUP)
@@ -162,15 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let row0 = r0 + (lid / GROUP) * NR;  // this lane's rows: row0 .. row0 + NR - 1
   let h = g * GROUP + lid % GROUP;
 
-  for (var i = 0u; i < NR; i++) {
-    let qb = min(row0 + i, p.nq - 1u) * p.q_stride + p.q_off + h * HD4;
-    for (var c = 0u; c < p.hd4; c++) {
-      qv[i * HD4 + c] = vec4f(q_buf[qb + c]) * p.scale_log2;
-      acc[i * HD4 + c] = vec4f(0.0);
-    }
-    m[i] = NEG;
-    l[i] = 0.0;
-  }
+  for (var i = 0u; i < NR; i++) { loadQ(i, min(row0 + i, p.nq - 1u) * p.q_stride + p.q_off + h * HD4); }
 
   // Last segment starting at or before r0 (uniform across the workgroup).
   var lo = 0u;

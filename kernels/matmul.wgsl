@@ -34,50 +34,30 @@ fn weight4(row: u32, blocks: u32, b: u32) -> vec4f {
 }
 #endif
 
+#include "_matmul_tile.wgsl" // tileOf, storeTile
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tilesN = (p.n + TN - 1u) / TN;
-  let tile = (wid.x + wid.y * nwg.x) * WG + lid;
-  let m0 = (tile / tilesN) * TM;
-  let n0 = (tile % tilesN) * TN;
-  // Rows and columns past the edges are clamped (computed twice, never stored): no divergent early exit.
-  var ms: array<u32, TM>;
-  var ns: array<u32, TN>;
-  for (var i = 0u; i < TM; i++) { ms[i] = min(m0 + i, p.m - 1u); }
-  for (var j = 0u; j < TN; j++) { ns[j] = min(n0 + j, p.n - 1u); }
+  var tile = tileOf(wid, nwg, lid);
   // acc[i][j]: x row m0+i times weight row n0+j.
   var acc: array<vec4f, TM>;
 
 #if UNALIGNED
   for (var k = 0u; k < p.k; k++) {
-    let wk = vec4f(weight(ns[0] * p.k + k), weight(ns[1] * p.k + k), weight(ns[2] * p.k + k), weight(ns[3] * p.k + k));
-    for (var i = 0u; i < TM; i++) { acc[i] += f32(x[ms[i] * p.k + k]) * wk; }
+    let wk = vec4f(weight(tile.ns[0] * p.k + k), weight(tile.ns[1] * p.k + k),
+                   weight(tile.ns[2] * p.k + k), weight(tile.ns[3] * p.k + k));
+    for (var i = 0u; i < TM; i++) { acc[i] += f32(x[tile.ms[i] * p.k + k]) * wk; }
   }
 #else
   let blocks = p.k / 4u;
   for (var b = 0u; b < blocks; b++) {
     // Columns of wt are the tile's 4 weight rows at one k: wt * xv sums over the block's 4 k.
-    let wt = transpose(mat4x4f(weight4(ns[0], blocks, b), weight4(ns[1], blocks, b),
-                               weight4(ns[2], blocks, b), weight4(ns[3], blocks, b)));
-    for (var i = 0u; i < TM; i++) { acc[i] += wt * vec4f(x[ms[i] * blocks + b]); }
+    let wt = transpose(mat4x4f(weight4(tile.ns[0], blocks, b), weight4(tile.ns[1], blocks, b),
+                               weight4(tile.ns[2], blocks, b), weight4(tile.ns[3], blocks, b)));
+    for (var i = 0u; i < TM; i++) { acc[i] += wt * vec4f(x[tile.ms[i] * blocks + b]); }
   }
 #endif
 
-  for (var i = 0u; i < TM; i++) {
-    if (m0 + i < p.m) {
-      for (var j = 0u; j < TN; j++) {
-        if (n0 + j < p.n) {
-          let col = p.col0 + n0 + j;
-          var v = acc[i][j];
-#if HAS_BIAS
-          v += bias[col];
-#endif
-          let at = (m0 + i) * p.ldy + col;
-          if (p.acc != 0u) { v += f32(y[at]); }
-          y[at] = act(v);
-        }
-      }
-    }
-  }
+  storeTile(tile, acc);
 }

@@ -14,27 +14,13 @@ const TN = 4u; // weight rows (output columns) per invocation
 
 struct Params { m: u32, n: u32, k: u32, col0: u32, ldy: u32, acc: u32, group: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<act4>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
-@group(0) @binding(3) var<storage, read> sz: array<u32>;
-@group(0) @binding(4) var<storage, read_write> y: array<act>;
-#if HAS_BIAS
-@group(0) @binding(5) var<storage, read> bias: array<f32>;
-#endif
-#include "_q4.wgsl"
+#include "_q4.wgsl" // bindings 1..5: x, w, sz, y, bias
+#include "_matmul_tile.wgsl" // tileOf, storeTile
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let tilesN = (p.n + TN - 1u) / TN;
-  let tile = (wid.x + wid.y * nwg.x) * WG + lid;
-  let m0 = (tile / tilesN) * TM;
-  let n0 = (tile % tilesN) * TN;
-  // Rows and columns past the edges are clamped (computed twice, never stored): no divergent early exit.
-  var ms: array<u32, TM>;
-  var ns: array<u32, TN>;
-  for (var i = 0u; i < TM; i++) { ms[i] = min(m0 + i, p.m - 1u); }
-  for (var j = 0u; j < TN; j++) { ns[j] = min(n0 + j, p.n - 1u); }
+  var tile = tileOf(wid, nwg, lid);
   let words = p.k / 8u;
   let gw = p.group / 8u;
   let groups = p.k / p.group;
@@ -47,21 +33,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); xs[i] = vec4f(0.0); }
     let end = (g + 1u) * gw;
     for (var wd = g * gw; wd < end; wd++) {
-      let q = vec4u(w[ns[0] * words + wd], w[ns[1] * words + wd], w[ns[2] * words + wd], w[ns[3] * words + wd]);
+      let q = vec4u(w[tile.ns[0] * words + wd], w[tile.ns[1] * words + wd],
+                    w[tile.ns[2] * words + wd], w[tile.ns[3] * words + wd]);
       // Columns: the TN weight rows; rows: the word's elements 0..3 (lo) and 4..7 (hi), pre-scaled codes.
       let lo = transpose(mat4x4f(q4Lo(q.x), q4Lo(q.y), q4Lo(q.z), q4Lo(q.w)));
       let hi = transpose(mat4x4f(q4Hi(q.x), q4Hi(q.y), q4Hi(q.z), q4Hi(q.w)));
       for (var i = 0u; i < TM; i++) {
-        let xa = vec4f(x[ms[i] * (p.k / 4u) + 2u * wd]);
-        let xb = vec4f(x[ms[i] * (p.k / 4u) + 2u * wd + 1u]);
+        let xa = vec4f(x[tile.ms[i] * (p.k / 4u) + 2u * wd]);
+        let xb = vec4f(x[tile.ms[i] * (p.k / 4u) + 2u * wd + 1u]);
         xs[i] += xa + xb;
         acc[i] += lo * (xa * Q4_XA) + hi * (xb * Q4_XB);
       }
     }
-    let s0 = q4ScaleZero(sz[ns[0] * groups + g]);
-    let s1 = q4ScaleZero(sz[ns[1] * groups + g]);
-    let s2 = q4ScaleZero(sz[ns[2] * groups + g]);
-    let s3 = q4ScaleZero(sz[ns[3] * groups + g]);
+    let s0 = q4ScaleZero(sz[tile.ns[0] * groups + g]);
+    let s1 = q4ScaleZero(sz[tile.ns[1] * groups + g]);
+    let s2 = q4ScaleZero(sz[tile.ns[2] * groups + g]);
+    let s3 = q4ScaleZero(sz[tile.ns[3] * groups + g]);
     let scale = vec4f(s0.x, s1.x, s2.x, s3.x);
     let zero = vec4f(s0.y, s1.y, s2.y, s3.y);
     for (var i = 0u; i < TM; i++) {
@@ -70,20 +57,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
   }
 
-  for (var i = 0u; i < TM; i++) {
-    if (m0 + i < p.m) {
-      for (var j = 0u; j < TN; j++) {
-        if (n0 + j < p.n) {
-          let col = p.col0 + n0 + j;
-          var v = out[i][j];
-#if HAS_BIAS
-          v += bias[col];
-#endif
-          let at = (m0 + i) * p.ldy + col;
-          if (p.acc != 0u) { v += f32(y[at]); }
-          y[at] = act(v);
-        }
-      }
-    }
-  }
+  storeTile(tile, out);
 }

@@ -62,8 +62,7 @@ const OUTS = 2u; // outputs per invocation
 const OUTS = R;
 #endif
 
-// Row sums (R of them) and, with NORM_IN, Σx² as one more slot.
-var<workgroup> partial: array<f32, MAX_WG * (R + 1u)>;
+#include "_matvec_out.wgsl" // rowGroup, store, finishRows
 
 #if !UNALIGNED
 // Row `row`'s 8-element block i as two vec4f (elements 0..3, 4..7). `second`: the row lives in w2 (SILU_PAIRS).
@@ -119,35 +118,15 @@ fn weightOf(row: u32, k: u32, second: bool) -> f32 {
 }
 #endif
 
-fn store(n: u32, s: f32) {
-  let col = p.col0 + n;
-  var v = s;
-#if HAS_BIAS
-  v += bias[col];
-#endif
-  if (p.acc != 0u) { v += f32(y[col]); }
-  y[col] = act(v);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let group = wid.x + wid.y * nwg.x;
   let t = lid % T;
   let out0 = ((group * WG + lid) / T) * OUTS; // first output of this invocation's row group
-  // Rows past the part are clamped (computed twice, never stored): no divergent early exit.
-  var rows: array<u32, R>;
-  var second: array<bool, R>;
-  for (var r = 0u; r < R; r++) {
-#if SILU_PAIRS
-    let o = min(out0 + r % 2u, p.n - 1u);
-    rows[r] = select(p.row_a, p.row_b, r >= 2u) + o;
-    second[r] = r >= 2u;
-#else
-    rows[r] = p.row_a + min(out0 + r, p.n - 1u);
-    second[r] = false;
-#endif
-  }
+  let rg = rowGroup(out0);
+  var rows = rg.rows;
+  var second = rg.second;
   var acc: array<vec4f, R>;
   var ss = vec4f(0.0);
 
@@ -188,36 +167,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var sums: array<f32, R + 1u>;
   for (var r = 0u; r < R; r++) { sums[r] = (acc[r].x + acc[r].y) + (acc[r].z + acc[r].w); }
   sums[R] = (ss.x + ss.y) + (ss.z + ss.w);
-  if (T > 1u) {
-    for (var r = 0u; r <= R; r++) { partial[lid * (R + 1u) + r] = sums[r]; }
-    workgroupBarrier();
-    if (t == 0u) {
-      for (var r = 0u; r <= R; r++) {
-        var s = 0.0;
-        for (var u = 0u; u < T; u++) { s += partial[(lid + u) * (R + 1u) + r]; }
-        sums[r] = s;
-      }
-    }
-  }
-  if (t == 0u) {
-#if NORM_IN
-    let scale = inverseSqrt(sums[R] / f32(p.k) + p.eps);
-#else
-    let scale = 1.0;
-#endif
-#if SILU_PAIRS
-    for (var j = 0u; j < 2u; j++) {
-      if (out0 + j < p.n) {
-        let gate = sums[j] * scale;
-        let up = sums[j + 2u] * scale;
-        // silu(g) = g / (1 + e^-g); for g < -88 e^-g is inf and the quotient the correct -0.
-        store(out0 + j, gate / (1.0 + exp(-gate)) * up);
-      }
-    }
-#else
-    for (var r = 0u; r < R; r++) {
-      if (out0 + r < p.n) { store(out0 + r, sums[r] * scale); }
-    }
-#endif
-  }
+  finishRows(sums, lid, t, out0);
 }

@@ -19,14 +19,7 @@ const MAX_WG = 256u;
 
 struct Params { n: u32, k: u32, col0: u32, acc: u32, group: u32, row_a: u32, row_b: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<act4>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
-@group(0) @binding(3) var<storage, read> sz: array<u32>;
-@group(0) @binding(4) var<storage, read_write> y: array<act>;
-#if HAS_BIAS
-@group(0) @binding(5) var<storage, read> bias: array<f32>;
-#endif
-#include "_q4.wgsl"
+#include "_q4.wgsl" // bindings 1..5: x, w, sz, y, bias
 // Bindings after the bias (literal numbers: the kernel registry reads them). SILU_PAIRS has no bias.
 #if SILU_PAIRS
 @group(0) @binding(5) var<storage, read> w2: array<u32>;
@@ -46,8 +39,7 @@ const OUTS = 2u; // outputs per invocation
 const OUTS = R;
 #endif
 
-// Row sums (R of them) and, with NORM_IN, Σx² as one more slot.
-var<workgroup> partial: array<f32, MAX_WG * (R + 1u)>;
+#include "_matvec_out.wgsl" // rowGroup, store, finishRows
 
 fn codeWord(row: u32, j: u32, second: bool) -> u32 {
 #if SILU_PAIRS
@@ -63,34 +55,15 @@ fn groupWord(row: u32, g: u32, second: bool) -> u32 {
   return sz[row * (p.k / p.group) + g];
 }
 
-fn store(n: u32, s: f32) {
-  let col = p.col0 + n;
-  var v = s;
-#if HAS_BIAS
-  v += bias[col];
-#endif
-  if (p.acc != 0u) { v += f32(y[col]); }
-  y[col] = act(v);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let group = wid.x + wid.y * nwg.x;
   let t = lid % T;
   let out0 = ((group * WG + lid) / T) * OUTS; // first output of this invocation's row group
-  // Rows past the slice are clamped (computed twice, never stored): no divergent early exit.
-  var rows: array<u32, R>;
-  var second: array<bool, R>;
-  for (var r = 0u; r < R; r++) {
-#if SILU_PAIRS
-    rows[r] = select(p.row_a, p.row_b, r >= 2u) + min(out0 + r % 2u, p.n - 1u);
-    second[r] = r >= 2u;
-#else
-    rows[r] = p.row_a + min(out0 + r, p.n - 1u);
-    second[r] = false;
-#endif
-  }
+  let rg = rowGroup(out0);
+  var rows = rg.rows;
+  var second = rg.second;
   let gw = p.group / 8u;
   let groups = p.k / p.group;
   var sums: array<f32, R + 1u>;
@@ -128,37 +101,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
   }
   sums[R] = (ss.x + ss.y) + (ss.z + ss.w);
-
-  if (T > 1u) {
-    for (var r = 0u; r <= R; r++) { partial[lid * (R + 1u) + r] = sums[r]; }
-    workgroupBarrier();
-    if (t == 0u) {
-      for (var r = 0u; r <= R; r++) {
-        var s = 0.0;
-        for (var u = 0u; u < T; u++) { s += partial[(lid + u) * (R + 1u) + r]; }
-        sums[r] = s;
-      }
-    }
-  }
-  if (t == 0u) {
-#if NORM_IN
-    let scale = inverseSqrt(sums[R] / f32(p.k) + p.eps);
-#else
-    let scale = 1.0;
-#endif
-#if SILU_PAIRS
-    for (var j = 0u; j < 2u; j++) {
-      if (out0 + j < p.n) {
-        let gate = sums[j] * scale;
-        let up = sums[j + 2u] * scale;
-        // silu(g) = g / (1 + e^-g); for g < -88 e^-g is inf and the quotient the correct -0.
-        store(out0 + j, gate / (1.0 + exp(-gate)) * up);
-      }
-    }
-#else
-    for (var r = 0u; r < R; r++) {
-      if (out0 + r < p.n) { store(out0 + r, sums[r] * scale); }
-    }
-#endif
-  }
+  finishRows(sums, lid, t, out0);
 }

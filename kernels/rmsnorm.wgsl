@@ -12,15 +12,7 @@
 
 struct P { units: u32, heads: u32, dim: u32, stride: u32, offset: u32, eps: f32, elems: f32 }
 @group(0) @binding(0) var<uniform> p: P;
-#if VEC4
-alias V = act4;
-alias F = vec4f;
-fn total(v: F) -> f32 { return (v.x + v.y) + (v.z + v.w); }
-#else
-alias V = act;
-alias F = f32;
-fn total(v: F) -> f32 { return v; }
-#endif
+#include "_items.wgsl" // V, F, total()
 #if IN_PLACE
 @group(0) @binding(1) var<storage, read_write> x: array<V>;
 @group(0) @binding(2) var<storage, read> w: array<F>;

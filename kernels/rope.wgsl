@@ -10,23 +10,17 @@
 
 struct P { n: u32, heads: u32, half: u32, stride: u32, offset: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-#if VEC4
-alias V = act4;
-alias F = vec4f;
-#else
-alias V = act;
-alias F = f32;
-#endif
+#include "_items.wgsl" // V, F
+#include "_rope.wgsl" // ropePair()
 @group(0) @binding(1) var<storage, read_write> x: array<V>;
 @group(0) @binding(2) var<storage, read> table: array<F>;
 
 override WG: u32 = 256;
 
 fn rotate(a: u32, c: F, s: F) {
-  let x0 = F(x[a]);
-  let x1 = F(x[a + p.half]);
-  x[a] = V(x0 * c - x1 * s);
-  x[a + p.half] = V(x1 * c + x0 * s);
+  let y = ropePair(F(x[a]), F(x[a + p.half]), c, s);
+  x[a] = V(y[0]);
+  x[a + p.half] = V(y[1]);
 }
 
 @compute @workgroup_size(WG)

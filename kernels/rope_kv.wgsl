@@ -4,21 +4,16 @@
 //   q heads: rotated in place (attention reads them from qkv);
 //   k heads: rotated and stored in kc at row at + r (rotated keys are what the cache holds);
 //   v heads: copied to vc at row at + r.
-// Rotation as kernels/rope.wgsl, f32 math: x[d] ← x[d]·cos − x[d + half]·sin, x[d + half] ← x[d + half]·cos + x[d]·sin
-// with table[r] = [cos θ_0..θ_{half-1}, sin θ_0..θ_{half-1}]. With VEC4 an item is 4 consecutive d (half % 4 == 0),
-// else one element; every count and offset below is in items.
+// Rotation as kernels/rope.wgsl (ropePair, _rope.wgsl), f32 math, with table[r] = [cos θ_0..θ_{half-1},
+// sin θ_0..θ_{half-1}]. With VEC4 an item is 4 consecutive d (half % 4 == 0), else one element; every count and
+// offset below is in items.
 // A unit is (row, slot), slot = q head | k head | v head; each unit's half/4 items are split over `split`
 // invocations: 1 on CPU adapters (one invocation streams a whole head), half/4 on GPUs (coalesced).
 
 struct P { n: u32, heads: u32, kv_heads: u32, half4: u32, split: u32, stride4: u32, q_off4: u32, k_off4: u32, v_off4: u32, at: u32 }
 @group(0) @binding(0) var<uniform> p: P;
-#if VEC4
-alias V = act4;
-alias F = vec4f;
-#else
-alias V = act;
-alias F = f32;
-#endif
+#include "_items.wgsl" // V, F
+#include "_rope.wgsl" // ropePair()
 @group(0) @binding(1) var<storage, read_write> qkv: array<V>;
 @group(0) @binding(2) var<storage, read> table: array<F>;
 @group(0) @binding(3) var<storage, read_write> kc: array<V>;
@@ -41,27 +36,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let src = r * p.stride4;
   let trow = r * hd4;
   let kv_w4 = p.kv_heads * hd4;
-  if (s < p.heads) {
-    let a = src + p.q_off4 + s * hd4;
-    for (var d = d0; d < d0 + per; d++) {
-      let c = table[trow + d];
-      let sn = table[trow + p.half4 + d];
-      let x0 = F(qkv[a + d]);
-      let x1 = F(qkv[a + p.half4 + d]);
-      qkv[a + d] = V(x0 * c - x1 * sn);
-      qkv[a + p.half4 + d] = V(x1 * c + x0 * sn);
-    }
-  } else if (s < p.heads + p.kv_heads) {
-    let h = s - p.heads;
-    let a = src + p.k_off4 + h * hd4;
+  if (s < p.heads + p.kv_heads) {
+    // A q head is rotated in place, a k head into the cache.
+    let isQ = s < p.heads;
+    let h = select(s - p.heads, s, isQ);
+    let a = src + select(p.k_off4, p.q_off4, isQ) + h * hd4;
     let dst = (p.at + r) * kv_w4 + h * hd4;
     for (var d = d0; d < d0 + per; d++) {
-      let c = table[trow + d];
-      let sn = table[trow + p.half4 + d];
-      let x0 = F(qkv[a + d]);
-      let x1 = F(qkv[a + p.half4 + d]);
-      kc[dst + d] = V(x0 * c - x1 * sn);
-      kc[dst + p.half4 + d] = V(x1 * c + x0 * sn);
+      let y = ropePair(F(qkv[a + d]), F(qkv[a + p.half4 + d]), table[trow + d], table[trow + p.half4 + d]);
+      if (isQ) {
+        qkv[a + d] = V(y[0]);
+        qkv[a + p.half4 + d] = V(y[1]);
+      } else {
+        kc[dst + d] = V(y[0]);
+        kc[dst + p.half4 + d] = V(y[1]);
+      }
     }
   } else {
     let h = s - p.heads - p.kv_heads;

@@ -17,7 +17,7 @@ import { fillUniform, type BenchCase } from '../timing.js';
 interface Q4Spec { name: string; m: number; n: number; k: number; group?: number; act?: ActDType; quick?: boolean; note?: string }
 
 /** Random packed codes and group words (scales 2^-8..2^-5: normal f16, like a trained layer's steps). */
-function packedRandom(n: number, k: number, group: number, seed: number): { codes: Uint32Array; groups: Uint32Array } {
+export function packedRandom(n: number, k: number, group: number, seed: number): { codes: Uint32Array; groups: Uint32Array } {
   let s = seed >>> 0 || 1;
   const next = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
   const codes = new Uint32Array((n * k) / 8);

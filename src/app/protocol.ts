@@ -3,7 +3,8 @@
 // `vilavt serve` / `vilavt app`) serves the same shapes as JSON (binary fields through `toJsonWire`). docs/WEB-APP.md
 // describes the protocol and the browser's model cache. Platform-neutral: types and small pure helpers only.
 import type { SystemName } from '../chat/loop-driver.js';
-import type { ChatEvent, ReplayTurn, SamplingOptions } from '../chat/session.js';
+import type { ChatEvent } from '../chat/events.js';
+import type { ReplayTurn, SamplingOptions } from '../chat/session.js';
 
 export const PROTOCOL_VERSION = 1;
 

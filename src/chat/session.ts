@@ -11,7 +11,6 @@ import type { DecodeState, ImageRows, Sampling } from '../model/llm.js';
 import { abortReason, throwIfAborted } from '../runtime/cancel.js';
 import { ContextOverflowError } from '../runtime/errors.js';
 import type { DecodedImage, ImageDecoder, RgbImage } from '../preprocess/image.js';
-export type { ImageDecoder } from '../preprocess/image.js';
 import { contextLengthProblem } from '../model/kv-cache.js';
 import { patchify } from '../preprocess/patchify.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
@@ -101,9 +100,6 @@ export interface HistoryExchange {
   answer: string;
 }
 
-export type { JsonValue, SystemName, ToolEvent } from './loop-driver.js';
-export type { ChatEvent, TurnEvent, TurnTimings } from './events.js';
-export { pyToJson } from './py-json.js';
 
 /** Identity of an image block's features: its query group's inquiry and pixels, and its place in the group. */
 interface BlockKey {

@@ -13,7 +13,7 @@ import { ShapeError } from '../runtime/errors.js';
 import type { KernelDefines } from '../runtime/kernels.js';
 import { f32, foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import type { LinearOptions, NormIn } from './matmul.js';
+import { checkLinearOperands, type LinearOptions, type NormIn } from './matmul.js';
 
 /** Group sizes the q4 kernels accept: a multiple of one code word (8 elements). */
 export const Q4_GROUP_MULTIPLE = 8;
@@ -160,35 +160,12 @@ export function q4MatmulPlan(_gpu: Gpu): Q4MatmulPlan {
 
 export interface Q4LinearShape { m: number; n: number; k: number; act: ActDType }
 
-/** Check the operands of `linearQ4` (ShapeError on any mismatch). */
+/** Check the operands of `linearQ4` (ShapeError on any mismatch): those of every linear op, and the q4 shape. */
 export function checkLinearQ4(gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor, yCols?: number): Q4LinearShape {
-  if (x.shape.length !== 2) throw new ShapeError(`linearQ4: x must be [M, K], got [${x.shape}]`);
-  if (y.shape.length !== 2) throw new ShapeError(`linearQ4: y must be [M, N], got [${y.shape}]`);
-  const [m, k] = x.shape as [number, number];
-  const [n, kw] = w.shape;
-  if (kw !== k) throw new ShapeError(`linearQ4: x [${x.shape}] and weight [${w.shape}] disagree on K`);
-  checkQ4Dims(n, k, w.group, 'linearQ4');
-  if (y.shape[0] !== m || y.shape[1] !== (yCols ?? n)) throw new ShapeError(`linearQ4: y must be [${m}, ${yCols ?? n}], got [${y.shape}]`);
-  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`linearQ4: activations must be f32 or f16, got ${x.dtype}`);
-  if (y.dtype !== x.dtype) throw new ShapeError(`linearQ4: y is ${y.dtype} but x is ${x.dtype}`);
-  if (x.dtype === 'f16' && !gpu.features.f16) throw new ShapeError('linearQ4: f16 activations need shader-f16, which this device lacks');
-  if (bias) {
-    if (bias.dtype !== 'f32') throw new ShapeError(`linearQ4: bias must be f32, got ${bias.dtype}`);
-    if (bias.numel !== n || bias.shape.length !== 1) throw new ShapeError(`linearQ4: bias must be [${n}], got [${bias.shape}]`);
-    if (bias.isSplit) throw new ShapeError('linearQ4: bias must be a single binding');
-  }
-  if (x.isReleased || y.isReleased) throw new ShapeError('linearQ4: an operand tensor was already released');
-  const yBuf = y.part.buffer;
-  if (x.part.buffer === yBuf || (bias && bias.part.buffer === yBuf)) {
-    throw new ShapeError('linearQ4: y shares a GPU buffer with an input (the op cannot run in place)');
-  }
-  let next = 0;
-  for (const s of w.slices) {
-    if (s.row0 !== next) throw new ShapeError(`linearQ4: weight slices must cover rows in order (slice at row ${s.row0}, expected ${next})`);
-    next += s.rows;
-  }
-  if (next !== n) throw new ShapeError(`linearQ4: weight slices cover ${next} rows, the shape says ${n}`);
-  return { m, n, k, act: x.dtype };
+  const buffers = w.slices.flatMap((s) => [s.codes.part.buffer, s.groups.part.buffer]);
+  const shape = checkLinearOperands('linearQ4', gpu, x, w, bias, y, w.slices, buffers, yCols);
+  checkQ4Dims(shape.n, shape.k, w.group, 'linearQ4');
+  return shape;
 }
 
 /**

@@ -66,39 +66,52 @@ export function matmulPlan(_gpu: Gpu): MatmulPlan {
 export interface LinearShape { m: number; n: number; k: number; act: ActDType; weight: WeightDType }
 
 /**
+ * The checks every linear op (float `linear`, 4-bit `linearQ4`) makes, ShapeError on any mismatch, `what` naming
+ * the op: x [M, K] and y [M, yCols ?? N] f32 or f16 alike (f16 only with shader-f16), the weight [N, K] in row
+ * parts that cover its rows in order, bias f32 [N] in one binding, nothing released, y in no input's buffer
+ * (`weightBuffers`: the buffers the weight's bindings live in).
+ */
+export function checkLinearOperands(what: string, gpu: Gpu, x: Tensor, w: { readonly shape: readonly number[] },
+  bias: Tensor | null, y: Tensor, parts: readonly { readonly row0: number; readonly rows: number }[],
+  weightBuffers: readonly GPUBuffer[], yCols?: number): { m: number; n: number; k: number; act: ActDType } {
+  if (x.shape.length !== 2) throw new ShapeError(`${what}: x must be [M, K], got [${x.shape}]`);
+  if (w.shape.length !== 2) throw new ShapeError(`${what}: weight must be [N, K], got [${w.shape}]`);
+  if (y.shape.length !== 2) throw new ShapeError(`${what}: y must be [M, N], got [${y.shape}]`);
+  const [m, k] = x.shape as [number, number];
+  const [n, kw] = w.shape as [number, number];
+  if (kw !== k) throw new ShapeError(`${what}: x [${x.shape}] and weight [${w.shape}] disagree on K`);
+  if (k < 1) throw new ShapeError(`${what}: K must be at least 1, got ${k}`);
+  if (y.shape[0] !== m || y.shape[1] !== (yCols ?? n)) throw new ShapeError(`${what}: y must be [${m}, ${yCols ?? n}], got [${y.shape}]`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${what}: activations must be f32 or f16, got ${x.dtype}`);
+  if (y.dtype !== x.dtype) throw new ShapeError(`${what}: y is ${y.dtype} but x is ${x.dtype}`);
+  if (x.dtype === 'f16' && !gpu.features.f16) throw new ShapeError(`${what}: f16 activations need shader-f16, which this device lacks`);
+  if (bias) {
+    if (bias.dtype !== 'f32') throw new ShapeError(`${what}: bias must be f32, got ${bias.dtype}`);
+    if (bias.numel !== n || bias.shape.length !== 1) throw new ShapeError(`${what}: bias must be [${n}], got [${bias.shape}]`);
+    if (bias.isSplit) throw new ShapeError(`${what}: bias must be a single binding`);
+  }
+  if (x.isReleased || y.isReleased) throw new ShapeError(`${what}: an operand tensor was already released`);
+  const yBuf = y.part.buffer;
+  if (x.part.buffer === yBuf || (bias && bias.part.buffer === yBuf) || weightBuffers.includes(yBuf)) {
+    throw new ShapeError(`${what}: y shares a GPU buffer with an input (the op cannot run in place)`);
+  }
+  let next = 0;
+  for (const p of parts) {
+    if (p.row0 !== next) throw new ShapeError(`${what}: weight parts must cover rows in order (part at row ${p.row0}, expected ${next})`);
+    next += p.rows;
+  }
+  if (next !== n) throw new ShapeError(`${what}: weight parts cover ${next} rows, the shape says ${n}`);
+  return { m, n, k, act: x.dtype };
+}
+
+/**
  * Check shapes and dtypes of `linear` (ShapeError on any mismatch). `yCols`: the width y must have when it is not
  * N (the gated MLP writes I = N/2 columns).
  */
 export function checkLinear(gpu: Gpu, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, yCols?: number): LinearShape {
-  if (x.shape.length !== 2) throw new ShapeError(`linear: x must be [M, K], got [${x.shape}]`);
-  if (w.shape.length !== 2) throw new ShapeError(`linear: weight must be [N, K], got [${w.shape}]`);
-  if (y.shape.length !== 2) throw new ShapeError(`linear: y must be [M, N], got [${y.shape}]`);
-  const [m, k] = x.shape as [number, number];
-  const [n, kw] = w.shape as [number, number];
-  if (kw !== k) throw new ShapeError(`linear: x [${x.shape}] and weight [${w.shape}] disagree on K`);
-  if (k < 1) throw new ShapeError(`linear: K must be at least 1, got ${k}`);
-  if (y.shape[0] !== m || y.shape[1] !== (yCols ?? n)) throw new ShapeError(`linear: y must be [${m}, ${yCols ?? n}], got [${y.shape}]`);
-  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`linear: activations must be f32 or f16, got ${x.dtype}`);
-  if (y.dtype !== x.dtype) throw new ShapeError(`linear: y is ${y.dtype} but x is ${x.dtype}`);
-  if (x.dtype === 'f16' && !gpu.features.f16) throw new ShapeError('linear: f16 activations need shader-f16, which this device lacks');
   if (!WEIGHT_DTYPES.includes(w.dtype)) throw new ShapeError(`linear: weight must be f32, f16 or bf16, got ${w.dtype}`);
-  if (bias) {
-    if (bias.dtype !== 'f32') throw new ShapeError(`linear: bias must be f32, got ${bias.dtype}`);
-    if (bias.numel !== n || bias.shape.length !== 1) throw new ShapeError(`linear: bias must be [${n}], got [${bias.shape}]`);
-    if (bias.isSplit) throw new ShapeError('linear: bias must be a single binding');
-  }
-  if (x.isReleased || y.isReleased) throw new ShapeError('linear: an operand tensor was already released');
-  const yBuf = y.part.buffer;
-  if (x.part.buffer === yBuf || (bias && bias.part.buffer === yBuf) || w.parts.some((p) => p.buffer === yBuf)) {
-    throw new ShapeError('linear: y shares a GPU buffer with an input (the op cannot run in place)');
-  }
-  let next = 0;
-  for (const p of w.parts) {
-    if (p.row0 !== next) throw new ShapeError(`linear: weight parts must cover rows in order (part at row ${p.row0}, expected ${next})`);
-    next += p.rows;
-  }
-  if (next !== n) throw new ShapeError(`linear: weight parts cover ${next} rows, the shape says ${n}`);
-  return { m, n, k, act: x.dtype, weight: w.dtype as WeightDType };
+  const shape = checkLinearOperands('linear', gpu, x, w, bias, y, w.parts, w.parts.map((p) => p.buffer), yCols);
+  return { ...shape, weight: w.dtype as WeightDType };
 }
 
 /**

@@ -31,6 +31,9 @@ export function badRequest(message: string, param: string | null = null, code: s
 
 const isAbort = (e: unknown): boolean => e instanceof Error && e.name === 'AbortError';
 
+/** The GPU device was lost: the server drops its sessions and reloads the model (ServerEngine.recover). */
+export const isDeviceLost = (e: unknown): boolean => e instanceof VilavtError && e.code === 'device-lost';
+
 /** The client-facing form of anything thrown while serving a request. */
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;

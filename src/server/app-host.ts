@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, toEngineError } from '../app/errors.js';
 import { fromJsonWire, PROTOCOL_VERSION, toJsonWire, type AskRequest, type AskSummary, type EngineCommand, type EngineEvent, type EngineInfo, type LoadedModel } from '../app/protocol.js';
 import type { ChatSession } from '../chat/session.js';
-import { ApiError } from './api-error.js';
+import { ApiError, isDeviceLost } from './api-error.js';
 import type { JobQueue } from './job-queue.js';
 import type { ServerEngine } from './server.js';
 
@@ -14,7 +14,19 @@ export class AppHost {
   private session: ChatSession | null = null;
   private running: AbortController | null = null;
 
-  constructor(private readonly engine: ServerEngine, private readonly queue: JobQueue) {}
+  /** `onDeviceLost` runs inside the failing command's queue slot (the server reloads the model there). */
+  constructor(private readonly engine: ServerEngine, private readonly queue: JobQueue, private readonly onDeviceLost: () => Promise<void> = async () => {}) {}
+
+  /** Forget the window's conversation (its session belongs to a lost device; the ask on it has ended). */
+  dropSession(): void {
+    const s = this.session;
+    this.session = null;
+    try {
+      s?.close();
+    } catch {
+      // still answering: that ask ends with the loss and its session is gone with the device
+    }
+  }
 
   private info(): EngineInfo {
     return { protocol: PROTOCOL_VERSION, kind: 'remote', adapter: this.engine.info.adapter, f16: this.engine.info.f16, sources: ['server'], cache: false };
@@ -96,12 +108,17 @@ export class AppHost {
     const followUp = session.hasConversation;
     if (!followUp && req.images.length === 0) throw new AppError('bad_input', 'the first message of a chat needs at least one image');
     let summary: AskSummary | null = null;
-    for await (const e of session.ask({
-      images: req.images.map((im) => ({ name: im.name, image: im.bytes })), question: req.question, sampling: req.sampling,
-      maxRounds: req.maxRounds, maxNewTokens: req.maxNewTokens, replay: req.replay, signal, followUp,
-    })) {
-      post({ type: 'chat', id, event: e });
-      if (e.type === 'done') summary = { answer: e.answer, rounds: e.rounds, stopReason: e.stop_reason };
+    try {
+      for await (const e of session.ask({
+        images: req.images.map((im) => ({ name: im.name, image: im.bytes })), question: req.question, sampling: req.sampling,
+        maxRounds: req.maxRounds, maxNewTokens: req.maxNewTokens, replay: req.replay, signal, followUp,
+      })) {
+        post({ type: 'chat', id, event: e });
+        if (e.type === 'done') summary = { answer: e.answer, rounds: e.rounds, stopReason: e.stop_reason };
+      }
+    } catch (e) {
+      if (isDeviceLost(e)) await this.onDeviceLost(); // drops this session too
+      throw e;
     }
     if (!summary) throw new AppError('internal', 'the trajectory ended without a done event');
     return summary;

@@ -2,7 +2,8 @@
 // model wrote it, rounds joined by a blank line), its stream chunks, and the `vilavt` extension (rounds with
 // tool calls, regions and the extracted answer). Streaming and non-streaming share this code, so the streamed
 // deltas concatenate to exactly the non-streamed content.
-import type { ChatEvent, JsonValue, TurnTimings } from '../chat/session.js';
+import type { ChatEvent, TurnTimings } from '../chat/events.js';
+import type { JsonValue } from '../chat/loop-driver.js';
 import type { RgbImage } from '../preprocess/image.js';
 
 /** Text between the responses of two LLM calls in `content`. */

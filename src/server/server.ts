@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ChatSession, HistoryExchange } from '../chat/session.js';
 import type { RgbImage } from '../preprocess/image.js';
-import { ApiError, badRequest, toApiError } from './api-error.js';
+import { ApiError, badRequest, isDeviceLost, toApiError } from './api-error.js';
 import { bodyTooLarge, parseChatRequest, type ChatRequest, type RequestLimits, type RequestMessage } from './chat-request.js';
 import { CompletionBuilder, type CompletionSink, type ConversationSource } from './completion.js';
 import { ConversationStore, historyKey } from './conversation-store.js';
@@ -24,6 +24,11 @@ export interface ServerEngine {
   encodePng(img: RgbImage): Promise<Uint8Array>;
   /** What the app's engine protocol reports about the model and adapter. */
   info: { adapter: string; f16: boolean; activations: 'f32' | 'f16'; loadMs: number; description: string; weightBytes: number };
+  /**
+   * After the GPU device was lost: load the model again on a new device (sessions of the old one are dead and are
+   * dropped first). Without it every later request fails with the loss.
+   */
+  recover?(): Promise<void>;
 }
 
 export interface ServerLimits extends RequestLimits {
@@ -134,11 +139,13 @@ export class VilavtServer {
   private readonly created = Math.floor(Date.now() / 1000);
   /** Chat completions by outcome (GET /health). */
   private readonly counts = { completed: 0, cancelled: 0, failed: 0 };
+  /** Device losses seen and the model reloads after them (GET /health). */
+  private readonly device = { lost: 0, reloaded: 0, reload_error: null as string | null };
 
   constructor(private readonly o: ServerOptions) {
     this.queue = new JobQueue(o.maxQueue);
     this.store = new ConversationStore(o.maxConversations);
-    this.app = new AppHost(o.engine, this.queue);
+    this.app = new AppHost(o.engine, this.queue, () => this.afterDeviceLoss());
     this.http = createServer((req, res) => {
       this.route(req, res).catch((e: unknown) => sendError(res, toApiError(e)));
     });
@@ -171,7 +178,7 @@ export class VilavtServer {
       sendJson(res, 200, {
         status: 'ok', model: this.o.engine.modelId,
         queue: { running: this.queue.busy, waiting: this.queue.length, limit: this.o.maxQueue },
-        conversations: this.store.stats, requests: this.counts,
+        conversations: this.store.stats, requests: this.counts, device: this.device,
       });
       return;
     }
@@ -214,6 +221,22 @@ export class VilavtServer {
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     if (!m || !sameSecret(m[1]!.trim(), this.o.apiKey)) {
       throw new ApiError(401, 'invalid_request_error', m ? 'incorrect API key' : 'missing API key: send Authorization: Bearer KEY', 'invalid_api_key');
+    }
+  }
+
+  /** Drop every session of the lost device and load the model on a new one (run inside a queue slot). */
+  private async afterDeviceLoss(): Promise<void> {
+    this.device.lost++;
+    this.store.closeAll();
+    this.app.dropSession();
+    if (!this.o.engine.recover) return;
+    try {
+      await this.o.engine.recover();
+      this.device.reloaded++;
+      this.device.reload_error = null;
+    } catch (e) {
+      // The request already fails with the loss; the next one that meets the dead device tries again.
+      this.device.reload_error = e instanceof Error ? e.message : String(e);
     }
   }
 
@@ -269,9 +292,11 @@ export class VilavtServer {
     } catch (e) {
       // A failed or cancelled follow-up leaves the conversation as it was before it (ChatSession restores it):
       // keep it for a retry; a new conversation that failed has nothing to continue.
-      if (source === 'continued' && session.hasConversation) this.store.put(previousKey, session);
+      if (source === 'continued' && session.hasConversation && !isDeviceLost(e)) this.store.put(previousKey, session);
       else session.close();
       if (stream?.started) stream.fail(toApiError(e));
+      // Still inside this request's queue slot: later requests wait for the new device.
+      if (isDeviceLost(e)) await this.afterDeviceLoss();
       throw e;
     }
     const content = builder.content;

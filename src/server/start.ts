@@ -15,32 +15,50 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The engine of a loaded model, and how many finished conversations the KV-cache budget keeps. */
-export function nodeEngine(m: LoadedModel, o: Pick<ServeArgs, 'name' | 'context' | 'maxPixels' | 'cacheMb'>): { engine: ServerEngine; maxConversations: number } {
-  const { model, gpu, text, loadMs } = m;
+/**
+ * The engine of a loaded model, and how many finished conversations the KV-cache budget keeps. With `reload`, the
+ * engine recovers from a lost GPU device by loading the model again on a new one (`engine.recover`); `dispose`
+ * releases whichever model is current.
+ */
+export function nodeEngine(m: LoadedModel, o: Pick<ServeArgs, 'name' | 'context' | 'maxPixels' | 'cacheMb'>, reload?: () => Promise<LoadedModel>):
+  { engine: ServerEngine; maxConversations: number; dispose(): void } {
+  let current = m;
+  const { model, text } = m;
   const llm = model.config.llm;
   const contextLength = Math.min(o.context ?? 32768, llm.maxPositionEmbeddings);
   // Every conversation owns a KV cache of this size (keys and values, every layer, activation dtype).
   const sessionBytes = 2 * llm.layers * contextLength * llm.kvHeads * llm.headDim * (model.act === 'f16' ? 2 : 4);
   const maxConversations = Math.min(MAX_KEPT, Math.max(0, Math.floor((o.cacheMb * 1024 * 1024) / sessionBytes) - 1)); // less the running one
   const imageDecoder = { decode: (bytes: Uint8Array) => decodeImageBuffer(bytes, { maxPixels: o.maxPixels }) };
+  const info = ({ gpu, model, loadMs }: LoadedModel): ServerEngine['info'] => ({
+    adapter: [gpu.adapter.vendor, gpu.adapter.architecture, gpu.adapter.description].filter(Boolean).join(' / ') || 'unknown adapter',
+    f16: gpu.features.f16, activations: model.act, loadMs,
+    description: `LLM ${llm.layers} layers × ${llm.hidden}, ${model.act} activations, ${formatBytes(model.weights.bytes)} of weights on the GPU`,
+    weightBytes: model.weights.bytes,
+  });
   const engine: ServerEngine = {
     modelId: o.name,
-    newSession: () => new ChatSession({ gpu, model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, chatTemplate: text.chatTemplate, imageDecoder, contextLength }),
+    newSession: () => new ChatSession({
+      gpu: current.gpu, model: current.model, tokenizer: text.tokenizer, inquiryTokenizer: text.inquiry, chatTemplate: text.chatTemplate,
+      imageDecoder, contextLength,
+    }),
     encodePng,
-    info: {
-      adapter: [gpu.adapter.vendor, gpu.adapter.architecture, gpu.adapter.description].filter(Boolean).join(' / ') || 'unknown adapter',
-      f16: gpu.features.f16, activations: model.act, loadMs,
-      description: `LLM ${llm.layers} layers × ${llm.hidden}, ${model.act} activations, ${formatBytes(model.weights.bytes)} of weights on the GPU`,
-      weightBytes: model.weights.bytes,
-    },
+    info: info(m),
   };
-  return { engine, maxConversations };
+  if (reload) {
+    engine.recover = async () => {
+      const lost = current;
+      current = await reload();
+      engine.info = info(current);
+      lost.model.destroy(); // its buffers died with the device; this only drops the engine's records of them
+    };
+  }
+  return { engine, maxConversations, dispose: () => current.model.destroy() };
 }
 
 export async function startServer(a: ServeArgs, extra: Pick<ServerOptions, 'site'> = {}): Promise<RunningServer> {
   const loaded = await loadModelDir(a.model, { f16: a.f16 });
-  const { engine, maxConversations } = nodeEngine(loaded, a);
+  const { engine, maxConversations, dispose } = nodeEngine(loaded, a, () => loadModelDir(a.model, { f16: a.f16 }));
   const server = new VilavtServer({
     engine,
     apiKey: a.apiKey,
@@ -53,14 +71,14 @@ export async function startServer(a: ServeArgs, extra: Pick<ServerOptions, 'site
   try {
     url = await server.listen(a.port, a.host);
   } catch (e) {
-    loaded.model.destroy();
+    dispose();
     throw e;
   }
   return {
     url, server,
     close: async () => {
       await server.close();
-      loaded.model.destroy();
+      dispose();
     },
   };
 }

@@ -2,17 +2,14 @@
 // this adapter, with a large image (the budget's 6.4 MP: ~8k visual tokens). Long GPU work is submitted in pieces
 // with the AbortSignal checked between them; the test aborts shortly after each phase has started and times how
 // long the ask takes to end.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatSession, type ChatEvent } from '../../src/chat/session.js';
+import type { ChatEvent } from '../../src/chat/events.js';
+import { ChatSession } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
-import { openCheckpointDir } from '../../src/platform/node-file.js';
-import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
 import type { DecodedImage } from '../../src/preprocess/image.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
-import { demoDir } from '../helpers/demo.js';
-import { getGpu } from '../helpers/gpu.js';
+import { loadDemoModel } from '../helpers/demo-model.js';
 import { rng } from '../helpers/random.js';
 import { patchify } from '../../src/preprocess/patchify.js';
 
@@ -27,10 +24,7 @@ let large: DecodedImage;
 const started = new Map<string, () => void>();
 
 beforeAll(async () => {
-  const dir = await demoDir();
-  gpu = await getGpu();
-  text = await loadTokenizerDir(join(dir, 'checkpoint'));
-  model = await VilavtModel.load(gpu, await openCheckpointDir(join(dir, 'checkpoint')), { activations: 'f32' });
+  ({ gpu, model, text } = await loadDemoModel('checkpoint'));
   // 2800x2300 noise: shown at the whole 6.4 MP budget.
   const r = rng(7);
   const data = new Uint8Array(2800 * 2300 * 3);

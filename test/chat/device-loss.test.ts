@@ -7,7 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatSession, type AskOptions, type ChatEvent } from '../../src/chat/session.js';
+import type { ChatEvent } from '../../src/chat/events.js';
+import { ChatSession, type AskOptions } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
 import { openCheckpointDir } from '../../src/platform/node-file.js';
 import { decodeImageFile } from '../../src/platform/node-image.js';

@@ -5,17 +5,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatDriver, type LlmCall } from '../../src/chat/driver.js';
-import { ChatSession, type AskOptions, type ChatEvent } from '../../src/chat/session.js';
+import type { ChatEvent } from '../../src/chat/events.js';
+import { ChatSession, type AskOptions } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
-import { openCheckpointDir } from '../../src/platform/node-file.js';
-import { decodeImageFile } from '../../src/platform/node-image.js';
-import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
 import type { DecodedImage } from '../../src/preprocess/image.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
-import { demoDir } from '../helpers/demo.js';
-import { getGpu } from '../helpers/gpu.js';
 import { callPromptIds, collect, tokenText, turns } from '../helpers/chat-events.js';
+import { loadDemoModel } from '../helpers/demo-model.js';
 
 let gpu: Gpu;
 let model: VilavtModel;
@@ -36,11 +33,8 @@ const promptIds = (call: LlmCall): number[] => callPromptIds(text.tokenizer, cal
 const ask = (o: Partial<AskOptions> = {}): AskOptions => ({ images: [{ image: sample, name: 'sample.png' }], question: replay.question, ...o });
 
 beforeAll(async () => {
-  const dir = await demoDir();
-  gpu = await getGpu();
-  text = await loadTokenizerDir(join(dir, 'checkpoint'));
-  model = await VilavtModel.load(gpu, await openCheckpointDir(join(dir, 'checkpoint')), { activations: 'f32' });
-  sample = await decodeImageFile(join(dir, 'sample.png'));
+  let dir: string;
+  ({ dir, gpu, model, text, sample } = await loadDemoModel('checkpoint'));
   replay = JSON.parse(await readFile(join(dir, 'replay.json'), 'utf8'));
 }, 180_000);
 

@@ -7,20 +7,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeepEyesDriver } from '../../src/chat/deepeyes.js';
 import { PixelReasonerDriver } from '../../src/chat/pixelreasoner.js';
-import { ChatSession, type ChatEvent } from '../../src/chat/session.js';
+import { ChatSession } from '../../src/chat/session.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
-import { openCheckpointDir } from '../../src/platform/node-file.js';
-import { decodeImageFile } from '../../src/platform/node-image.js';
-import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
 import type { DecodedImage } from '../../src/preprocess/image.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import { expandImagePads } from '../../src/text/image-pads.js';
 import type { TextAssets } from '../../src/text/tokenizer-files.js';
 import { ChatTemplate, QWEN25_VL_CHAT_TEMPLATE } from '../../src/text/chat-template.js';
-import { demoDir } from '../helpers/demo.js';
-import { getGpu } from '../helpers/gpu.js';
+import { collect, turns } from '../helpers/chat-events.js';
+import { loadDemoModel } from '../helpers/demo-model.js';
 
-type Turn = Extract<ChatEvent, { type: 'turn' }>;
 type Replay = { question: string; assistant_turns: string[] };
 
 let gpu: Gpu;
@@ -30,12 +26,6 @@ let sample: DecodedImage;
 let dir: string;
 const sessions: ChatSession[] = [];
 
-async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
-  const out: ChatEvent[] = [];
-  for await (const e of events) out.push(e);
-  return out;
-}
-const turns = (ev: ChatEvent[]) => ev.filter((e): e is Turn => e.type === 'turn');
 const readReplay = async (name: string): Promise<Replay> => JSON.parse(await readFile(join(dir, name), 'utf8'));
 function session(chatTemplate?: ChatTemplate): ChatSession {
   // No inquiry tokenizer: the plain systems never encode one.
@@ -46,12 +36,8 @@ function session(chatTemplate?: ChatTemplate): ChatSession {
 const ids = (prompt: string, pads: readonly number[]) => expandImagePads(text.tokenizer.encode(prompt), text.tokenizer.specialIds.imagePad, pads);
 
 beforeAll(async () => {
-  dir = await demoDir();
-  gpu = await getGpu();
-  text = await loadTokenizerDir(join(dir, 'plain-checkpoint'));
-  model = await VilavtModel.load(gpu, await openCheckpointDir(join(dir, 'plain-checkpoint')), { activations: 'f32' });
+  ({ dir, gpu, model, text, sample } = await loadDemoModel('plain-checkpoint'));
   expect(model.textEncoder).toBeNull();
-  sample = await decodeImageFile(join(dir, 'sample.png'));
 }, 180_000);
 
 afterAll(() => {

@@ -1,6 +1,6 @@
 // Reading a ChatSession's event stream in tests: collect it, pick the turns, join the streamed text, and the
 // prompt ids of an LLM call computed independently of the session (tokenizer + pad expansion, as the processor does).
-import type { ChatEvent } from '../../src/chat/session.js';
+import type { ChatEvent } from '../../src/chat/events.js';
 import { expandImagePads } from '../../src/text/image-pads.js';
 import type { TextTokenizer } from '../../src/text/tokenizer.js';
 

@@ -2,7 +2,9 @@
 // (a runner that skipped a case, or reported one twice, fails here naming it).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import type { GoldenOptions } from '../../src/golden/compare.js';
 
 export function expectEveryCasePasses(dir: string, lines: readonly string[]): void {
   const cases = (JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { trajectories: { name: string }[] }).trajectories;
@@ -14,4 +16,19 @@ export function expectEveryCasePasses(dir: string, lines: readonly string[]): vo
   }
   for (const c of cases) expect(verdicts.get(c.name), `${c.name}:\n${lines.join('\n')}`).toEqual([`PASS ${c.name}`]);
   expect([...verdicts.keys()].sort()).toEqual(cases.map((c) => c.name).sort());
+}
+
+/** test/fixtures/golden/NAME. */
+export const goldenDir = (name: string): string => fileURLToPath(new URL(`../fixtures/golden/${name}`, import.meta.url));
+
+/** Replays the loop golden NAME with `run` (a runner of src/golden): a PASS line per case, no NOTE line. */
+export async function expectLoopGoldenPasses(
+  run: (dir: string, options?: GoldenOptions) => Promise<{ ok: boolean; lines: string[] }>, name: string, options: GoldenOptions = {},
+): Promise<void> {
+  const dir = goldenDir(name);
+  const { ok, lines } = await run(dir, options);
+  if (!ok) console.log(lines.join('\n'));
+  expectEveryCasePasses(dir, lines);
+  expect(lines.filter((l) => l.startsWith('NOTE'))).toEqual([]);
+  expect(ok).toBe(true);
 }

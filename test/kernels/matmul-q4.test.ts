@@ -1,57 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
+import { CORE, featurePaths, getGpu, uploadValues, type FeaturePath } from '../helpers/gpu.js';
 import { uniform } from '../helpers/random.js';
 import { randomQ4 } from '../helpers/q4.js';
-import { stored } from '../../src/selftest/elementwise-util.js';
+import { runLinearCase, type LinearCaseShape } from '../../src/selftest/linear-case.js';
+import { q4LinearWeight } from '../../src/selftest/matmul-q4.js';
 import type { Gpu } from '../../src/runtime/device.js';
-import { encode, type ActDType } from '../../src/runtime/dtype.js';
+import type { ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import {
   checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
 } from '../../src/ops/matmul-q4.js';
-import { refLinear } from '../../src/reference/matmul.js';
-import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
 
-interface Shape { m: number; n: number; k: number; group: number; bias: boolean; accumulate: boolean }
+type Shape = LinearCaseShape & { group: number };
 
 /**
- * Run one q4 linear and compare with the float64 reference on the exactly dequantized weights. Tolerance: per
- * group the kernel sums code·x and x in f32 and folds scale·(Σ code·x − zero·Σ x); each of the K products and sums
- * and the fold carry ≤ 2⁻²⁴ relative error on magnitudes bounded by Σ |scale|·(code + zero)·|x| (refQ4FoldedAbs),
- * so |err| ≤ (K + groups + 4)·2⁻²⁴·that sum (+ |bias| + |y0|); f16 outputs add half an ulp, 2⁻¹¹·|y|; factor 2
- * for the bound's own rounding. A wrong code, nibble order, zero point, scale or index is off by ≥ one step times
- * |x| and fails.
+ * Run one q4 linear (`plan`: a forced layout, else the one `linearQ4` picks) and compare with the float64 reference
+ * on the exactly dequantized weights (src/selftest/linear-case.ts; tolerance: q4LinearWeight).
  */
 async function check(gpu: Gpu, s: Shape, act: ActDType, seed: number, plan?: Q4Plan): Promise<void> {
-  const q = randomQ4(s.n, s.k, s.group, seed);
-  const xv = stored(uniform(s.m * s.k, seed + 1, -1, 1), act);
-  const bv = s.bias ? uniform(s.n, seed + 2) : null;
-  const y0 = s.accumulate ? stored(uniform(s.m * s.n, seed + 3), act) : null;
-  const x = uploadValues(gpu, xv, [s.m, s.k], act, 'x');
-  const w = uploadQ4(gpu, packQ4(q), s.n, s.k, s.group, 'w');
-  const b = bv ? uploadValues(gpu, bv, [s.n], 'f32', 'bias') : null;
-  const y = gpu.tensor([s.m, s.n], act, 'y');
-  if (y0) gpu.write(y, encode(y0, act));
-  else poison(gpu, y);
-  const rec = gpu.recorder();
-  if (plan) recordLinearQ4(rec, gpu, x, w, b, y, checkLinearQ4(gpu, x, w, b, y), s.accumulate, plan);
-  else linearQ4(rec, gpu, x, w, b, y, { accumulate: s.accumulate });
-  rec.submit();
-  const got = await gpu.read(y);
-  const ref = refLinear(xv, refDequantQ4(q), bv, s.m, s.n, s.k, y0 ?? undefined);
-  const abs = refLinear(Array.from(xv, Math.abs), refQ4FoldedAbs(q), bv && Array.from(bv, Math.abs), s.m, s.n, s.k,
-    y0 ? Array.from(y0, Math.abs) : undefined);
-  const outUlp = act === 'f16' ? 2 ** -11 : 2 ** -24;
-  const label = `[${s.m}x${s.k}]·[${s.n}x${s.k}]ᵀ g${s.group}${s.bias ? '+b' : ''}${s.accumulate ? ' acc' : ''} ${act}` +
-    `${plan ? ` ${JSON.stringify(plan)}` : ''}${w.slices.length > 1 ? `, ${w.slices.length} slices` : ''}`;
-  for (let i = 0; i < ref.length; i++) {
-    const tol = 2 * ((s.k + s.k / s.group + 4) * 2 ** -24 * abs[i]! + outUlp * Math.abs(ref[i]!));
-    const err = Math.abs(got[i]! - ref[i]!);
-    if (!(err <= tol)) throw new Error(`${label}: y[${Math.floor(i / s.n)}, ${i % s.n}] = ${got[i]}, reference ${ref[i]} (tolerance ${tol})`);
+  let slices = 1;
+  const r = await runLinearCase(gpu, s, act, seed, q4LinearWeight(s, s.group, seed + 1, (rec, g, x, w, b, y, accumulate) => {
+    slices = w.slices.length;
+    if (plan) recordLinearQ4(rec, g, x, w, b, y, checkLinearQ4(g, x, w, b, y), accumulate, plan);
+    else linearQ4(rec, g, x, w, b, y, { accumulate });
+  }));
+  if (r.mismatch) {
+    throw new Error(`[${s.m}x${s.k}]·[${s.n}x${s.k}]ᵀ g${s.group}${s.bias ? '+b' : ''}${s.accumulate ? ' acc' : ''} ${act}` +
+      `${plan ? ` ${JSON.stringify(plan)}` : ''}: ${r.mismatch}${slices > 1 ? `, ${slices} slices` : ''}`);
   }
-  y.release();
-  destroyQ4(gpu, w);
-  for (const t of [x, b]) if (t) gpu.destroyTensor(t);
 }
 
 async function combos(): Promise<{ path: FeaturePath; act: ActDType }[]> {

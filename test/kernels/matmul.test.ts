@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
 import { uniform } from '../helpers/random.js';
-import { stored } from '../../src/selftest/elementwise-util.js';
+import { runLinearCase, type LinearCaseShape } from '../../src/selftest/linear-case.js';
+import { floatLinearWeight } from '../../src/selftest/matmul.js';
 import type { Gpu } from '../../src/runtime/device.js';
-import { encode, type ActDType, type WeightDType } from '../../src/runtime/dtype.js';
+import type { ActDType, WeightDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import {
   checkLinear, linear, matmulPlan, matvecPlan, recordLinear, type LinearPlan,
 } from '../../src/ops/matmul.js';
-import { refLinear, refLinearAbs } from '../../src/reference/matmul.js';
 
 interface Combo { path: FeaturePath; act: ActDType; weight: WeightDType }
-interface Shape { m: number; n: number; k: number; bias: boolean; accumulate: boolean }
+type Shape = LinearCaseShape;
 
 const WEIGHTS: readonly WeightDType[] = ['f32', 'f16', 'bf16'];
 
@@ -45,52 +45,21 @@ const SHAPES: readonly Shape[] = [
   { m: 4, n: 8, k: 16, bias: true, accumulate: false }, // exact multiples of every tile
 ];
 
-interface Inputs { x: Float32Array; w: Float32Array; b: Float32Array | null; y0: Float32Array | null }
-
-/** Random inputs, rounded to their storage dtypes (the reference starts from exactly what the GPU reads). */
-function inputs(s: Shape, act: ActDType, weight: WeightDType, seed: number): Inputs {
-  return {
-    x: stored(uniform(s.m * s.k, seed), act),
-    w: stored(uniform(s.n * s.k, seed + 1), weight),
-    b: s.bias ? uniform(s.n, seed + 2) : null,
-    y0: s.accumulate ? stored(uniform(s.m * s.n, seed + 3), act) : null,
-  };
-}
-
 /**
- * Run one linear and compare with the float64 reference element by element. Tolerance: the GPU sums the K products
- * in f32 in its own order, so |err| ≤ (K + 2)·2⁻²⁴·Σ|terms| (K products, K-1 additions, + bias, + y0); the weights'
- * and inputs' own rounding is exact here because the reference uses the same rounded values. f16 outputs add half
- * an ulp, 2⁻¹¹·|y|. A factor 2 covers rounding of the bound itself. A wrong index or a missing term gives errors
- * of the order of Σ|terms| and fails.
+ * Run one linear (`plan`: a forced layout, else the one `linear` picks) and compare with the float64 reference
+ * element by element (src/selftest/linear-case.ts; tolerance: floatLinearWeight).
  */
 async function check(gpu: Gpu, s: Shape, act: ActDType, weight: WeightDType, seed: number, plan?: LinearPlan): Promise<void> {
-  const v = inputs(s, act, weight, seed);
-  const x = uploadValues(gpu, v.x, [s.m, s.k], act, 'x');
-  const w = uploadValues(gpu, v.w, [s.n, s.k], weight, 'w');
-  const b = v.b ? uploadValues(gpu, v.b, [s.n], 'f32', 'bias') : null;
-  const y = gpu.tensor([s.m, s.n], act, 'y');
-  if (v.y0) gpu.write(y, encode(v.y0, act));
-  else poison(gpu, y);
-  const rec = gpu.recorder();
-  if (plan) recordLinear(rec, gpu, x, w, b, y, checkLinear(gpu, x, w, b, y), s.accumulate, plan);
-  else linear(rec, gpu, x, w, b, y, { accumulate: s.accumulate });
-  rec.submit();
-  const got = await gpu.read(y);
-  const ref = refLinear(v.x, v.w, v.b, s.m, s.n, s.k, v.y0 ?? undefined);
-  const abs = refLinearAbs(v.x, v.w, v.b, s.m, s.n, s.k, v.y0 ?? undefined);
-  const outUlp = act === 'f16' ? 2 ** -11 : 2 ** -24;
-  const label = `[${s.m}x${s.k}]·[${s.n}x${s.k}]ᵀ${s.bias ? '+b' : ''}${s.accumulate ? ' acc' : ''} ${act}/${weight}`;
-  for (let i = 0; i < ref.length; i++) {
-    const tol = 2 * ((s.k + 2) * 2 ** -24 * abs[i]! + outUlp * Math.abs(ref[i]!));
-    const err = Math.abs(got[i]! - ref[i]!);
-    if (!(err <= tol)) {
-      throw new Error(`${label}: y[${Math.floor(i / s.n)}, ${i % s.n}] = ${got[i]}, reference ${ref[i]} (tolerance ${tol})` +
-        `${w.parts.length > 1 ? `, weight in ${w.parts.length} parts` : ''}`);
-    }
+  let parts = 1;
+  const r = await runLinearCase(gpu, s, act, seed, floatLinearWeight(s, weight, seed + 1, (rec, g, x, w, b, y, accumulate) => {
+    parts = w.parts.length;
+    if (plan) recordLinear(rec, g, x, w, b, y, checkLinear(g, x, w, b, y), accumulate, plan);
+    else linear(rec, g, x, w, b, y, { accumulate });
+  }));
+  if (r.mismatch) {
+    throw new Error(`[${s.m}x${s.k}]·[${s.n}x${s.k}]ᵀ${s.bias ? '+b' : ''}${s.accumulate ? ' acc' : ''} ${act}/${weight}` +
+      `${plan ? ` ${JSON.stringify(plan)}` : ''}: ${r.mismatch}${parts > 1 ? `, weight in ${parts} parts` : ''}`);
   }
-  y.release();
-  for (const t of [x, w, b]) if (t) gpu.destroyTensor(t);
 }
 
 describe('linear (kernels/matmul_vec.wgsl, kernels/matmul.wgsl)', async () => {

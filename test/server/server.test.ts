@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, EngineCommandError } from '../../src/app/engine.js';
 import { RemoteEngineClient } from '../../src/app/remote-client.js';
-import type { ChatEvent } from '../../src/chat/session.js';
+import type { ChatEvent } from '../../src/chat/events.js';
 import { VilavtModel } from '../../src/model/vilavt-model.js';
 import { openCheckpointDir } from '../../src/platform/node-file.js';
 import { loadTokenizerDir } from '../../src/platform/node-tokenizer.js';
@@ -19,6 +19,8 @@ import { VilavtServer, type ServerEngine } from '../../src/server/server.js';
 import { nodeEngine } from '../../src/server/start.js';
 import { demoDir } from '../helpers/demo.js';
 import { getGpu } from '../helpers/gpu.js';
+import { createNodeGpu } from '../../src/platform/node.js';
+import type { Gpu } from '../../src/runtime/device.js';
 
 const MODEL = 'vilavt-demo';
 const KEY = 'sk-test-123';
@@ -315,5 +317,70 @@ describe('the app engine protocol over the server (RemoteEngineClient, as `vilav
     await remote.newChat();
     await expect(remote.ask({ question: 'no image', images: [] }, () => {})).rejects.toMatchObject({ kind: 'bad_input' });
     remote.client.close();
+  });
+});
+
+describe('a lost GPU device under the server', () => {
+  it('fails the request with device-lost, reloads the model on a new device, and the next requests answer as before', async () => {
+    const ckpt = join(dir, 'checkpoint');
+    const text = await loadTokenizerDir(ckpt);
+    const devices: Gpu[] = []; // strongly referenced (Dawn), lost or not
+    const models: VilavtModel[] = [];
+    const load = async () => {
+      const gpu = await createNodeGpu();
+      devices.push(gpu);
+      const t0 = performance.now();
+      const m = await VilavtModel.load(gpu, await openCheckpointDir(ckpt), { activations: 'f32' });
+      models.push(m);
+      return { gpu, model: m, text, loadMs: performance.now() - t0 };
+    };
+    /** The device of the current model dies as its next prefill starts. */
+    const loseAtNextPrefill = () => {
+      const m = models.at(-1)!;
+      const gpu = devices.at(-1)!;
+      const prefill = m.llm.prefill.bind(m.llm);
+      m.llm.prefill = (...a: Parameters<typeof prefill>) => {
+        gpu.device.destroy();
+        return prefill(...a);
+      };
+    };
+    const first = await load();
+    const own = nodeEngine(first, { name: MODEL, context: 8192, maxPixels: 1_000_000, cacheMb: 1024 }, load);
+    const [, url] = await serve({ engine: own.engine });
+    const c = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const body = { messages: [userTurn(replay.question, sampleUrl)], vilavt: { replay: replay.assistant_turns } };
+    const view = (r: Completion) => ({
+      content: r.choices[0]!.message.content, answer: r.vilavt.answer, usage: r.usage,
+      rounds: r.vilavt.rounds.map((x) => ({ ...x, timings: null, tokens_per_s: null })),
+    });
+    const before = view(await complete(body, c));
+
+    loseAtNextPrefill();
+    const e = await apiError(complete(body, c));
+    expect(e.status).toBe(500);
+    expect(e.code).toBe('device-lost');
+    expect((await health(url) as unknown as { device: object }).device).toEqual({ lost: 1, reloaded: 1, reload_error: null });
+    expect(devices).toHaveLength(2);
+
+    // Served from the new device: the same answer, rounds and usage as before the loss; follow-ups work again.
+    const after = await complete(body, c);
+    expect(view(after)).toEqual(before);
+    const follow = await complete({
+      messages: [userTurn(replay.question, sampleUrl), { role: 'assistant', content: after.choices[0]!.message.content }, userTurn('And its colour?')],
+      vilavt: { replay: ['<answer> red </answer>'] },
+    }, c);
+    expect(follow.vilavt).toMatchObject({ conversation: 'continued', answer: 'red' });
+
+    // The app's engine protocol (`vilavt app`): the ask that meets a loss fails as device_lost, the next one answers.
+    const remote = new Engine(new RemoteEngineClient(url));
+    await remote.load({ kind: 'server' });
+    const ask = { question: replay.question, images: [{ name: 'sample.png', bytes: new Uint8Array(await readFile(join(dir, 'sample.png'))) }], replay: replay.assistant_turns };
+    loseAtNextPrefill();
+    await expect(remote.ask(ask, () => {})).rejects.toMatchObject({ kind: 'device_lost' });
+    expect((await health(url) as unknown as { device: object }).device).toEqual({ lost: 2, reloaded: 2, reload_error: null });
+    expect(await remote.ask(ask, () => {})).toEqual({ answer: 'circle', rounds: 3, stopReason: 'answer' });
+    remote.client.close();
+    own.dispose();
+    for (const g of devices) g.destroy();
   });
 });

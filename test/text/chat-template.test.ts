@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DeepEyesDriver } from '../../src/chat/deepeyes.js';
 import { ChatDriver } from '../../src/chat/driver.js';
@@ -12,10 +11,9 @@ import type { RgbImage } from '../../src/preprocess/image.js';
 import { renderPrompt, type Message, type PromptRenderer, type RenderOptions } from '../../src/text/conversation.js';
 import { ChatTemplate, QWEN25_VL_CHAT_TEMPLATE } from '../../src/text/chat-template.js';
 import { ChatTemplateError } from '../../src/text/errors.js';
-import { expectEveryCasePasses } from '../helpers/golden-cases.js';
+import { expectLoopGoldenPasses, goldenDir } from '../helpers/golden-cases.js';
 
 const builtin = new ChatTemplate(QWEN25_VL_CHAT_TEMPLATE);
-const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/golden/${name}`, import.meta.url));
 
 /** Renders with the jinja template and records what the built-in rules give for the same conversation. */
 function comparingRenderer(): { render: PromptRenderer; pairs: { jinja: string; rules: string; opts: RenderOptions }[] } {
@@ -37,12 +35,10 @@ describe('chat template (jinja) vs the built-in rules on every prompt the driver
   for (const g of goldens) {
     it(`${g.name}: the drivers rendering with the jinja template still pass, with the same token ids as the built-in rules`, async () => {
       const { render, pairs } = comparingRenderer();
-      const { ok, lines } = await g.run(fixture(g.name), { render });
-      // Every prompt and final conversation the golden records (prompt_sha256, conversation_sha256) came from jinja here.
-      expectEveryCasePasses(fixture(g.name), lines);
-      expect(ok).toBe(true);
+      // Every prompt and final conversation the golden records (prompt_sha256, conversation_sha256) comes from jinja here.
+      await expectLoopGoldenPasses(g.run, g.name, { render });
       // One prompt per recorded call, one final conversation per trajectory.
-      const cases = JSON.parse(readFileSync(join(fixture(g.name), 'cases.json'), 'utf8')) as { trajectories: { expected: { calls: unknown[] } }[] };
+      const cases = JSON.parse(readFileSync(join(goldenDir(g.name), 'cases.json'), 'utf8')) as { trajectories: { expected: { calls: unknown[] } }[] };
       const prompts = pairs.filter((p) => p.opts.addGenerationPrompt);
       expect(prompts).toHaveLength(cases.trajectories.reduce((n, t) => n + t.expected.calls.length, 0));
       expect(pairs.length - prompts.length).toBe(cases.trajectories.length);
