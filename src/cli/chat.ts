@@ -111,7 +111,8 @@ async function parse(argv: string[]): Promise<ChatArgs> {
 
 /** A copy of `img` with rectangle outlines drawn on it. */
 function drawBoxes(img: DecodedImage, boxes: { box: readonly number[]; color: readonly number[] }[]): RgbImage {
-  const out = toRgb(img);
+  const rgb = toRgb(img);
+  const out: RgbImage = rgb.data === img.data ? { ...rgb, data: rgb.data.slice() } : rgb; // toRgb may share img's pixels
   const { width: W, height: H, data } = out;
   const t = Math.max(2, Math.round(Math.min(W, H) / 300));
   const fill = (x0: number, y0: number, x1: number, y1: number, c: readonly number[]) => {

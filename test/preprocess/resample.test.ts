@@ -79,6 +79,14 @@ describe('toRgb / cropImage (Pillow semantics)', () => {
     expect(hex(toRgb(makeImage(4, 3, 2)).data)).toBe('0b0b0b5555559f9f9fe9e9e93333337d7d7dc7c7c71111115b5b5ba5a5a5efefef393939');
   });
 
+  it('returns RGB as it is, sharing its pixels (no copy), after checking it', () => {
+    const img = makeImage(4, 3, 3);
+    const out = toRgb(img);
+    expect([out.width, out.height, out.channels]).toEqual([4, 3, 3]);
+    expect(out.data).toBe(img.data);
+    expect(() => toRgb({ ...img, data: img.data.subarray(1) })).toThrow(/must be a Uint8Array of 4\*3\*3 bytes/);
+  });
+
   it('zero-fills the parts of a crop box outside the image', () => {
     const out = cropImage(makeImage(4, 3, 4), [-2, 1, 3, 5]);
     expect([out.width, out.height, out.channels]).toEqual([5, 4, 4]);
