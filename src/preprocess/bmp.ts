@@ -222,83 +222,91 @@ function decodeRle(
   fail: (why: string) => never,
 ): Uint8Array {
   const total = width * height;
+  // A dry pass first: a stream that gives too few pixels fails before hundreds of MB are allocated and filled.
+  const produced = replay(null);
+  if (produced < total) fail(`not enough image data: the RLE stream gives ${produced} of ${total} pixels`);
   const out = new Uint8Array(total * 3); // zeros: right as it is when palette[0] is black
   if (palette[0] !== 0 || palette[1] !== 0 || palette[2] !== 0) fillPattern(out, palette.subarray(0, 3));
-  // n: indices produced so far (Pillow's len(data)); writes past `total` are dropped. o: where pixel n goes in
-  // `out` (rows flipped unless top-down); col: n's column.
-  let n = 0;
-  let o = 0;
-  let col = 0;
-  const seek = (to: number) => {
-    n = to;
-    if (n >= total) return;
-    const row = Math.floor(n / width);
-    col = n - row * width;
-    o = ((topDown ? row : height - 1 - row) * width + col) * 3;
-  };
-  const push = (index: number) => {
-    if (n >= total) {
-      n++;
-      return;
-    }
-    out[o] = palette[index * 3]!;
-    out[o + 1] = palette[index * 3 + 1]!;
-    out[o + 2] = palette[index * 3 + 2]!;
-    o += 3;
-    if (++col === width) seek(n + 1);
-    else n++;
-  };
-  seek(0);
-  let x = 0;
-  let p = start;
-  while (n < total) {
-    if (p + 2 > bytes.length) break;
-    let count = bytes[p]!;
-    const byte = bytes[p + 1]!;
-    p += 2;
-    if (count > 0) {
-      // Encoded run.
-      if (x + count > width) count = Math.max(0, width - x);
-      if (rle4) for (let i = 0; i < count; i++) push(i % 2 === 0 ? byte >> 4 : byte & 15);
-      else for (let i = 0; i < count; i++) push(byte);
-      x += count;
-    } else if (byte === 0) {
-      // End of line: index 0 up to the row boundary (already there).
-      if (n % width !== 0) seek(Math.ceil(n / width) * width);
-      x = 0;
-    } else if (byte === 1) {
-      break; // end of bitmap
-    } else if (byte === 2) {
-      // Delta: skip `right` pixels and `up` rows (index 0, already there). Pillow 9.4 reads two bytes, drops them
-      // and takes right/up from the next two; the reference sees that, so it is reproduced.
-      if (p + 2 > bytes.length) break;
-      p += 2;
-      if (p + 2 > bytes.length) fail('RLE delta is cut short');
-      const skip = bytes[p]! + bytes[p + 1]! * width;
-      p += 2;
-      seek(Math.min(n + skip, total));
-      x = n % width;
-    } else {
-      // Absolute run of `byte` pixels.
-      const byteCount = rle4 ? byte >> 1 : byte;
-      const avail = Math.min(byteCount, bytes.length - p);
-      for (let i = 0; i < avail; i++) {
-        const v = bytes[p + i]!;
-        if (rle4) {
-          push(v >> 4);
-          push(v & 15);
-        } else {
-          push(v);
-        }
-      }
-      p += avail;
-      if (avail < byteCount) break;
-      x += byte;
-      if (p % 2 !== 0) p++;
-    }
-  }
-  if (n < total) fail(`not enough image data: the RLE stream gives ${n} of ${total} pixels`);
+  replay(out);
   return out;
+
+  /** Runs the stream, writing the pixels into `out` (null: only counting them); returns Pillow's len(data). */
+  function replay(out: Uint8Array | null): number {
+    // n: indices produced so far (Pillow's len(data)); writes past `total` are dropped. o: where pixel n goes in
+    // `out` (rows flipped unless top-down); col: n's column.
+    let n = 0;
+    let o = 0;
+    let col = 0;
+    const seek = (to: number) => {
+      n = to;
+      if (n >= total || !out) return;
+      const row = Math.floor(n / width);
+      col = n - row * width;
+      o = ((topDown ? row : height - 1 - row) * width + col) * 3;
+    };
+    const push = (index: number) => {
+      if (n >= total || !out) {
+        n++;
+        return;
+      }
+      out[o] = palette[index * 3]!;
+      out[o + 1] = palette[index * 3 + 1]!;
+      out[o + 2] = palette[index * 3 + 2]!;
+      o += 3;
+      if (++col === width) seek(n + 1);
+      else n++;
+    };
+    seek(0);
+    let x = 0;
+    let p = start;
+    while (n < total) {
+      if (p + 2 > bytes.length) break;
+      let count = bytes[p]!;
+      const byte = bytes[p + 1]!;
+      p += 2;
+      if (count > 0) {
+        // Encoded run.
+        if (x + count > width) count = Math.max(0, width - x);
+        if (rle4) for (let i = 0; i < count; i++) push(i % 2 === 0 ? byte >> 4 : byte & 15);
+        else for (let i = 0; i < count; i++) push(byte);
+        x += count;
+      } else if (byte === 0) {
+        // End of line: index 0 up to the row boundary (already there).
+        if (n % width !== 0) seek(Math.ceil(n / width) * width);
+        x = 0;
+      } else if (byte === 1) {
+        break; // end of bitmap
+      } else if (byte === 2) {
+        // Delta: skip `right` pixels and `up` rows (index 0, already there). Pillow 9.4 reads two bytes, drops them
+        // and takes right/up from the next two; the reference sees that, so it is reproduced.
+        if (p + 2 > bytes.length) break;
+        p += 2;
+        if (p + 2 > bytes.length) fail('RLE delta is cut short');
+        const skip = bytes[p]! + bytes[p + 1]! * width;
+        p += 2;
+        seek(Math.min(n + skip, total));
+        x = n % width;
+      } else {
+        // Absolute run of `byte` pixels.
+        const byteCount = rle4 ? byte >> 1 : byte;
+        const avail = Math.min(byteCount, bytes.length - p);
+        for (let i = 0; i < avail; i++) {
+          const v = bytes[p + i]!;
+          if (rle4) {
+            push(v >> 4);
+            push(v & 15);
+          } else {
+            push(v);
+          }
+        }
+        p += avail;
+        if (avail < byteCount) break;
+        x += byte;
+        if (p % 2 !== 0) p++;
+      }
+    }
+    return n;
+  }
 }
 
 /** Fills `out` with copies of `pattern` (its length must divide out's), doubling the filled part each step. */

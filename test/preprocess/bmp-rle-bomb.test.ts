@@ -165,4 +165,22 @@ describe('BMP decoder: RLE streams that skip most of a huge image', () => {
     expectPixels(img, expected, around([0, 1, 2], [0, 5, 8, 10, 255, 261, W - 1], W));
     expect(ms).toBeLessThan(300);
   });
+
+  it('a stream that stops early in a 109 M-pixel image fails before the pixels are allocated and filled', () => {
+    // 13 x 8,388,359 (as fuzz input 47295 of seed 20261204 on eec7cd8), palette[0] not black, 3 rows of data.
+    const pal: Rgb[] = [[229, 147, 105], [1, 2, 3]];
+    const stream = [0x0d, 0x11, 0x00, 0x00, 0x00, 0x00, 0x05, 0x01, 0x00, 0x00];
+    const bytes = rleBmp({ width: 13, height: 8_388_359, rle4: true, palette: pal, stream });
+    const [err, ms] = cpuMs(() => {
+      try {
+        decodeBmp(bytes);
+      } catch (e) {
+        return e;
+      }
+    });
+    expect(err).toMatchObject({ name: 'ImageError', code: 'decode' });
+    // Row 0: 13 pixels; end of line at a row start: nothing; row 1: 5 pixels; end of line -> 26 of 109,048,667.
+    expect((err as Error).message).toMatch(/the RLE stream gives 26 of 109048667 pixels/);
+    expect(ms).toBeLessThan(300); // measured ~1 ms; filling the 327 MB first cost 1.2 s
+  });
 });
