@@ -17,10 +17,12 @@ const sources = Object.fromEntries(files.map((f) => [f.slice(0, -5), readFileSyn
 
 /** The kernel's own lines and those of every snippet it includes (transitively), each with file and line. */
 function linesOf(name, seen = new Set()) {
-  if (seen.has(name) || sources[name] === undefined) return [];
+  if (seen.has(name)) return [];
   seen.add(name);
   return sources[name].split('\n').flatMap((text, i) => {
     const inc = /^\s*#include\s+"([A-Za-z0-9_]+)\.wgsl"/.exec(text);
+    // A missing snippet fails the build here, not a user's first dispatch of the kernel.
+    if (inc && sources[inc[1]] === undefined) throw new Error(`kernels/${name}.wgsl:${i + 1}: unknown include '${inc[1]}.wgsl'`);
     return inc ? linesOf(inc[1], seen) : [{ file: `${name}.wgsl`, line: i + 1, text: text.replace(/\/\/.*$/, '') }];
   });
 }

@@ -3,6 +3,7 @@ import type { Fuzzer } from './runner.js';
 import { configFuzzer } from './targets/config.js';
 import { deepEyesCallFuzzer } from './targets/deepeyes-call.js';
 import { imageDecodeFuzzer } from './targets/image-decode.js';
+import { jpegDecodeFuzzer } from './targets/jpeg-decode.js';
 import { pixelReasonerCallFuzzer } from './targets/pixelreasoner-call.js';
 import { replayFileFuzzer } from './targets/replay-file.js';
 import { safetensorsHeaderFuzzer } from './targets/safetensors-header.js';
@@ -18,4 +19,5 @@ export const FUZZERS: readonly Fuzzer[] = [
   pixelReasonerCallFuzzer,
   replayFileFuzzer,
   imageDecodeFuzzer,
+  jpegDecodeFuzzer,
 ];

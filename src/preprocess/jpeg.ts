@@ -238,7 +238,7 @@ export function decodeJpegSamples(bytes: Uint8Array, opts: { maxPixels?: number 
       }
       case 0xda: { // SOS
         if (!frame) bad('scan before the frame header');
-        const ns = seg[0]!;
+        const ns = seg[0] ?? 0; // an empty segment (length 2) has no count: found by npm run fuzz
         if (ns < 1 || ns > 4 || seg.length < 4 + 2 * ns) bad('bad scan header');
         const comps: Component[] = [];
         for (let c = 0; c < ns; c++) {

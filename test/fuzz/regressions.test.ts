@@ -15,6 +15,7 @@ import { SafetensorsFile } from '../../src/model/safetensors.js';
 import { decodeImageBuffer } from '../../src/platform/node-image.js';
 import { ImageError } from '../../src/preprocess/errors.js';
 import { checkPngSizeBound } from '../../src/preprocess/png-bound.js';
+import { decodeJpegSamples } from '../../src/preprocess/jpeg.js';
 import { checkpointFiles } from '../../scripts/fuzz/targets/checkpoint-files.js';
 import { repairPngCrcs } from '../../scripts/fuzz/targets/image-decode.js';
 import { tinyImage } from '../../scripts/fuzz/targets/tool-call.js';
@@ -165,5 +166,14 @@ describe('BMP RLE4 file of 158 bytes claiming 16,842,765 x 1 pixels (test/fixtur
     expect([img.width, img.height, img.channels]).toEqual([16_842_765, 1, 3]);
     // Palette entry 0 is stored B,G,R at offset 54; the last pixel lies past the end-of-line code.
     expect([...img.data.subarray(img.data.length - 3)]).toEqual([b[56], b[55], b[54]]);
+  });
+});
+
+describe('JPEG decoder in code (browser path)', () => {
+  it('an empty scan header (SOS of length 2) is ImageError "bad scan header" (was TypeError reading blocksW)', () => {
+    const b = new Uint8Array(readFileSync('test/fixtures/fuzz/jpeg-empty-scan-header.jpg'));
+    expect(b.length).toBe(25);
+    expect(() => decodeJpegSamples(b)).toThrow(ImageError);
+    expect(() => decodeJpegSamples(b)).toThrow(/bad scan header/);
   });
 });

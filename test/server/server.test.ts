@@ -325,11 +325,24 @@ describe('a lost GPU device under the server', () => {
     const ckpt = join(dir, 'checkpoint');
     const text = await loadTokenizerDir(ckpt);
     const devices: Gpu[] = []; // strongly referenced (Dawn), lost or not
+    const models: VilavtModel[] = [];
     const load = async () => {
       const gpu = await createNodeGpu();
       devices.push(gpu);
       const t0 = performance.now();
-      return { gpu, model: await VilavtModel.load(gpu, await openCheckpointDir(ckpt), { activations: 'f32' }), text, loadMs: performance.now() - t0 };
+      const m = await VilavtModel.load(gpu, await openCheckpointDir(ckpt), { activations: 'f32' });
+      models.push(m);
+      return { gpu, model: m, text, loadMs: performance.now() - t0 };
+    };
+    /** The device of the current model dies as its next prefill starts. */
+    const loseAtNextPrefill = () => {
+      const m = models.at(-1)!;
+      const gpu = devices.at(-1)!;
+      const prefill = m.llm.prefill.bind(m.llm);
+      m.llm.prefill = (...a: Parameters<typeof prefill>) => {
+        gpu.device.destroy();
+        return prefill(...a);
+      };
     };
     const first = await load();
     const own = nodeEngine(first, { name: MODEL, context: 8192, maxPixels: 1_000_000, cacheMb: 1024 }, load);
@@ -342,12 +355,7 @@ describe('a lost GPU device under the server', () => {
     });
     const before = view(await complete(body, c));
 
-    // The device dies as the next request's first prefill starts.
-    const prefill = first.model.llm.prefill.bind(first.model.llm);
-    first.model.llm.prefill = (...a: Parameters<typeof prefill>) => {
-      first.gpu.device.destroy();
-      return prefill(...a);
-    };
+    loseAtNextPrefill();
     const e = await apiError(complete(body, c));
     expect(e.status).toBe(500);
     expect(e.code).toBe('device-lost');
@@ -362,6 +370,16 @@ describe('a lost GPU device under the server', () => {
       vilavt: { replay: ['<answer> red </answer>'] },
     }, c);
     expect(follow.vilavt).toMatchObject({ conversation: 'continued', answer: 'red' });
+
+    // The app's engine protocol (`vilavt app`): the ask that meets a loss fails as device_lost, the next one answers.
+    const remote = new Engine(new RemoteEngineClient(url));
+    await remote.load({ kind: 'server' });
+    const ask = { question: replay.question, images: [{ name: 'sample.png', bytes: new Uint8Array(await readFile(join(dir, 'sample.png'))) }], replay: replay.assistant_turns };
+    loseAtNextPrefill();
+    await expect(remote.ask(ask, () => {})).rejects.toMatchObject({ kind: 'device_lost' });
+    expect((await health(url) as unknown as { device: object }).device).toEqual({ lost: 2, reloaded: 2, reload_error: null });
+    expect(await remote.ask(ask, () => {})).toEqual({ answer: 'circle', rounds: 3, stopReason: 'answer' });
+    remote.client.close();
     own.dispose();
     for (const g of devices) g.destroy();
   });

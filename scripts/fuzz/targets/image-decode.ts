@@ -33,7 +33,7 @@ export function bmp(width: number, height: number, bits: 24 | 32, seed: number):
   return b;
 }
 
-async function sharpSeeds(): Promise<Uint8Array[]> {
+export async function sharpSeeds(): Promise<Uint8Array[]> {
   const next = mulberry32(11);
   const raw = (w: number, h: number, c: 1 | 2 | 3 | 4) => sharp(Uint8Array.from({ length: w * h * c }, () => Math.floor(next() * 256)), { raw: { width: w, height: h, channels: c } });
   const outs = await Promise.all([
@@ -55,7 +55,7 @@ async function sharpSeeds(): Promise<Uint8Array[]> {
 }
 
 /** Files of the fixture folders that decode now (mutations need a valid starting point). */
-function fileSeeds(): Uint8Array[] {
+export function fileSeeds(): Uint8Array[] {
   return FIXTURES.filter((d) => existsSync(d)).flatMap((dir) => readdirSync(dir)
     .filter((f) => IMAGE_FILE.test(f))
     .map((f) => new Uint8Array(readFileSync(join(dir, f))))
