@@ -5,7 +5,7 @@ import { cmykToRgb } from '../preprocess/cmyk.js';
 import { ImageError } from '../preprocess/errors.js';
 import { withoutGifTransparency } from '../preprocess/gif.js';
 import { checkImage, type DecodedImage } from '../preprocess/image.js';
-import { checkPngSizeBound } from '../preprocess/png-bound.js';
+import { checkPngSizeBound } from '../preprocess/png.js';
 
 /**
  * Decode an image file the way Pillow 9.4 `Image.open` presents it, as 8-bit channels:

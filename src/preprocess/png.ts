@@ -48,6 +48,28 @@ export function readPngHeader(bytes: Uint8Array): PngHeader | null {
   return { width: be32(bytes, 16), height: be32(bytes, 20), bitDepth: bytes[24]!, colourType: bytes[25]!, interlaced: bytes[28] === 1 };
 }
 
+/** Deflate's largest expansion ratio (a 258-byte match in two bits). */
+const MAX_INFLATE_RATIO = 1032;
+
+/**
+ * Throws ImageError('decode') when `bytes` is a PNG whose IHDR claims more scanline bytes than the file can inflate
+ * to: such a file is truncated or corrupt, and libvips spent seconds (and hundreds of MB) on a 500-byte one claiming
+ * 8,388,620 x 9 pixels before its read error (found by `npm run fuzz`). Not a PNG, or an unknown colour type (the
+ * decoder names it): nothing to check.
+ */
+export function checkPngSizeBound(bytes: Uint8Array): void {
+  const h = readPngHeader(bytes);
+  if (!h) return;
+  const channels = h.colourType === 3 ? 1 : SAMPLES[h.colourType];
+  if (channels === undefined) return;
+  // Non-interlaced size: a lower bound (Adam7 adds a filter byte per pass row).
+  const scanlineBytes = h.height * (1 + Math.ceil((h.width * channels * h.bitDepth) / 8));
+  if (scanlineBytes > bytes.length * MAX_INFLATE_RATIO) {
+    throw new ImageError('decode', `cannot decode image: PNG of ${h.width}x${h.height} pixels needs ${scanlineBytes} bytes of scanlines, ` +
+      `more than its ${bytes.length} bytes can hold: truncated or corrupt file`);
+  }
+}
+
 /** The file without its tRNS chunks (a copy), or the bytes themselves when there is none. */
 export function withoutPngTransparency(bytes: Uint8Array): Uint8Array {
   const trns = chunks(bytes).filter((c) => c.type === 'tRNS');

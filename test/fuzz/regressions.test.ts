@@ -14,7 +14,7 @@ import { CheckpointError, ConfigError } from '../../src/model/errors.js';
 import { SafetensorsFile } from '../../src/model/safetensors.js';
 import { decodeImageBuffer } from '../../src/platform/node-image.js';
 import { ImageError } from '../../src/preprocess/errors.js';
-import { checkPngSizeBound } from '../../src/preprocess/png-bound.js';
+import { checkPngSizeBound } from '../../src/preprocess/png.js';
 import { decodeJpegSamples } from '../../src/preprocess/jpeg.js';
 import { checkpointFiles } from '../../scripts/fuzz/targets/checkpoint-files.js';
 import { repairPngCrcs } from '../../scripts/fuzz/targets/image-decode.js';
