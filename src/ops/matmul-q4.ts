@@ -1,6 +1,7 @@
 // Linear layers with 4-bit weights: y = x·Wᵀ (+ b), optionally accumulated into y, where W[n, k] =
 // (code[n, k] − zero[n, k/group])·scale[n, k/group] is never materialised: kernels/matmul_vec_q4.wgsl (one row of x)
-// and kernels/matmul_q4.wgsl (many) unpack the codes inside the dot product.
+// and kernels/matmul_q4.wgsl or, on CPU adapters with subgroups, kernels/matmul_q4_subgroup.wgsl (many) unpack the
+// codes inside the dot product.
 //
 // The weight lives in the engine's q4 layout (`packQ4`, also the layout of kernels/_q4.wgsl): per weight row, K/8
 // u32 words of codes (element 8j+i in bits 4i..4i+3 of word j) and K/group u32 group words (f16 scale bits in the
@@ -135,12 +136,19 @@ function u8(a: Uint32Array): Uint8Array { return new Uint8Array(a.buffer, a.byte
 
 /** How the q4 matrix-vector kernel is laid out (see `matvecPlan` in matmul.ts: the same reasoning). */
 export interface Q4MatvecPlan { readonly kind: 'matvec'; readonly workgroup: number; readonly threadsPerRow: number }
-export interface Q4MatmulPlan { readonly kind: 'matmul'; readonly workgroup: number }
+/**
+ * `subgroupRows`: kernels/matmul_q4_subgroup.wgsl, one subgroup of 8 lanes per workgroup sharing 8 rows of x
+ * (workgroup must be 8); else kernels/matmul_q4.wgsl with `workgroup` invocations of one 4×4 tile each.
+ */
+export interface Q4MatmulPlan { readonly kind: 'matmul'; readonly workgroup: number; readonly subgroupRows?: boolean }
 export type Q4Plan = Q4MatvecPlan | Q4MatmulPlan;
 
 /** Weight rows per matvec invocation and the y tile of a matmul invocation (R, TM, TN in the kernels). */
 export const Q4_MATVEC_ROWS = 4;
 export const Q4_MATMUL_TILE = 4;
+/** kernels/matmul_q4_subgroup.wgsl: lanes per workgroup (= x rows per tile) and weight rows per lane. */
+export const Q4_SUBGROUP_LANES = 8;
+export const Q4_SUBGROUP_ROWS_PER_LANE = 4;
 
 /**
  * CPU adapters: one invocation per 4 rows, sharing each x load (bench/NOTES.md). GPUs: T lanes per row group, each
@@ -154,7 +162,17 @@ export function q4MatvecPlan(gpu: Gpu, k: number, group: number): Q4MatvecPlan {
   return { kind: 'matvec', workgroup: 256, threadsPerRow: t };
 }
 
-export function q4MatmulPlan(_gpu: Gpu): Q4MatmulPlan {
+/** Whether kernels/matmul_q4_subgroup.wgsl can run here: subgroups granted, never fewer than 8 lanes. */
+export function canShareRowsInSubgroups(gpu: Pick<Gpu, 'features' | 'adapter'>): boolean {
+  return gpu.features.subgroups && (gpu.adapter.subgroupMinSize ?? 0) >= Q4_SUBGROUP_LANES;
+}
+
+/**
+ * CPU adapters with subgroups: 8 lanes share 8 rows of x through subgroup broadcasts (on lavapipe 2.4-3x faster than
+ * the 4×4 tiles, whose per-invocation loads of x dominate: bench/NOTES.md). Everything else: 4×4 tiles.
+ */
+export function q4MatmulPlan(gpu: Gpu): Q4MatmulPlan {
+  if (gpu.cpuLayout && canShareRowsInSubgroups(gpu)) return { kind: 'matmul', workgroup: Q4_SUBGROUP_LANES, subgroupRows: true };
   return { kind: 'matmul', workgroup: 64 };
 }
 
@@ -189,6 +207,9 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
     throw new ShapeError(`linearQ4: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
   }
   if (plan.kind !== 'matvec' && norm) throw new ShapeError('linearQ4: a fused input norm needs the matrix-vector kernel');
+  if (plan.kind === 'matmul' && plan.subgroupRows && (plan.workgroup !== Q4_SUBGROUP_LANES || !canShareRowsInSubgroups(gpu))) {
+    throw new ShapeError(`linearQ4: the subgroup layout needs workgroups of ${Q4_SUBGROUP_LANES} and subgroups of at least ${Q4_SUBGROUP_LANES} lanes`);
+  }
   const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
@@ -198,6 +219,14 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
       const bindings = [x, s.codes, s.groups, y, ...(bias ? [bias] : []), ...(norm ? [norm.weight] : [])];
       rec.dispatch(pipe, [u32(s.rows), u32(k), u32(s.row0), u32(acc), u32(w.group), u32(0), u32(0), f32(norm?.eps ?? 0)], bindings,
         foldWorkgroups(Math.ceil(s.rows / rowsPerGroup)));
+    }
+  } else if (plan.subgroupRows) {
+    const pipe = gpu.pipeline('matmul_q4_subgroup', { defines: { ...defines, SUBGROUPS: true } });
+    const tilesM = Math.ceil(m / Q4_SUBGROUP_LANES);
+    for (const s of w.slices) {
+      const bindings = bias ? [x, s.codes, s.groups, y, bias] : [x, s.codes, s.groups, y];
+      rec.dispatch(pipe, [u32(m), u32(s.rows), u32(k), u32(s.row0), u32(n), u32(acc), u32(w.group)], bindings,
+        foldWorkgroups(tilesM * Math.ceil(s.rows / (Q4_SUBGROUP_LANES * Q4_SUBGROUP_ROWS_PER_LANE))));
     }
   } else {
     const pipe = gpu.pipeline('matmul_q4', { defines, constants: { WG: plan.workgroup } });

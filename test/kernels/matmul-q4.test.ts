@@ -8,7 +8,7 @@ import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import {
-  checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
+  canShareRowsInSubgroups, checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
 } from '../../src/ops/matmul-q4.js';
 
 type Shape = LinearCaseShape & { group: number };
@@ -86,12 +86,18 @@ describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async 
       { kind: 'matvec', workgroup: 64, threadsPerRow: 32 }, // more lanes than K has groups: idle lanes
       { kind: 'matvec', workgroup: 256, threadsPerRow: 32 }, // the GPU layout
       { kind: 'matmul', workgroup: 64 },
+      // The CPU layout with subgroups (kernels/matmul_q4_subgroup.wgsl), where the adapter grants them.
+      ...(canShareRowsInSubgroups(gpu) ? [{ kind: 'matmul', workgroup: 8, subgroupRows: true } as Q4Plan] : []),
     ];
     let seed = 900;
     for (const plan of plans) {
       for (const s of [
         { m: 1, n: 130, k: 192, group: 64, bias: true, accumulate: false },
         { m: 1, n: 37, k: 120, group: 40, bias: false, accumulate: true },
+        ...(plan.kind === 'matmul' ? [
+          { m: 17, n: 75, k: 96, group: 32, bias: false, accumulate: true }, // tiles of 8 rows x 32 columns, both cut
+          { m: 8, n: 64, k: 128, group: 128, bias: true, accumulate: false }, // exact multiples
+        ] : []),
       ]) {
         await check(gpu, s, c.act, (seed += 10), plan);
       }
