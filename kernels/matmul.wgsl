@@ -19,19 +19,7 @@ alias WBlock16 = vec2<u32>; // 4 packed 16-bit weights
 #include "_weights.wgsl" // x, w, y, bias; UNALIGNED: weight(e)
 
 #if !UNALIGNED
-// Elements 4b .. 4b+3 of weight row `row`.
-fn weight4(row: u32, blocks: u32, b: u32) -> vec4f {
-#if W_BF16
-  let q = w[row * blocks + b];
-  return vec4f(bitcast<f32>(q.x << 16u), bitcast<f32>(q.x & 0xffff0000u),
-               bitcast<f32>(q.y << 16u), bitcast<f32>(q.y & 0xffff0000u));
-#elif W_F16
-  let q = w[row * blocks + b];
-  return vec4f(unpack2x16float(q.x), unpack2x16float(q.y));
-#else
-  return w[row * blocks + b];
-#endif
-}
+#include "_weight4.wgsl" // weight4
 #endif
 
 #include "_matmul_tile.wgsl" // tileOf, storeTile

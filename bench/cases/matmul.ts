@@ -68,7 +68,7 @@ function linearCase(spec: LinearSpec): BenchCase {
       if (spec.bias) bias = gpu.upload(new Uint8Array(fillUniform(new Float32Array(spec.n), 10).buffer), [spec.n], 'f32', 'bench b');
       y = gpu.tensor([spec.m, spec.n], act, 'bench y');
       shape = checkLinear(gpu, x, w, bias, y);
-      plan = spec.plan?.(gpu) ?? (decode ? matvecPlan(gpu) : matmulPlan(gpu));
+      plan = spec.plan?.(gpu) ?? (decode ? matvecPlan(gpu) : matmulPlan(gpu, spec.k));
     },
     record(rec: Recorder, gpu: Gpu) { recordLinear(rec, gpu, x, w, bias, y, shape, false, plan); },
     dispose(gpu: Gpu) {

@@ -14,7 +14,7 @@ import { ShapeError } from '../runtime/errors.js';
 import type { KernelDefines } from '../runtime/kernels.js';
 import { f32, foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkLinearOperands, type LinearOptions, type NormIn } from './matmul.js';
+import { canShareRowsInSubgroups, checkLinearOperands, SUBGROUP_LANES, type LinearOptions, type NormIn } from './matmul.js';
 
 /** Group sizes the q4 kernels accept: a multiple of one code word (8 elements). */
 export const Q4_GROUP_MULTIPLE = 8;
@@ -146,8 +146,7 @@ export type Q4Plan = Q4MatvecPlan | Q4MatmulPlan;
 /** Weight rows per matvec invocation and the y tile of a matmul invocation (R, TM, TN in the kernels). */
 export const Q4_MATVEC_ROWS = 4;
 export const Q4_MATMUL_TILE = 4;
-/** kernels/matmul_q4_subgroup.wgsl: lanes per workgroup (= x rows per tile) and weight rows per lane. */
-export const Q4_SUBGROUP_LANES = 8;
+/** kernels/matmul_q4_subgroup.wgsl: weight rows per lane (its lanes: SUBGROUP_LANES, one x row each). */
 export const Q4_SUBGROUP_ROWS_PER_LANE = 4;
 
 /**
@@ -162,17 +161,12 @@ export function q4MatvecPlan(gpu: Gpu, k: number, group: number): Q4MatvecPlan {
   return { kind: 'matvec', workgroup: 256, threadsPerRow: t };
 }
 
-/** Whether kernels/matmul_q4_subgroup.wgsl can run here: subgroups granted, never fewer than 8 lanes. */
-export function canShareRowsInSubgroups(gpu: Pick<Gpu, 'features' | 'adapter'>): boolean {
-  return gpu.features.subgroups && (gpu.adapter.subgroupMinSize ?? 0) >= Q4_SUBGROUP_LANES;
-}
-
 /**
  * CPU adapters with subgroups: 8 lanes share 8 rows of x through subgroup broadcasts (on lavapipe 2.4-3x faster than
  * the 4×4 tiles, whose per-invocation loads of x dominate: bench/NOTES.md). Everything else: 4×4 tiles.
  */
 export function q4MatmulPlan(gpu: Gpu): Q4MatmulPlan {
-  if (gpu.cpuLayout && canShareRowsInSubgroups(gpu)) return { kind: 'matmul', workgroup: Q4_SUBGROUP_LANES, subgroupRows: true };
+  if (gpu.cpuLayout && canShareRowsInSubgroups(gpu)) return { kind: 'matmul', workgroup: SUBGROUP_LANES, subgroupRows: true };
   return { kind: 'matmul', workgroup: 64 };
 }
 
@@ -207,8 +201,8 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
     throw new ShapeError(`linearQ4: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
   }
   if (plan.kind !== 'matvec' && norm) throw new ShapeError('linearQ4: a fused input norm needs the matrix-vector kernel');
-  if (plan.kind === 'matmul' && plan.subgroupRows && (plan.workgroup !== Q4_SUBGROUP_LANES || !canShareRowsInSubgroups(gpu))) {
-    throw new ShapeError(`linearQ4: the subgroup layout needs workgroups of ${Q4_SUBGROUP_LANES} and subgroups of at least ${Q4_SUBGROUP_LANES} lanes`);
+  if (plan.kind === 'matmul' && plan.subgroupRows && (plan.workgroup !== SUBGROUP_LANES || !canShareRowsInSubgroups(gpu))) {
+    throw new ShapeError(`linearQ4: the subgroup layout needs workgroups of ${SUBGROUP_LANES} and subgroups of at least ${SUBGROUP_LANES} lanes`);
   }
   const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
   const acc = accumulate ? 1 : 0;
@@ -222,11 +216,11 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
     }
   } else if (plan.subgroupRows) {
     const pipe = gpu.pipeline('matmul_q4_subgroup', { defines: { ...defines, SUBGROUPS: true } });
-    const tilesM = Math.ceil(m / Q4_SUBGROUP_LANES);
+    const tilesM = Math.ceil(m / SUBGROUP_LANES);
     for (const s of w.slices) {
       const bindings = bias ? [x, s.codes, s.groups, y, bias] : [x, s.codes, s.groups, y];
       rec.dispatch(pipe, [u32(m), u32(s.rows), u32(k), u32(s.row0), u32(n), u32(acc), u32(w.group)], bindings,
-        foldWorkgroups(tilesM * Math.ceil(s.rows / (Q4_SUBGROUP_LANES * Q4_SUBGROUP_ROWS_PER_LANE))));
+        foldWorkgroups(tilesM * Math.ceil(s.rows / (SUBGROUP_LANES * Q4_SUBGROUP_ROWS_PER_LANE))));
     }
   } else {
     const pipe = gpu.pipeline('matmul_q4', { defines, constants: { WG: plan.workgroup } });

@@ -34,9 +34,14 @@ export interface MatvecPlan {
   readonly threadsPerRow: number;
 }
 
+/**
+ * `subgroupRows`: kernels/matmul_subgroup.wgsl, one subgroup of 8 lanes per workgroup sharing 8 rows of x
+ * (workgroup must be 8; K a multiple of 4); else kernels/matmul.wgsl with `workgroup` invocations of one 4×4 tile each.
+ */
 export interface MatmulPlan {
   readonly kind: 'matmul';
   readonly workgroup: number;
+  readonly subgroupRows?: boolean;
 }
 
 export type LinearPlan = MatvecPlan | MatmulPlan;
@@ -44,6 +49,15 @@ export type LinearPlan = MatvecPlan | MatmulPlan;
 /** Weight rows per matvec invocation and the y tile of a matmul invocation (constants R, TM, TN in the kernels). */
 export const MATVEC_ROWS = 4;
 export const MATMUL_TILE = 4;
+/** The subgroup matrix kernels (matmul_subgroup.wgsl, matmul_q4_subgroup.wgsl): lanes per workgroup, one x row each. */
+export const SUBGROUP_LANES = 8;
+/** matmul_subgroup.wgsl: weight rows per lane. */
+export const SUBGROUP_ROWS_PER_LANE = 4;
+
+/** Whether the subgroup matrix kernels can run here: subgroups granted, never fewer than SUBGROUP_LANES lanes. */
+export function canShareRowsInSubgroups(gpu: Pick<Gpu, 'features' | 'adapter'>): boolean {
+  return gpu.features.subgroups && (gpu.adapter.subgroupMinSize ?? 0) >= SUBGROUP_LANES;
+}
 
 const WEIGHT_DTYPES: readonly string[] = ['f32', 'f16', 'bf16'];
 
@@ -58,7 +72,13 @@ export function matvecPlan(gpu: Gpu): MatvecPlan {
   return cpu ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : { kind: 'matvec', workgroup: 256, threadsPerRow: 32 };
 }
 
-export function matmulPlan(_gpu: Gpu): MatmulPlan {
+/**
+ * CPU adapters with subgroups and K a multiple of 4: 8 lanes share 8 rows of x through subgroup broadcasts
+ * (bench/NOTES.md: on lavapipe the 4×4 tiles spend most of their time on per-invocation loads of x). Everything
+ * else: 4×4 tiles.
+ */
+export function matmulPlan(gpu: Gpu, k: number): MatmulPlan {
+  if (gpu.cpuLayout && canShareRowsInSubgroups(gpu) && k % 4 === 0) return { kind: 'matmul', workgroup: SUBGROUP_LANES, subgroupRows: true };
   return { kind: 'matmul', workgroup: 64 };
 }
 
@@ -123,7 +143,7 @@ export function linear(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeight, bias
   if (opts.norm) checkNormIn(opts.norm, x, y, 'linear');
   if (isQ4(w)) { linearQ4(rec, gpu, x, w, bias, y, opts); return; }
   const shape = checkLinear(gpu, x, w, bias, y);
-  const plan = shape.m === 1 ? matvecPlan(gpu) : matmulPlan(gpu);
+  const plan = shape.m === 1 ? matvecPlan(gpu) : matmulPlan(gpu, shape.k);
   recordLinear(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, plan, opts.norm ?? null);
 }
 
@@ -204,6 +224,9 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
   if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linear: the matrix-vector kernel takes one row, got ${m}`);
   if (plan.kind !== 'matvec' && norm) throw new ShapeError('linear: a fused input norm needs the matrix-vector kernel');
   if (plan.kind === 'matvec') checkMatvecPlan(plan);
+  if (plan.kind === 'matmul' && plan.subgroupRows && (plan.workgroup !== SUBGROUP_LANES || !canShareRowsInSubgroups(gpu) || k % 4 !== 0)) {
+    throw new ShapeError(`linear: the subgroup layout needs workgroups of ${SUBGROUP_LANES}, subgroups of at least ${SUBGROUP_LANES} lanes and K a multiple of 4`);
+  }
   const block = plan.kind === 'matvec' ? 8 : 4;
   const defines: KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> = { ...weightDefines(shape, block), HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
   const acc = accumulate ? 1 : 0;
@@ -215,6 +238,15 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
       const bindings: Binding[] = [x, part, y, ...(bias ? [bias] : []), ...(norm ? [norm.weight] : [])];
       rec.dispatch(pipe, [u32(part.rows), u32(k), u32(part.row0), u32(acc), u32(0), u32(0), f32(norm?.eps ?? 0)], bindings,
         foldWorkgroups(Math.ceil(part.rows / rowsPerGroup)));
+    }
+  } else if (plan.subgroupRows) {
+    const pipe = gpu.pipeline('matmul_subgroup', { defines: { ...defines, SUBGROUPS: true } });
+    const tilesM = Math.ceil(m / SUBGROUP_LANES);
+    for (const part of w.parts) {
+      if (part.rows === 0) continue;
+      const bindings = bias ? [x, part, y, bias] : [x, part, y];
+      rec.dispatch(pipe, [u32(m), u32(part.rows), u32(k), u32(part.row0), u32(n), u32(acc)], bindings,
+        foldWorkgroups(tilesM * Math.ceil(part.rows / (SUBGROUP_LANES * SUBGROUP_ROWS_PER_LANE))));
     }
   } else {
     const pipe = gpu.pipeline('matmul', { defines, constants: { WG: plan.workgroup } });

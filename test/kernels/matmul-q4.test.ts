@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { CORE, featurePaths, getGpu, uploadValues, type FeaturePath } from '../helpers/gpu.js';
 import { uniform } from '../helpers/random.js';
 import { randomQ4 } from '../helpers/q4.js';
+import { canShareRowsInSubgroups } from '../../src/ops/matmul.js';
 import { runLinearCase, type LinearCaseShape } from '../../src/selftest/linear-case.js';
 import { q4LinearWeight } from '../../src/selftest/matmul-q4.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import {
-  canShareRowsInSubgroups, checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
+  checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
 } from '../../src/ops/matmul-q4.js';
 
 type Shape = LinearCaseShape & { group: number };

@@ -8,7 +8,7 @@ import type { ActDType, WeightDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import {
-  checkLinear, linear, matmulPlan, matvecPlan, recordLinear, type LinearPlan,
+  canShareRowsInSubgroups, checkLinear, linear, matmulPlan, matvecPlan, recordLinear, type LinearPlan,
 } from '../../src/ops/matmul.js';
 
 interface Combo { path: FeaturePath; act: ActDType; weight: WeightDType }
@@ -94,13 +94,20 @@ describe('linear (kernels/matmul_vec.wgsl, kernels/matmul.wgsl)', async () => {
       { kind: 'matvec', workgroup: 256, threadsPerRow: 32 },
       { kind: 'matvec', workgroup: 64, threadsPerRow: 8 },
       { kind: 'matmul', workgroup: 64 },
+      // The CPU layout with subgroups (kernels/matmul_subgroup.wgsl, K a multiple of 4), where the adapter grants them.
+      ...(canShareRowsInSubgroups(gpu) ? [{ kind: 'matmul', workgroup: 8, subgroupRows: true } as LinearPlan] : []),
     ];
     let seed = 900;
     for (const plan of plans) {
+      const subgroup = plan.kind === 'matmul' && plan.subgroupRows === true;
       for (const s of [
         { m: 1, n: 130, k: 136, bias: true, accumulate: false }, // 17 blocks: uneven over 8 or 32 lanes
         { m: 1, n: 67, k: 8, bias: false, accumulate: true },
-        { m: 1, n: 37, k: 129, bias: false, accumulate: false },
+        ...(subgroup ? [] : [{ m: 1, n: 37, k: 129, bias: false, accumulate: false }]),
+        ...(plan.kind === 'matmul' ? [
+          { m: 17, n: 75, k: 36, bias: false, accumulate: true }, // tiles of 8 rows x 32 columns, both cut
+          { m: 8, n: 64, k: 16, bias: true, accumulate: false }, // exact multiples
+        ] : []),
       ]) {
         await check(gpu, s, c.act, c.weight, (seed += 10), plan);
       }
@@ -159,6 +166,6 @@ describe('linear (kernels/matmul_vec.wgsl, kernels/matmul.wgsl)', async () => {
       const yh = gpu.tensor([2, 4], 'f16');
       expect(run(xh, w, null, yh)).toThrow(/shader-f16/);
     }
-    expect(matmulPlan(gpu).kind).toBe('matmul');
+    expect(matmulPlan(gpu, 4).kind).toBe('matmul');
   });
 });
