@@ -1,4 +1,5 @@
-// The q4 weight layout shared by matmul_vec_q4.wgsl and matmul_q4.wgsl (packed at load by src/ops/matmul-q4.ts):
+// The q4 weight layout shared by matmul_vec_q4.wgsl, matmul_q4.wgsl and matmul_q4_subgroup.wgsl (packed at load by
+// src/ops/matmul-q4.ts):
 // `w` is [rows, K/8] u32, word j of a row holding the 4-bit codes of elements 8j..8j+7, element 8j+i in bits
 // 4i..4i+3; `sz` is [rows, K/group] u32, the group's f16 scale in the low half and its zero point in the high half.
 // Weight = (code − zero)·scale. Nothing dequantized is stored: per group a kernel sums code·x and x, then
@@ -8,7 +9,7 @@
 // integer with four significant bits), so x is pre-scaled by 16^-i instead of shifting every code; the top code
 // (bits 28..31, which would be negative as i32) is shifted down. Pre-scaling x by powers of two is exact, so the
 // products equal code·x.
-// Bindings 1..5 of both q4 kernels: x (act4 rows), the codes w and group words sz of the bound weight slice, y and,
+// Bindings 1..5 of the q4 kernels: x (act4 rows), the codes w and group words sz of the bound weight slice, y and,
 // with HAS_BIAS, the f32 bias.
 @group(0) @binding(1) var<storage, read> x: array<act4>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
