@@ -2,12 +2,14 @@
 // W in the q4 layout of _q4.wgsl. Needs SUBGROUPS and subgroups of at least 8 invocations (src/ops/matmul-q4.ts
 // picks it for CPU adapters that have them; matmul_q4.wgsl serves every other adapter).
 //
-// Why (bench/NOTES.md, "q4 prefill on lavapipe"): lavapipe runs a storage load with a computed offset as a loop
-// over its 8 SIMD lanes, so with each invocation loading the x rows of its own tile (matmul_q4.wgsl) the loads of x
-// cost more than the arithmetic. Here a workgroup is one subgroup of 8 lanes sharing TM = 8 rows of x: lane l
-// loads row l alone (pre-scaled as _q4.wgsl describes) and every lane reads all 8 rows through subgroupBroadcast, a
-// register move. Each lane owns TN = 4 weight rows; each extracted code serves the 8 rows. Per group, Σ code·x and
-// Σ x (summed by the lane that loaded the row, broadcast once) are folded with the 4 scales and zero points.
+// Why (bench/NOTES.md, "Prefill on lavapipe: rows of x shared through subgroups"): lavapipe runs a storage load
+// with a computed offset as a loop over its 8 SIMD lanes, so with each invocation loading the x rows of its own
+// tile (matmul_q4.wgsl) the loads of x cost more than the arithmetic. Here a workgroup is one subgroup of 8 lanes
+// sharing TM = 8 rows of x: lane l loads row l alone (pre-scaled as _q4.wgsl describes) and every lane reads all 8
+// rows through subgroupShuffle with a constant lane, a register move. (subgroupBroadcast does the same but measured
+// 20-25% slower: llvmpipe adds a masked move to each use.) Each lane owns TN = 4 weight rows; each extracted code
+// serves the 8 rows. Per group, Σ code·x and Σ x (summed by the lane that loaded the row, shuffled once) are folded
+// with the 4 scales and zero points.
 //
 // Defines: ACT_F16, HAS_BIAS. K must be a multiple of the group, the group a multiple of 8.
 
@@ -60,25 +62,25 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       let sb = xb * Q4_XB;
       let q = vec4u(w[n0 * words + wd], w[n1 * words + wd], w[n2 * words + wd], w[n3 * words + wd]);
       // Columns: elements 0..3 (lo), 4..7 (hi) of the word; rows: the lane's weight rows. Halves keep the sums, the
-      // codes and the broadcast x close to the 32 vector registers.
+      // codes and the shuffled x close to the 32 vector registers.
       let lo = mat4x4f(codes(q, 0u), codes(q, 1u), codes(q, 2u), codes(q, 3u));
-      acc[0] += lo * subgroupBroadcast(sa, 0u);
-      acc[1] += lo * subgroupBroadcast(sa, 1u);
-      acc[2] += lo * subgroupBroadcast(sa, 2u);
-      acc[3] += lo * subgroupBroadcast(sa, 3u);
-      acc[4] += lo * subgroupBroadcast(sa, 4u);
-      acc[5] += lo * subgroupBroadcast(sa, 5u);
-      acc[6] += lo * subgroupBroadcast(sa, 6u);
-      acc[7] += lo * subgroupBroadcast(sa, 7u);
+      acc[0] += lo * subgroupShuffle(sa, 0u);
+      acc[1] += lo * subgroupShuffle(sa, 1u);
+      acc[2] += lo * subgroupShuffle(sa, 2u);
+      acc[3] += lo * subgroupShuffle(sa, 3u);
+      acc[4] += lo * subgroupShuffle(sa, 4u);
+      acc[5] += lo * subgroupShuffle(sa, 5u);
+      acc[6] += lo * subgroupShuffle(sa, 6u);
+      acc[7] += lo * subgroupShuffle(sa, 7u);
       let hi = mat4x4f(codes(q, 4u), codes(q, 5u), codes(q, 6u), codes(q, 7u));
-      acc[0] += hi * subgroupBroadcast(sb, 0u);
-      acc[1] += hi * subgroupBroadcast(sb, 1u);
-      acc[2] += hi * subgroupBroadcast(sb, 2u);
-      acc[3] += hi * subgroupBroadcast(sb, 3u);
-      acc[4] += hi * subgroupBroadcast(sb, 4u);
-      acc[5] += hi * subgroupBroadcast(sb, 5u);
-      acc[6] += hi * subgroupBroadcast(sb, 6u);
-      acc[7] += hi * subgroupBroadcast(sb, 7u);
+      acc[0] += hi * subgroupShuffle(sb, 0u);
+      acc[1] += hi * subgroupShuffle(sb, 1u);
+      acc[2] += hi * subgroupShuffle(sb, 2u);
+      acc[3] += hi * subgroupShuffle(sb, 3u);
+      acc[4] += hi * subgroupShuffle(sb, 4u);
+      acc[5] += hi * subgroupShuffle(sb, 5u);
+      acc[6] += hi * subgroupShuffle(sb, 6u);
+      acc[7] += hi * subgroupShuffle(sb, 7u);
     }
     let s0 = q4ScaleZero(sz[n0 * groups + g]);
     let s1 = q4ScaleZero(sz[n1 * groups + g]);
@@ -87,14 +89,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let scale = vec4f(s0.x, s1.x, s2.x, s3.x);
     let zero = vec4f(s0.y, s1.y, s2.y, s3.y);
     let xsum = (xs.x + xs.y) + (xs.z + xs.w); // Σ x of row m0 + lane in this group
-    out[0] += scale * (acc[0] - zero * subgroupBroadcast(xsum, 0u));
-    out[1] += scale * (acc[1] - zero * subgroupBroadcast(xsum, 1u));
-    out[2] += scale * (acc[2] - zero * subgroupBroadcast(xsum, 2u));
-    out[3] += scale * (acc[3] - zero * subgroupBroadcast(xsum, 3u));
-    out[4] += scale * (acc[4] - zero * subgroupBroadcast(xsum, 4u));
-    out[5] += scale * (acc[5] - zero * subgroupBroadcast(xsum, 5u));
-    out[6] += scale * (acc[6] - zero * subgroupBroadcast(xsum, 6u));
-    out[7] += scale * (acc[7] - zero * subgroupBroadcast(xsum, 7u));
+    out[0] += scale * (acc[0] - zero * subgroupShuffle(xsum, 0u));
+    out[1] += scale * (acc[1] - zero * subgroupShuffle(xsum, 1u));
+    out[2] += scale * (acc[2] - zero * subgroupShuffle(xsum, 2u));
+    out[3] += scale * (acc[3] - zero * subgroupShuffle(xsum, 3u));
+    out[4] += scale * (acc[4] - zero * subgroupShuffle(xsum, 4u));
+    out[5] += scale * (acc[5] - zero * subgroupShuffle(xsum, 5u));
+    out[6] += scale * (acc[6] - zero * subgroupShuffle(xsum, 6u));
+    out[7] += scale * (acc[7] - zero * subgroupShuffle(xsum, 7u));
   }
   storeTile(t, out);
 }

@@ -4,8 +4,8 @@
 //
 // The layout of matmul_q4_subgroup.wgsl (bench/NOTES.md, "Prefill on lavapipe: rows of x shared through
 // subgroups"): a workgroup is one subgroup of 8 lanes sharing TM = 8 rows of x; lane l loads row l alone and every
-// lane reads all 8 through subgroupBroadcast, a register move where lavapipe's loads are per-lane loops. Each lane
-// owns TN = 4 weight rows, walking K in 4-element blocks.
+// lane reads all 8 through subgroupShuffle with a constant lane, a register move where lavapipe's loads are
+// per-lane loops. Each lane owns TN = 4 weight rows, walking K in 4-element blocks.
 //
 // Defines: W_F16 / W_BF16 with W16 (16-bit weights packed two per u32; else f32), ACT_F16, HAS_BIAS.
 
@@ -44,14 +44,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let xv = vec4f(x[xrow + b]);
     // Columns: the block's 4 elements; rows: the lane's weight rows.
     let wt = transpose(mat4x4f(weight4(n0, blocks, b), weight4(n1, blocks, b), weight4(n2, blocks, b), weight4(n3, blocks, b)));
-    acc[0] += wt * subgroupBroadcast(xv, 0u);
-    acc[1] += wt * subgroupBroadcast(xv, 1u);
-    acc[2] += wt * subgroupBroadcast(xv, 2u);
-    acc[3] += wt * subgroupBroadcast(xv, 3u);
-    acc[4] += wt * subgroupBroadcast(xv, 4u);
-    acc[5] += wt * subgroupBroadcast(xv, 5u);
-    acc[6] += wt * subgroupBroadcast(xv, 6u);
-    acc[7] += wt * subgroupBroadcast(xv, 7u);
+    acc[0] += wt * subgroupShuffle(xv, 0u);
+    acc[1] += wt * subgroupShuffle(xv, 1u);
+    acc[2] += wt * subgroupShuffle(xv, 2u);
+    acc[3] += wt * subgroupShuffle(xv, 3u);
+    acc[4] += wt * subgroupShuffle(xv, 4u);
+    acc[5] += wt * subgroupShuffle(xv, 5u);
+    acc[6] += wt * subgroupShuffle(xv, 6u);
+    acc[7] += wt * subgroupShuffle(xv, 7u);
   }
   storeTile(t, acc);
 }
