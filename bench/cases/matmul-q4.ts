@@ -1,6 +1,6 @@
 // Benchmarks of the 4-bit linear op (src/ops/matmul-q4.ts) at the real model's LLM shapes (Qwen2.5-VL-7B: hidden
 // 3584, intermediate 18944, kv 512), group 128 as published AWQ checkpoints use. Decode is one activation row
-// through the matrix-vector kernel; prefill uses the tiled kernel with the row count scaled down (rows scale
+// through the matrix-vector kernel; prefill uses the matrix kernel linearQ4 picks, with the row count scaled down (rows scale
 // linearly). bytes = packed codes + group words (f16 scale and zero point, 4 bytes per group and row) + x + y;
 // flops = 2 per multiply-add (dequantization not counted): the roofline's inputs (bench/roofline.ts).
 import type { Gpu } from '../../src/runtime/device.js';
@@ -14,7 +14,11 @@ import type { Recorder } from '../../src/runtime/recorder.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
 import { fillUniform, type BenchCase } from '../timing.js';
 
-interface Q4Spec { name: string; m: number; n: number; k: number; group?: number; act?: ActDType; quick?: boolean; note?: string }
+interface Q4Spec {
+  name: string; m: number; n: number; k: number; group?: number; act?: ActDType; quick?: boolean; note?: string;
+  /** A layout other than the one `linearQ4` picks, or null to leave the case out on this adapter. */
+  plan?: (gpu: Gpu) => Q4Plan | null;
+}
 
 /** Random packed codes and group words (scales 2^-8..2^-5: normal f16, like a trained layer's steps). */
 export function packedRandom(n: number, k: number, group: number, seed: number): { codes: Uint32Array; groups: Uint32Array } {
@@ -50,7 +54,7 @@ function q4Case(spec: Q4Spec): BenchCase {
       w = uploadQ4(gpu, packedRandom(spec.n, spec.k, group, 9), spec.n, spec.k, group, 'bench q4 w');
       y = gpu.tensor([spec.m, spec.n], act, 'bench y');
       shape = checkLinearQ4(gpu, x, w, null, y);
-      plan = spec.m === 1 ? q4MatvecPlan(gpu, spec.k, group) : q4MatmulPlan(gpu);
+      plan = spec.plan?.(gpu) ?? (spec.m === 1 ? q4MatvecPlan(gpu, spec.k, group) : q4MatmulPlan(gpu));
     },
     record(rec: Recorder, gpu: Gpu) { recordLinearQ4(rec, gpu, x, w, null, y, shape, false, plan); },
     dispose(gpu: Gpu) {
@@ -72,6 +76,11 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     ...(gpu.features.f16 ? [{ name: 'q4 matvec LLM mlp.gate_proj/up_proj', m: 1, n: I, k: H, act: 'f16' } as Q4Spec] : []),
     { name: 'q4 matmul LLM mlp.gate_proj', m: 16, n: I, k: H, note: 'prefill scaled to 16 rows' },
     { name: 'q4 matmul LLM attn.q_proj', m: 32, n: H, k: H, quick: true, note: 'prefill scaled to 32 rows' },
+    // Where the subgroup layout is picked (CPU adapters with subgroups), the 4x4 tiles beside it (bench/NOTES.md).
+    {
+      name: 'q4 matmul LLM attn.q_proj, 4x4 tiles (the layout without subgroups)', m: 32, n: H, k: H, note: 'prefill scaled to 32 rows',
+      plan: (g) => (q4MatmulPlan(g).subgroupRows ? { kind: 'matmul', workgroup: 64 } : null),
+    },
   ];
-  return specs.map(q4Case);
+  return specs.filter((s) => !s.plan || s.plan(gpu) !== null).map(q4Case);
 }

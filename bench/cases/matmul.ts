@@ -114,6 +114,11 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     { name: 'matmul text-encoder mlp.up_proj', m: 64, n: TI, k: TH, weight: 'bf16', note: 'scaled to 64 tokens', quick: true },
     { name: 'matmul text-encoder mlp.down_proj', m: 64, n: TH, k: TI, weight: 'bf16', note: 'scaled to 64 tokens' },
     ...(f16 ? [{ name: 'matmul ViT mlp.fc1', m: 64, n: VI, k: VH, weight: 'bf16', bias: true, act: 'f16', note: 'scaled to 64 patches' } as LinearSpec] : []),
+    // Where the subgroup layout is picked (CPU adapters with subgroups), the 4x4 tiles beside it (bench/NOTES.md).
+    {
+      name: 'matmul ViT mlp.fc1, 4x4 tiles (the layout without subgroups)', m: 64, n: VI, k: VH, weight: 'bf16', bias: true,
+      note: 'scaled to 64 patches', plan: (g) => (matmulPlan(g, VH).subgroupRows ? { kind: 'matmul', workgroup: 64 } : null),
+    },
   ];
   return specs.filter((s) => !s.plan || s.plan(gpu) !== null).map(linearCase);
 }
