@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
 import { uniform } from '../helpers/random.js';
 import { runLinearCase, type LinearCaseShape } from '../../src/selftest/linear-case.js';
+import { q4MatmulPlan } from '../../src/ops/matmul-q4.js';
 import { floatLinearWeight } from '../../src/selftest/matmul.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType, WeightDType } from '../../src/runtime/dtype.js';
@@ -112,6 +113,19 @@ describe('linear (kernels/matmul_vec.wgsl, kernels/matmul.wgsl)', async () => {
         await check(gpu, s, c.act, c.weight, (seed += 10), plan);
       }
     }
+  });
+
+  it('picks the subgroup matrix layout only on CPU adapters with subgroups of at least 8 lanes and K % 4 == 0', () => {
+    const fake = (cpuLayout: boolean, subgroups: boolean, subgroupMinSize?: number) =>
+      ({ cpuLayout, features: { subgroups }, adapter: { subgroupMinSize } }) as unknown as Gpu;
+    const shares = (g: Gpu, k = 128) => [matmulPlan(g, k).subgroupRows === true, q4MatmulPlan(g).subgroupRows === true];
+    expect(shares(fake(true, true, 8))).toEqual([true, true]);
+    expect(shares(fake(true, true, 16))).toEqual([true, true]);
+    expect(shares(fake(true, true, 8), 130)).toEqual([false, true]); // K % 4 != 0: the float tiles; q4 K is a multiple of 8 anyway
+    expect(shares(fake(true, true, 4))).toEqual([false, false]); // SwiftShader-like 4-lane subgroups
+    expect(shares(fake(true, true))).toEqual([false, false]); // sizes not reported
+    expect(shares(fake(true, false, 8))).toEqual([false, false]); // subgroups not granted
+    expect(shares(fake(false, true, 32))).toEqual([false, false]); // GPUs keep the tiles
   });
 
   it('folds matrix-vector grids over 65535 workgroups', async () => {
