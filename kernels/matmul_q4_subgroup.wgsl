@@ -6,22 +6,20 @@
 // with a computed offset as a loop over its 8 SIMD lanes, so with each invocation loading the x rows of its own
 // tile (matmul_q4.wgsl) the loads of x cost more than the arithmetic. Here a workgroup is one subgroup of 8 lanes
 // sharing TM = 8 rows of x: lane l loads row l alone (pre-scaled as _q4.wgsl describes) and every lane reads all 8
-// rows through subgroupShuffle with a constant lane, a register move. (subgroupBroadcast does the same but measured
-// 20-25% slower: llvmpipe adds a masked move to each use.) Each lane owns TN = 4 weight rows; each extracted code
-// serves the 8 rows. Per group, Σ code·x and Σ x (summed by the lane that loaded the row, shuffled once) are folded
-// with the 4 scales and zero points.
+// rows through subgroupShuffle with a constant lane, a register move (_matmul_tile.wgsl, addSharedRows). Each lane
+// owns TN = 4 weight rows; each extracted code serves the 8 rows. Per group, Σ code·x and Σ x (summed by the lane
+// that loaded the row, shuffled once) are folded with the 4 scales and zero points.
 //
 // Defines: ACT_F16, HAS_BIAS. K must be a multiple of the group, the group a multiple of 8.
 
 const LANES = 8u; // invocations per workgroup: one subgroup
 const TM = 8u;    // x rows per workgroup: one per lane
 const TN = 4u;    // weight rows per lane
-const WG = LANES; // as _matmul_tile.wgsl names it
 
 struct Params { m: u32, n: u32, k: u32, col0: u32, ldy: u32, acc: u32, group: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 #include "_q4.wgsl" // bindings 1..5: x, w, sz, y, bias
-#include "_matmul_tile.wgsl" // Tile, storeTile
+#include "_matmul_tile.wgsl" // tileOf, addSharedRows, storeTile
 
 // Codes of element e of a word for 4 weight rows (q: their words), times 16^e (e < 7) or 1 (e = 7), as _q4.wgsl.
 fn codes(q: vec4u, e: u32) -> vec4f {
@@ -32,17 +30,8 @@ fn codes(q: vec4u, e: u32) -> vec4f {
 @compute @workgroup_size(LANES)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(subgroup_invocation_id) lane: u32) {
-  let tilesN = (p.n + LANES * TN - 1u) / (LANES * TN);
-  let tile = wid.x + wid.y * nwg.x;
-  var t: Tile;
-  t.m0 = (tile / tilesN) * TM;
-  t.n0 = (tile % tilesN) * LANES * TN + lane * TN;
-  for (var i = 0u; i < TM; i++) { t.ms[i] = min(t.m0 + i, p.m - 1u); }
-  for (var j = 0u; j < TN; j++) { t.ns[j] = min(t.n0 + j, p.n - 1u); }
-  let n0 = t.ns[0];
-  let n1 = t.ns[1];
-  let n2 = t.ns[2];
-  let n3 = t.ns[3];
+  let t = tileOf(wid, nwg, lane);
+  let n = vec4u(t.ns[0], t.ns[1], t.ns[2], t.ns[3]); // the lane's weight rows
   let xrow = min(t.m0 + lane, p.m - 1u) * (p.k / 4u); // the row this lane loads for all
   let words = p.k / 8u;
   let gw = p.group / 8u;
@@ -60,32 +49,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       xs += xa + xb;
       let sa = xa * Q4_XA;
       let sb = xb * Q4_XB;
-      let q = vec4u(w[n0 * words + wd], w[n1 * words + wd], w[n2 * words + wd], w[n3 * words + wd]);
+      let q = vec4u(w[n.x * words + wd], w[n.y * words + wd], w[n.z * words + wd], w[n.w * words + wd]);
       // Columns: elements 0..3 (lo), 4..7 (hi) of the word; rows: the lane's weight rows. Halves keep the sums, the
       // codes and the shuffled x close to the 32 vector registers.
       let lo = mat4x4f(codes(q, 0u), codes(q, 1u), codes(q, 2u), codes(q, 3u));
-      acc[0] += lo * subgroupShuffle(sa, 0u);
-      acc[1] += lo * subgroupShuffle(sa, 1u);
-      acc[2] += lo * subgroupShuffle(sa, 2u);
-      acc[3] += lo * subgroupShuffle(sa, 3u);
-      acc[4] += lo * subgroupShuffle(sa, 4u);
-      acc[5] += lo * subgroupShuffle(sa, 5u);
-      acc[6] += lo * subgroupShuffle(sa, 6u);
-      acc[7] += lo * subgroupShuffle(sa, 7u);
+      addSharedRows(&acc, lo, sa);
       let hi = mat4x4f(codes(q, 4u), codes(q, 5u), codes(q, 6u), codes(q, 7u));
-      acc[0] += hi * subgroupShuffle(sb, 0u);
-      acc[1] += hi * subgroupShuffle(sb, 1u);
-      acc[2] += hi * subgroupShuffle(sb, 2u);
-      acc[3] += hi * subgroupShuffle(sb, 3u);
-      acc[4] += hi * subgroupShuffle(sb, 4u);
-      acc[5] += hi * subgroupShuffle(sb, 5u);
-      acc[6] += hi * subgroupShuffle(sb, 6u);
-      acc[7] += hi * subgroupShuffle(sb, 7u);
+      addSharedRows(&acc, hi, sb);
     }
-    let s0 = q4ScaleZero(sz[n0 * groups + g]);
-    let s1 = q4ScaleZero(sz[n1 * groups + g]);
-    let s2 = q4ScaleZero(sz[n2 * groups + g]);
-    let s3 = q4ScaleZero(sz[n3 * groups + g]);
+    let s0 = q4ScaleZero(sz[n.x * groups + g]);
+    let s1 = q4ScaleZero(sz[n.y * groups + g]);
+    let s2 = q4ScaleZero(sz[n.z * groups + g]);
+    let s3 = q4ScaleZero(sz[n.w * groups + g]);
     let scale = vec4f(s0.x, s1.x, s2.x, s3.x);
     let zero = vec4f(s0.y, s1.y, s2.y, s3.y);
     let xsum = (xs.x + xs.y) + (xs.z + xs.w); // Σ x of row m0 + lane in this group

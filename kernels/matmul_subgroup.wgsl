@@ -12,30 +12,19 @@
 const LANES = 8u; // invocations per workgroup: one subgroup
 const TM = 8u;    // x rows per workgroup: one per lane
 const TN = 4u;    // weight rows per lane
-const WG = LANES; // as _matmul_tile.wgsl names it
 
 struct Params { m: u32, n: u32, k: u32, col0: u32, ldy: u32, acc: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 alias WBlock16 = vec2<u32>; // 4 packed 16-bit weights
 #include "_weights.wgsl" // x, w, y, bias
-#include "_matmul_tile.wgsl" // Tile, storeTile
-
 #include "_weight4.wgsl" // weight4
+#include "_matmul_tile.wgsl" // tileOf, addSharedRows, storeTile
 
 @compute @workgroup_size(LANES)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(subgroup_invocation_id) lane: u32) {
-  let tilesN = (p.n + LANES * TN - 1u) / (LANES * TN);
-  let tile = wid.x + wid.y * nwg.x;
-  var t: Tile;
-  t.m0 = (tile / tilesN) * TM;
-  t.n0 = (tile % tilesN) * LANES * TN + lane * TN;
-  for (var i = 0u; i < TM; i++) { t.ms[i] = min(t.m0 + i, p.m - 1u); }
-  for (var j = 0u; j < TN; j++) { t.ns[j] = min(t.n0 + j, p.n - 1u); }
-  let n0 = t.ns[0];
-  let n1 = t.ns[1];
-  let n2 = t.ns[2];
-  let n3 = t.ns[3];
+  let t = tileOf(wid, nwg, lane);
+  let n = vec4u(t.ns[0], t.ns[1], t.ns[2], t.ns[3]); // the lane's weight rows
   let blocks = p.k / 4u;
   let xrow = min(t.m0 + lane, p.m - 1u) * blocks; // the row this lane loads for all
   // acc[i][j]: x row m0 + i times weight row n0 + j.
@@ -43,15 +32,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var b = 0u; b < blocks; b++) {
     let xv = vec4f(x[xrow + b]);
     // Columns: the block's 4 elements; rows: the lane's weight rows.
-    let wt = transpose(mat4x4f(weight4(n0, blocks, b), weight4(n1, blocks, b), weight4(n2, blocks, b), weight4(n3, blocks, b)));
-    acc[0] += wt * subgroupShuffle(xv, 0u);
-    acc[1] += wt * subgroupShuffle(xv, 1u);
-    acc[2] += wt * subgroupShuffle(xv, 2u);
-    acc[3] += wt * subgroupShuffle(xv, 3u);
-    acc[4] += wt * subgroupShuffle(xv, 4u);
-    acc[5] += wt * subgroupShuffle(xv, 5u);
-    acc[6] += wt * subgroupShuffle(xv, 6u);
-    acc[7] += wt * subgroupShuffle(xv, 7u);
+    let wt = transpose(mat4x4f(weight4(n.x, blocks, b), weight4(n.y, blocks, b), weight4(n.z, blocks, b), weight4(n.w, blocks, b)));
+    addSharedRows(&acc, wt, xv);
   }
   storeTile(t, acc);
 }
