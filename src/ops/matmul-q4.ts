@@ -14,7 +14,9 @@ import { ShapeError } from '../runtime/errors.js';
 import type { KernelDefines } from '../runtime/kernels.js';
 import { f32, foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { canShareRowsInSubgroups, checkLinearOperands, SUBGROUP_LANES, type LinearOptions, type NormIn } from './matmul.js';
+import {
+  canShareRowsInSubgroups, checkLinearOperands, SUBGROUP_LANES, SUBGROUP_ROWS_PER_LANE, type LinearOptions, type NormIn,
+} from './matmul.js';
 
 /** Group sizes the q4 kernels accept: a multiple of one code word (8 elements). */
 export const Q4_GROUP_MULTIPLE = 8;
@@ -146,8 +148,6 @@ export type Q4Plan = Q4MatvecPlan | Q4MatmulPlan;
 /** Weight rows per matvec invocation and the y tile of a matmul invocation (R, TM, TN in the kernels). */
 export const Q4_MATVEC_ROWS = 4;
 export const Q4_MATMUL_TILE = 4;
-/** kernels/matmul_q4_subgroup.wgsl: weight rows per lane (its lanes: SUBGROUP_LANES, one x row each). */
-export const Q4_SUBGROUP_ROWS_PER_LANE = 4;
 
 /**
  * CPU adapters: one invocation per 4 rows, sharing each x load (bench/NOTES.md). GPUs: T lanes per row group, each
@@ -162,7 +162,7 @@ export function q4MatvecPlan(gpu: Gpu, k: number, group: number): Q4MatvecPlan {
 }
 
 /**
- * CPU adapters with subgroups: 8 lanes share 8 rows of x through subgroup broadcasts (on lavapipe 2.4-3x faster than
+ * CPU adapters with subgroups: 8 lanes share 8 rows of x through subgroup shuffles (on lavapipe 2.7-3.4x faster than
  * the 4×4 tiles, whose per-invocation loads of x dominate: bench/NOTES.md). Everything else: 4×4 tiles.
  */
 export function q4MatmulPlan(gpu: Gpu): Q4MatmulPlan {
@@ -220,7 +220,7 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
     for (const s of w.slices) {
       const bindings = bias ? [x, s.codes, s.groups, y, bias] : [x, s.codes, s.groups, y];
       rec.dispatch(pipe, [u32(m), u32(s.rows), u32(k), u32(s.row0), u32(n), u32(acc), u32(w.group)], bindings,
-        foldWorkgroups(tilesM * Math.ceil(s.rows / (SUBGROUP_LANES * Q4_SUBGROUP_ROWS_PER_LANE))));
+        foldWorkgroups(tilesM * Math.ceil(s.rows / (SUBGROUP_LANES * SUBGROUP_ROWS_PER_LANE))));
     }
   } else {
     const pipe = gpu.pipeline('matmul_q4', { defines, constants: { WG: plan.workgroup } });

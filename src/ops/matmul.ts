@@ -51,7 +51,7 @@ export const MATVEC_ROWS = 4;
 export const MATMUL_TILE = 4;
 /** The subgroup matrix kernels (matmul_subgroup.wgsl, matmul_q4_subgroup.wgsl): lanes per workgroup, one x row each. */
 export const SUBGROUP_LANES = 8;
-/** matmul_subgroup.wgsl: weight rows per lane. */
+/** The subgroup matrix kernels: weight rows per lane (TN). */
 export const SUBGROUP_ROWS_PER_LANE = 4;
 
 /** Whether the subgroup matrix kernels can run here: subgroups granted, never fewer than SUBGROUP_LANES lanes. */
@@ -73,9 +73,9 @@ export function matvecPlan(gpu: Gpu): MatvecPlan {
 }
 
 /**
- * CPU adapters with subgroups and K a multiple of 4: 8 lanes share 8 rows of x through subgroup broadcasts
- * (bench/NOTES.md: on lavapipe the 4×4 tiles spend most of their time on per-invocation loads of x). Everything
- * else: 4×4 tiles.
+ * CPU adapters with subgroups and K a multiple of 4: 8 lanes share 8 rows of x through subgroup shuffles
+ * (bench/NOTES.md: on lavapipe the 4×4 tiles spend most of their time on per-invocation loads of x; 2.2-2.7x).
+ * Everything else: 4×4 tiles.
  */
 export function matmulPlan(gpu: Gpu, k: number): MatmulPlan {
   if (gpu.cpuLayout && canShareRowsInSubgroups(gpu) && k % 4 === 0) return { kind: 'matmul', workgroup: SUBGROUP_LANES, subgroupRows: true };
