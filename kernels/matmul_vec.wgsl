@@ -8,9 +8,9 @@
 // per-lane scalar loop anyway: giving each lane its own rows keeps loads of x shared by R rows (bench/NOTES.md).
 //
 // Defines: W_F16 / W_BF16 with W16 (16-bit weights packed two per u32; else f32), ACT_F16 (x/y are f16),
-// HAS_BIAS, UNALIGNED (K % 8 != 0: element-wise loop). No subgroup variant: sharing x through subgroup
-// shuffles or broadcasts measured slower on lavapipe than each lane loading it (bench/NOTES.md; the matrix kernels
-// matmul_subgroup.wgsl and matmul_q4_subgroup.wgsl do share rows of x that way, where each x is used far more often).
+// HAS_BIAS, UNALIGNED (K % 8 != 0: element-wise loop). No subgroup variant: for 16-bit weights, sharing x through
+// subgroup shuffles or broadcasts measured slower on lavapipe than each lane loading it (bench/NOTES.md; the q4
+// kernel's SHARE_X and the matrix kernels matmul_subgroup.wgsl and matmul_q4_subgroup.wgsl do share x that way).
 // Fusions of the decode step (src/ops/matmul.ts `linear` options, `linearSiluMul`):
 //   NORM_IN     y = rmsnorm(x)·Wᵀ: x is the un-normalised residual stream, g (f32 [K]) the norm weight. The loop
 //               loads g with x (shared by the R rows) and sums x² on the way; the row sums are scaled by

@@ -76,7 +76,12 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     ...(gpu.features.f16 ? [{ name: 'q4 matvec LLM mlp.gate_proj/up_proj', m: 1, n: I, k: H, act: 'f16' } as Q4Spec] : []),
     { name: 'q4 matmul LLM mlp.gate_proj', m: 16, n: I, k: H, note: 'prefill scaled to 16 rows' },
     { name: 'q4 matmul LLM attn.q_proj', m: 32, n: H, k: H, quick: true, note: 'prefill scaled to 32 rows' },
-    // Where the subgroup layout is picked (CPU adapters with subgroups), the 4x4 tiles beside it (bench/NOTES.md).
+    // Where the subgroup layouts are picked (CPU adapters with subgroups), the layouts without them beside them
+    // (bench/NOTES.md).
+    {
+      name: 'q4 matvec LLM mlp.gate_proj/up_proj, each lane loading x (the layout without subgroups)', m: 1, n: I, k: H,
+      plan: (g) => (q4MatvecPlan(g, H, 128).shareX ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : null),
+    },
     {
       name: 'q4 matmul LLM attn.q_proj, 4x4 tiles (the layout without subgroups)', m: 32, n: H, k: H, note: 'prefill scaled to 32 rows',
       plan: (g) => (q4MatmulPlan(g).subgroupRows ? { kind: 'matmul', workgroup: 64 } : null),

@@ -136,8 +136,12 @@ export function destroyQ4(gpu: Pick<Gpu, 'destroyTensor'>, w: { slices: readonly
 
 function u8(a: Uint32Array): Uint8Array { return new Uint8Array(a.buffer, a.byteOffset, a.byteLength); }
 
-/** How the q4 matrix-vector kernel is laid out (see `matvecPlan` in matmul.ts: the same reasoning). */
-export interface Q4MatvecPlan { readonly kind: 'matvec'; readonly workgroup: number; readonly threadsPerRow: number }
+/**
+ * How the q4 matrix-vector kernel is laid out (see `matvecPlan` in matmul.ts: the same reasoning). `shareX`
+ * (kernels/matmul_vec_q4.wgsl SHARE_X; one lane per row group, groups a multiple of 64): the lanes of a subgroup
+ * load x once per 8-word block and pass it on with subgroup shuffles.
+ */
+export interface Q4MatvecPlan { readonly kind: 'matvec'; readonly workgroup: number; readonly threadsPerRow: number; readonly shareX?: boolean }
 /**
  * `subgroupRows`: kernels/matmul_q4_subgroup.wgsl, one subgroup of 8 lanes per workgroup sharing 8 rows of x
  * (workgroup must be 8); else kernels/matmul_q4.wgsl with `workgroup` invocations of one 4×4 tile each.
@@ -148,6 +152,8 @@ export type Q4Plan = Q4MatvecPlan | Q4MatmulPlan;
 /** Weight rows per matvec invocation and the y tile of a matmul invocation (R, TM, TN in the kernels). */
 export const Q4_MATVEC_ROWS = 4;
 export const Q4_MATMUL_TILE = 4;
+/** SHARE_X: code words per block whose x the lanes of a subgroup load once and shuffle. */
+const SHARE_X_WORDS = 8;
 
 /**
  * CPU adapters: one invocation per 4 rows, sharing each x load (bench/NOTES.md). GPUs: T lanes per row group, each
@@ -155,10 +161,15 @@ export const Q4_MATMUL_TILE = 4;
  * H200 (bench/NOTES.md) T 32 beat T 8 over the whole 7B decode step (its matrix-vector products 7.1 against 8.8 ms).
  */
 export function q4MatvecPlan(gpu: Gpu, k: number, group: number): Q4MatvecPlan {
-  if (gpu.cpuLayout) return { kind: 'matvec', workgroup: 64, threadsPerRow: 1 };
+  if (gpu.cpuLayout) return { kind: 'matvec', workgroup: 64, threadsPerRow: 1, ...(canShareX(gpu, group) ? { shareX: true } : {}) };
   let t = 1;
   while (t < 32 && t < k / group) t *= 2;
   return { kind: 'matvec', workgroup: 256, threadsPerRow: t };
+}
+
+/** Whether SHARE_X can run here: subgroups of at least 8 lanes, groups of whole 8-word blocks. */
+export function canShareX(gpu: Pick<Gpu, 'features' | 'adapter'>, group: number): boolean {
+  return canShareRowsInSubgroups(gpu) && group % (8 * SHARE_X_WORDS) === 0;
 }
 
 /**
@@ -191,20 +202,36 @@ export function linearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, bias: 
   recordLinearQ4(rec, gpu, x, w, bias, y, shape, opts.accumulate ?? false, shape.m === 1 ? q4MatvecPlan(gpu, shape.k, w.group) : q4MatmulPlan(gpu), opts.norm ?? null);
 }
 
+/** ShapeError unless `plan` is a matrix-vector layout the q4 kernel can run here for groups of `group`. */
+export function checkQ4MatvecPlan(gpu: Gpu, plan: Q4MatvecPlan, group: number): void {
+  if (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256) {
+    throw new ShapeError(`linearQ4: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
+  }
+  if (plan.shareX && (plan.threadsPerRow !== 1 || !canShareX(gpu, group))) {
+    throw new ShapeError(`linearQ4: shared x needs one lane per row group, subgroups of at least ${SUBGROUP_LANES} lanes and groups of a multiple of ${8 * SHARE_X_WORDS} (got ${group})`);
+  }
+}
+
+/** The defines a matrix-vector layout adds to kernels/matmul_vec_q4.wgsl. */
+export function q4MatvecDefines(plan: Q4MatvecPlan): { SHARE_X?: boolean; SUBGROUPS?: boolean } {
+  return plan.shareX ? { SHARE_X: true, SUBGROUPS: true } : {};
+}
+
 /** Record a checked q4 linear with an explicit kernel layout (tests and benchmarks compare layouts through this). */
 export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, bias: Tensor | null, y: Tensor,
   shape: Q4LinearShape, accumulate: boolean, plan: Q4Plan, norm: NormIn | null = null): void {
   const { m, n, k } = shape;
   if (m === 0 || n === 0) return;
   if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linearQ4: the matrix-vector kernel takes one row, got ${m}`);
-  if (plan.kind === 'matvec' && (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256)) {
-    throw new ShapeError(`linearQ4: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
-  }
+  if (plan.kind === 'matvec') checkQ4MatvecPlan(gpu, plan, w.group);
   if (plan.kind !== 'matvec' && norm) throw new ShapeError('linearQ4: a fused input norm needs the matrix-vector kernel');
   if (plan.kind === 'matmul' && plan.subgroupRows && (plan.workgroup !== SUBGROUP_LANES || !canShareRowsInSubgroups(gpu))) {
     throw new ShapeError(`linearQ4: the subgroup layout needs workgroups of ${SUBGROUP_LANES} and subgroups of at least ${SUBGROUP_LANES} lanes`);
   }
-  const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
+  const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = {
+    ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}),
+    ...(plan.kind === 'matvec' ? q4MatvecDefines(plan) : {}),
+  };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
     const pipe = gpu.pipeline('matmul_vec_q4', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });

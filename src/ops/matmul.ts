@@ -7,7 +7,7 @@ import { ShapeError } from '../runtime/errors.js';
 import type { KernelDefines } from '../runtime/kernels.js';
 import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkLinearQ4, isQ4, linearQ4, q4MatvecPlan, type Q4Weight } from './matmul-q4.js';
+import { checkLinearQ4, checkQ4MatvecPlan, isQ4, linearQ4, q4MatvecDefines, q4MatvecPlan, type Q4MatvecPlan, type Q4Weight } from './matmul-q4.js';
 
 /** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/matmul-q4.ts). */
 export type LinearWeight = Tensor | Q4Weight;
@@ -166,7 +166,8 @@ function weightDefines(shape: LinearShape, block: number): KernelDefines<'matmul
   };
 }
 
-function checkMatvecPlan(plan: MatvecPlan): void {
+function checkMatvecPlan(plan: MatvecPlan & { shareX?: boolean }): void {
+  if (plan.shareX) throw new ShapeError('linear: shared x (SHARE_X) is a layout of the 4-bit kernel only');
   if (plan.threadsPerRow < 1 || plan.workgroup % plan.threadsPerRow !== 0 || plan.workgroup > 256) {
     throw new ShapeError(`linear: invalid matrix-vector layout (workgroup ${plan.workgroup}, ${plan.threadsPerRow} per row group)`);
   }
@@ -178,7 +179,7 @@ function checkMatvecPlan(plan: MatvecPlan): void {
  * RMS-normalised first (fused). Decode only (M == 1); prefill keeps linear + siluMul.
  */
 export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeight, y: Tensor,
-  opts: { norm?: NormIn; plan?: MatvecPlan } = {}): void {
+  opts: { norm?: NormIn; plan?: Q4MatvecPlan } = {}): void {
   if (w.shape.length !== 2 || w.shape[0]! % 2 !== 0) throw new ShapeError(`linearSiluMul: weight must be [2I, K], got [${w.shape}]`);
   const inter = w.shape[0]! / 2;
   if (y.shape.length !== 2 || y.shape[0] !== 1 || y.shape[1] !== inter) throw new ShapeError(`linearSiluMul: y must be [1, ${inter}], got [${y.shape}]`);
@@ -187,10 +188,10 @@ export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeigh
   const shape = q4 ? checkLinearQ4(gpu, x, w, null, y, inter) : checkLinear(gpu, x, w, null, y, inter);
   if (shape.m !== 1) throw new ShapeError(`linearSiluMul: x must be one row, got ${shape.m}`);
   const plan = opts.plan ?? (q4 ? q4MatvecPlan(gpu, shape.k, w.group) : matvecPlan(gpu));
-  checkMatvecPlan(plan);
+  if (q4) checkQ4MatvecPlan(gpu, plan, w.group); else checkMatvecPlan(plan);
   const defines = { SILU_PAIRS: true, NORM_IN: !!opts.norm };
   const pipe = q4
-    ? gpu.pipeline('matmul_vec_q4', { defines: { ACT_F16: shape.act === 'f16', ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } })
+    ? gpu.pipeline('matmul_vec_q4', { defines: { ACT_F16: shape.act === 'f16', ...defines, ...q4MatvecDefines(plan) }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } })
     : gpu.pipeline('matmul_vec', { defines: { ...weightDefines(shape as LinearShape, 8), ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
   // Row ranges of the weight and what binds each (a float part, or a q4 slice's codes and group words).
   const segments = q4 ? w.slices.map((s) => ({ row0: s.row0, rows: s.rows, bind: [s.codes, s.groups] as Binding[] }))

@@ -13,7 +13,7 @@ import { checkLinear, linearSiluMul, recordLinear, type MatvecPlan } from '../..
 import { ropeWriteKv } from '../../src/ops/rope.js';
 import { ContextOverflowError } from '../../src/runtime/errors.js';
 import { refFusedMatvec } from '../../src/reference/matmul.js';
-import { checkLinearQ4, destroyQ4, isQ4, packQ4, recordLinearQ4, uploadQ4 } from '../../src/ops/matmul-q4.js';
+import { canShareX, checkLinearQ4, destroyQ4, isQ4, packQ4, recordLinearQ4, uploadQ4 } from '../../src/ops/matmul-q4.js';
 import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
 import { randomQ4 } from '../helpers/q4.js';
 import { refRopeWriteKv } from '../../src/reference/rope.js';
@@ -21,6 +21,7 @@ import { refRopeWriteKv } from '../../src/reference/rope.js';
 const CPU_PLAN: MatvecPlan = { kind: 'matvec', workgroup: 64, threadsPerRow: 1 };
 const GPU_PLAN: MatvecPlan = { kind: 'matvec', workgroup: 256, threadsPerRow: 32 };
 const MID_PLAN: MatvecPlan = { kind: 'matvec', workgroup: 64, threadsPerRow: 8 };
+const SHARE_PLAN = { kind: 'matvec', workgroup: 64, threadsPerRow: 1, shareX: true } as const;
 
 interface MatvecCase {
   n: number; k: number; weight: WeightDType | 'q4'; norm: boolean; bias?: boolean; accumulate?: boolean; silu?: boolean;
@@ -35,7 +36,7 @@ interface MatvecCase {
  * reference). SiLU·up: |d silu/dg| ≤ 1.1, so err ≤ 1.1·|up|·e_gate + |silu(gate)|·e_up, plus exp's
  * (3 + 2|g|) ulp and the division. Outputs in f16 add half an ulp. A factor 2 covers rounding of the bounds.
  */
-async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number, plan: MatvecPlan): Promise<void> {
+async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number, plan: MatvecPlan & { shareX?: boolean }): Promise<void> {
   const rows = c.silu ? 2 * c.n : c.n;
   const x = stored(uniform(c.k, seed), act);
   const q = c.weight === 'q4' ? randomQ4(rows, c.k, c.group ?? 32, seed + 1) : null;
@@ -138,6 +139,24 @@ describe('fused decode matrix-vector products (kernels/matvec.wgsl NORM_IN, SILU
     const sub = [MATVEC_CASES[0]!, MATVEC_CASES[2]!, MATVEC_CASES[6]!, MATVEC_CASES[10]!, MATVEC_CASES[11]!, MATVEC_CASES[13]!];
     for (const mc of sub) await checkMatvec(gpu, mc, c.dtype, (seed += 10), GPU_PLAN);
     for (const mc of sub.slice(0, 3)) await checkMatvec(gpu, mc, c.dtype, (seed += 10), MID_PLAN);
+  }, 300_000);
+
+  it.each(cases.map((c) => [name(c), c] as const))('q4 with x shared through subgroups (SHARE_X) matches float64 (%s)', async (_, c) => {
+    const gpu = await getGpu(c.path);
+    if (!canShareX(gpu, 64)) {
+      // No subgroups of 8+ lanes on this path: the layout is refused, never run wrong.
+      await expect(checkMatvec(gpu, MATVEC_CASES[12]!, c.dtype, 1, SHARE_PLAN)).rejects.toThrow(/shared x needs/);
+      return;
+    }
+    let seed = 511;
+    for (const mc of [
+      MATVEC_CASES[12]!, // group 64: one 8-word block per group; norm, accumulate
+      MATVEC_CASES[13]!, // group 128, norm, SiLU pairs
+      { n: 37, k: 384, weight: 'q4', bias: true, group: 128 }, // no norm, bias
+      { n: 9, k: 640, weight: 'q4', norm: true, silu: true, group: 320 }, // 5 blocks per group
+    ] as MatvecCase[]) {
+      await checkMatvec(gpu, mc, c.dtype, (seed += 10), SHARE_PLAN);
+    }
   }, 300_000);
 
   it.each(cases.map((c) => [name(c), c] as const))('split weights: parts cut gate and up anywhere (%s)', async (_, c) => {

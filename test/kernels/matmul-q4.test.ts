@@ -9,7 +9,7 @@ import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import {
-  checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
+  canShareX, checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
 } from '../../src/ops/matmul-q4.js';
 
 type Shape = LinearCaseShape & { group: number };
@@ -89,12 +89,16 @@ describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async 
       { kind: 'matmul', workgroup: 64 },
       // The CPU layout with subgroups (kernels/matmul_q4_subgroup.wgsl), where the adapter grants them.
       ...(canShareRowsInSubgroups(gpu) ? [{ kind: 'matmul', workgroup: 8, subgroupRows: true } as Q4Plan] : []),
+      // The CPU matrix-vector layout with x shared through subgroups (SHARE_X; groups of 64+ only).
+      ...(canShareX(gpu, 64) ? [{ kind: 'matvec', workgroup: 64, threadsPerRow: 1, shareX: true } as Q4Plan] : []),
     ];
     let seed = 900;
     for (const plan of plans) {
+      const shareX = plan.kind === 'matvec' && plan.shareX === true;
       for (const s of [
         { m: 1, n: 130, k: 192, group: 64, bias: true, accumulate: false },
-        { m: 1, n: 37, k: 120, group: 40, bias: false, accumulate: true },
+        ...(shareX ? [{ m: 1, n: 37, k: 384, group: 128, bias: false, accumulate: true }]
+          : [{ m: 1, n: 37, k: 120, group: 40, bias: false, accumulate: true }]),
         ...(plan.kind === 'matmul' ? [
           { m: 17, n: 75, k: 96, group: 32, bias: false, accumulate: true }, // tiles of 8 rows x 32 columns, both cut
           { m: 8, n: 64, k: 128, group: 128, bias: true, accumulate: false }, // exact multiples
@@ -132,6 +136,11 @@ describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async 
     expect(() => linearQ4(rec, gpu, x, w, biasShort, y)).toThrow(ShapeError);
     const xy = gpu.tensor([2, 64], 'f32');
     expect(() => linearQ4(rec, gpu, xy, { ...w, shape: [64, 64] }, null, xy)).toThrow(ShapeError);
+    // Shared x needs groups of whole 8-word blocks (and subgroups, which the core path lacks).
+    const x1 = uploadValues(gpu, uniform(64, 6), [1, 64], 'f32');
+    const y1 = gpu.tensor([1, 4], 'f32');
+    expect(() => recordLinearQ4(rec, gpu, x1, w, null, y1, checkLinearQ4(gpu, x1, w, null, y1), false,
+      { kind: 'matvec', workgroup: 64, threadsPerRow: 1, shareX: true })).toThrow(/shared x needs/);
     expect(() => packQ4({ ...q, group: 48 })).toThrow(/does not divide/);
     expect(() => packQ4({ ...q, group: 12 })).toThrow(/multiple of 8/);
     destroyQ4(gpu, w);

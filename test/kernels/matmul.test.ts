@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CORE, featurePaths, getGpu, poison, uploadValues, type FeaturePath } from '../helpers/gpu.js';
 import { uniform } from '../helpers/random.js';
 import { runLinearCase, type LinearCaseShape } from '../../src/selftest/linear-case.js';
-import { q4MatmulPlan } from '../../src/ops/matmul-q4.js';
+import { q4MatmulPlan, q4MatvecPlan } from '../../src/ops/matmul-q4.js';
 import { floatLinearWeight } from '../../src/selftest/matmul.js';
 import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType, WeightDType } from '../../src/runtime/dtype.js';
@@ -126,6 +126,12 @@ describe('linear (kernels/matmul_vec.wgsl, kernels/matmul.wgsl)', async () => {
     expect(shares(fake(true, true))).toEqual([false, false]); // sizes not reported
     expect(shares(fake(true, false, 8))).toEqual([false, false]); // subgroups not granted
     expect(shares(fake(false, true, 32))).toEqual([false, false]); // GPUs keep the tiles
+    // The q4 matrix-vector product shares x through subgroups on the same adapters, for groups of whole 8-word blocks.
+    expect(q4MatvecPlan(fake(true, true, 8), 3584, 128).shareX).toBe(true);
+    expect(q4MatvecPlan(fake(true, true, 8), 3584, 64).shareX).toBe(true);
+    expect(q4MatvecPlan(fake(true, true, 8), 3584, 32).shareX).toBeUndefined();
+    expect(q4MatvecPlan(fake(true, true, 4), 3584, 128).shareX).toBeUndefined();
+    expect(q4MatvecPlan(fake(false, true, 32), 3584, 128).shareX).toBeUndefined();
   });
 
   it('folds matrix-vector grids over 65535 workgroups', async () => {
