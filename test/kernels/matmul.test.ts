@@ -187,5 +187,13 @@ describe('linear (kernels/matmul_vec.wgsl, kernels/matmul.wgsl)', async () => {
       expect(run(xh, w, null, yh)).toThrow(/shader-f16/);
     }
     expect(matmulPlan(gpu, 4).kind).toBe('matmul');
+    // Layouts this op or adapter cannot run: shared x is a q4 layout; the subgroup tiles need subgroups (the core
+    // path has none) and K a multiple of 4.
+    const x1 = uploadValues(gpu, uniform(3, 8), [1, 3], 'f32');
+    const y1 = gpu.tensor([1, 4], 'f32');
+    const shareX = { kind: 'matvec', workgroup: 64, threadsPerRow: 1, shareX: true } as LinearPlan;
+    expect(() => recordLinear(rec, gpu, x1, w, null, y1, checkLinear(gpu, x1, w, null, y1), false, shareX)).toThrow(/4-bit kernel only/);
+    const tiles8 = { kind: 'matmul', workgroup: 8, subgroupRows: true } as LinearPlan;
+    expect(() => recordLinear(rec, gpu, x, w, null, y, checkLinear(gpu, x, w, null, y), false, tiles8)).toThrow(/subgroup layout needs/);
   });
 });
