@@ -7,7 +7,7 @@ import type { Tensor } from '../src/runtime/tensor.js';
 import type { LlmConfig } from '../src/model/config.js';
 import type { DecoderLayerWeights, LlmWeights } from '../src/model/weights.js';
 import { LanguageModel } from '../src/model/llm.js';
-import { destroyQ4, uploadQ4, type Q4Weight } from '../src/ops/matmul-q4.js';
+import { destroyQ4, q4RowBlock, uploadQ4, type Q4Weight } from '../src/ops/matmul-q4.js';
 import { numberToF16Bits } from '../src/runtime/dtype.js';
 import { mulberry32 } from '../src/util/random.js';
 
@@ -44,7 +44,8 @@ class RandomQ4 {
     return out;
   }
   weight(gpu: Gpu, n: number, k: number, label: string): Q4Weight {
-    return uploadQ4(gpu, { codes: this.take(this.codes, (n * k) / 8, 'codes'), groups: this.take(this.groups, (n * k) / this.group, 'groups') }, n, k, this.group, label);
+    return uploadQ4(gpu, { codes: this.take(this.codes, (n * k) / 8, 'codes'), groups: this.take(this.groups, (n * k) / this.group, 'groups') }, n, k, this.group, label,
+      q4RowBlock(gpu, this.group));
   }
 }
 

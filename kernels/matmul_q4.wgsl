@@ -6,7 +6,8 @@
 // y, walking K one group at a time, one word (8 elements) per step. Each extracted code serves TM rows of x and
 // each pre-scaled x block TN weight rows; per group Σ code·x and Σ x are folded with the TN scales and zeros.
 //
-// Defines: ACT_F16, HAS_BIAS. K must be a multiple of the group, the group a multiple of 8.
+// Defines: ACT_F16, HAS_BIAS, Q4_ROW_BLOCKS (the code layout, _q4.wgsl). K must be a multiple of the group, the
+// group a multiple of 8.
 
 override WG: u32 = 64u;
 const TM = 4u; // x rows per invocation
@@ -21,7 +22,6 @@ struct Params { m: u32, n: u32, k: u32, col0: u32, ldy: u32, acc: u32, group: u3
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   var tile = tileOf(wid, nwg, lid);
-  let words = p.k / 8u;
   let gw = p.group / 8u;
   let groups = p.k / p.group;
   // out[i][j]: x row m0+i times weight row n0+j.
@@ -33,8 +33,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var i = 0u; i < TM; i++) { acc[i] = vec4f(0.0); xs[i] = vec4f(0.0); }
     let end = (g + 1u) * gw;
     for (var wd = g * gw; wd < end; wd++) {
-      let q = vec4u(w[tile.ns[0] * words + wd], w[tile.ns[1] * words + wd],
-                    w[tile.ns[2] * words + wd], w[tile.ns[3] * words + wd]);
+      let q = vec4u(w[q4Word(tile.ns[0], wd)], w[q4Word(tile.ns[1], wd)],
+                    w[q4Word(tile.ns[2], wd)], w[q4Word(tile.ns[3], wd)]);
       // Columns: the TN weight rows; rows: the word's elements 0..3 (lo) and 4..7 (hi), pre-scaled codes.
       let lo = transpose(mat4x4f(q4Lo(q.x), q4Lo(q.y), q4Lo(q.z), q4Lo(q.w)));
       let hi = transpose(mat4x4f(q4Hi(q.x), q4Hi(q.y), q4Hi(q.z), q4Hi(q.w)));

@@ -10,7 +10,8 @@
 // owns TN = 4 weight rows; each extracted code serves the 8 rows. Per group, Σ code·x and Σ x (summed by the lane
 // that loaded the row, shuffled once) are folded with the 4 scales and zero points.
 //
-// Defines: ACT_F16, HAS_BIAS. K must be a multiple of the group, the group a multiple of 8.
+// Defines: ACT_F16, HAS_BIAS, Q4_ROW_BLOCKS (the code layout, _q4.wgsl). K must be a multiple of the group, the
+// group a multiple of 8.
 
 const LANES = 8u; // invocations per workgroup: one subgroup
 const TM = 8u;    // x rows per workgroup: one per lane
@@ -33,7 +34,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let t = tileOf(wid, nwg, lane);
   let n = vec4u(t.ns[0], t.ns[1], t.ns[2], t.ns[3]); // the lane's weight rows
   let xrow = min(t.m0 + lane, p.m - 1u) * (p.k / 4u); // the row this lane loads for all
-  let words = p.k / 8u;
   let gw = p.group / 8u;
   let groups = p.k / p.group;
   // out[i][j], acc[i][j]: x row m0 + i times weight row n0 + j (acc: Σ code·x of the current group).
@@ -49,7 +49,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       xs += xa + xb;
       let sa = xa * Q4_XA;
       let sb = xb * Q4_XB;
-      let q = vec4u(w[n.x * words + wd], w[n.y * words + wd], w[n.z * words + wd], w[n.w * words + wd]);
+      let q = vec4u(w[q4Word(n.x, wd)], w[q4Word(n.y, wd)], w[q4Word(n.z, wd)], w[q4Word(n.w, wd)]);
       // Columns: elements 0..3 (lo), 4..7 (hi) of the word; rows: the lane's weight rows. Halves keep the sums, the
       // codes and the shuffled x close to the 32 vector registers.
       let lo = mat4x4f(codes(q, 0u), codes(q, 1u), codes(q, 2u), codes(q, 3u));

@@ -8,7 +8,8 @@
 // groups (T > 1, the GPU layout: lane t takes every T-th group; partial sums meet in workgroup memory). Per group
 // and row: Σ code·x and the shared Σ x, then scale·(Σ code·x − zero·Σ x).
 //
-// Defines: ACT_F16 (x/y are f16), HAS_BIAS. K must be a multiple of the group, the group a multiple of 8.
+// Defines: ACT_F16 (x/y are f16), HAS_BIAS, Q4_ROW_BLOCKS (the code layout, _q4.wgsl). K must be a multiple of the
+// group, the group a multiple of 8.
 // SHARE_X (with SUBGROUPS; T = 1, subgroups of at least 8 lanes, the group a multiple of 64): every lane of a
 // subgroup walks the same words, so lane l loads the x of word l of each 8-word block and the others read it with
 // subgroupShuffle — one x load per 8 words instead of one per word (1.3-1.5x on lavapipe, bench/NOTES.md).
@@ -47,9 +48,9 @@ const OUTS = R;
 
 fn codeWord(row: u32, j: u32, second: bool) -> u32 {
 #if SILU_PAIRS
-  if (second) { return w2[row * (p.k / 8u) + j]; }
+  if (second) { return w2[q4Word(row, j)]; }
 #endif
-  return w[row * (p.k / 8u) + j];
+  return w[q4Word(row, j)];
 }
 
 fn groupWord(row: u32, g: u32, second: bool) -> u32 {

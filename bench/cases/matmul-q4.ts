@@ -7,8 +7,8 @@ import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType } from '../../src/runtime/dtype.js';
 import { numberToF16Bits } from '../../src/runtime/dtype.js';
 import {
-  checkLinearQ4, destroyQ4, q4MatmulPlan, q4MatvecPlan, q4RowBytes, recordLinearQ4, uploadQ4,
-  type Q4LinearShape, type Q4Plan, type Q4Weight,
+  checkLinearQ4, destroyQ4, q4MatmulPlan, q4MatvecPlan, q4RowBlock, q4RowBytes, recordLinearQ4, uploadQ4,
+  type Q4LinearShape, type Q4Plan, type Q4RowBlock, type Q4Weight,
 } from '../../src/ops/matmul-q4.js';
 import type { Recorder } from '../../src/runtime/recorder.js';
 import type { Tensor } from '../../src/runtime/tensor.js';
@@ -18,6 +18,8 @@ interface Q4Spec {
   name: string; m: number; n: number; k: number; group?: number; act?: ActDType; quick?: boolean; note?: string;
   /** A layout other than the one `linearQ4` picks, or null to leave the case out on this adapter. */
   plan?: (gpu: Gpu) => Q4Plan | null;
+  /** A code layout other than the one the loader picks (`q4RowBlock`). */
+  rowBlock?: Q4RowBlock;
 }
 
 /** Random packed codes and group words (scales 2^-8..2^-5: normal f16, like a trained layer's steps). */
@@ -51,7 +53,7 @@ function q4Case(spec: Q4Spec): BenchCase {
       x = act === 'f16'
         ? gpu.upload(new Uint8Array(new Uint16Array(Array.from(xv, numberToF16Bits)).buffer), [spec.m, spec.k], 'f16', 'bench x')
         : gpu.upload(new Uint8Array(xv.buffer), [spec.m, spec.k], 'f32', 'bench x');
-      w = uploadQ4(gpu, packedRandom(spec.n, spec.k, group, 9), spec.n, spec.k, group, 'bench q4 w');
+      w = uploadQ4(gpu, packedRandom(spec.n, spec.k, group, 9), spec.n, spec.k, group, 'bench q4 w', spec.rowBlock ?? q4RowBlock(gpu, group));
       y = gpu.tensor([spec.m, spec.n], act, 'bench y');
       shape = checkLinearQ4(gpu, x, w, null, y);
       plan = spec.plan?.(gpu) ?? (spec.m === 1 ? q4MatvecPlan(gpu, spec.k, group) : q4MatmulPlan(gpu));
@@ -76,15 +78,23 @@ export function benchCases(gpu: Gpu): BenchCase[] {
     ...(gpu.features.f16 ? [{ name: 'q4 matvec LLM mlp.gate_proj/up_proj', m: 1, n: I, k: H, act: 'f16' } as Q4Spec] : []),
     { name: 'q4 matmul LLM mlp.gate_proj', m: 16, n: I, k: H, note: 'prefill scaled to 16 rows' },
     { name: 'q4 matmul LLM attn.q_proj', m: 32, n: H, k: H, quick: true, note: 'prefill scaled to 32 rows' },
-    // Where the subgroup layouts are picked (CPU adapters with subgroups), the layouts without them beside them
-    // (bench/NOTES.md).
+    // Where the subgroup layouts are picked (CPU adapters with subgroups), the layouts without them beside them,
+    // and where codes come in row blocks, the same kernels on row-major codes (bench/NOTES.md).
     {
-      name: 'q4 matvec LLM mlp.gate_proj/up_proj, each lane loading x (the layout without subgroups)', m: 1, n: I, k: H,
+      name: 'q4 matvec LLM mlp.gate_proj/up_proj, each lane loading x (the layout without subgroups)', m: 1, n: I, k: H, rowBlock: 1,
       plan: (g) => (q4MatvecPlan(g, H, 128).shareX ? { kind: 'matvec', workgroup: 64, threadsPerRow: 1 } : null),
     },
     {
       name: 'q4 matmul LLM attn.q_proj, 4x4 tiles (the layout without subgroups)', m: 32, n: H, k: H, note: 'prefill scaled to 32 rows',
-      plan: (g) => (q4MatmulPlan(g).subgroupRows ? { kind: 'matmul', workgroup: 64 } : null),
+      rowBlock: 1, plan: (g) => (q4MatmulPlan(g).subgroupRows ? { kind: 'matmul', workgroup: 64 } : null),
+    },
+    {
+      name: 'q4 matvec LLM mlp.gate_proj/up_proj, row-major codes (the layout without row blocks)', m: 1, n: I, k: H, rowBlock: 1,
+      plan: (g) => (q4RowBlock(g, 128) !== 1 ? q4MatvecPlan(g, H, 128) : null),
+    },
+    {
+      name: 'q4 matmul LLM attn.q_proj, row-major codes (the layout without row blocks)', m: 32, n: H, k: H, note: 'prefill scaled to 32 rows',
+      rowBlock: 1, plan: (g) => (q4RowBlock(g, 128) !== 1 ? q4MatmulPlan(g) : null),
     },
   ];
   return specs.filter((s) => !s.plan || s.plan(gpu) !== null).map(q4Case);

@@ -3,6 +3,7 @@
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType, WeightDType } from '../runtime/dtype.js';
 import { VilavtError } from '../runtime/errors.js';
+import { q4RowBlock } from '../ops/matmul-q4.js';
 import type { Tensor } from '../runtime/tensor.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { GenerationConfig, ModelConfig, PreprocessorConfig } from './config.js';
@@ -41,7 +42,9 @@ export class VilavtModel {
       throw new VilavtError('unsupported', 'f16 activations need the shader-f16 feature, which this adapter does not offer; use f32');
     }
     const cfg = ckpt.config;
-    const w = await loadModelWeights(gpu, ckpt, { storage: opts.storage, onProgress: opts.onProgress });
+    const w = await loadModelWeights(gpu, ckpt, {
+      storage: opts.storage, onProgress: opts.onProgress, q4RowBlock: (group) => q4RowBlock(gpu, group),
+    });
     const vision = new VisionEncoder(gpu, cfg.vision, w.vision, act);
     const text = cfg.textEncoder && w.textEncoder && w.textProj
       ? new TextEncoder(gpu, cfg.textEncoder, w.textEncoder, w.textProj, act) : null;

@@ -19,7 +19,7 @@ import { CheckpointError } from './errors.js';
 import { bindingParts } from './memory-plan.js';
 import { awqToQ4, concatQ4Rows, QWEIGHT, QZEROS, SCALES, sliceQ4Rows } from './awq.js';
 import type { LinearWeight } from '../ops/matmul.js';
-import { packQ4, uploadQ4, type Q4Parts } from '../ops/matmul-q4.js';
+import { packQ4, uploadQ4, type Q4Parts, type Q4RowBlock } from '../ops/matmul-q4.js';
 import { HostEmbedding, type EmbeddingTable } from './host-embedding.js';
 
 /** A float matrix, or a 4-bit one where the checkpoint stores the layer quantized (AWQ, src/model/awq.ts). */
@@ -79,6 +79,8 @@ export interface LoadOptions {
    * whose point is a small GPU footprint; float checkpoints keep them on the GPU.
    */
   embeddingsOnHost?: boolean;
+  /** The code layout of 4-bit weights with groups of `group` (the adapter's: src/ops/matmul-q4.ts q4RowBlock); default row-major. */
+  q4RowBlock?: (group: number) => Q4RowBlock;
 }
 
 /** The part of the runtime's Gpu the loader uses (tests pass a recording fake). */
@@ -149,7 +151,7 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
     return awqToQ4(qw!, qz!, sc!, out, inDim, quantized.get(name)!);
   };
   const putQ4 = (q: Q4Parts, label: string): LinearWeight => {
-    const w = uploadQ4(gpu, packQ4(q), q.n, q.k, q.group, label);
+    const w = uploadQ4(gpu, packQ4(q), q.n, q.k, q.group, label, opts.q4RowBlock?.(q.group) ?? 1);
     for (const sl of w.slices) uploaded.push(sl.codes, sl.groups);
     bytes += w.byteLength;
     opts.onProgress?.(++done, total, label);

@@ -7,7 +7,8 @@
 // u32 words of codes (element 8j+i in bits 4i..4i+3 of word j) and K/group u32 group words (f16 scale bits in the
 // low half, the zero point in the high half). Checkpoint formats (AWQ: src/model/awq.ts) are converted into it at
 // load. A weight larger than one binding is cut into row slices; each slice is one dispatch writing its own range
-// of output columns.
+// of output columns. On CPU adapters the code words of each 32 rows are interleaved word by word (`q4RowBlock`,
+// kernels/_q4.wgsl Q4_ROW_BLOCKS): the weight records which, and every q4 kernel reads both.
 import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
@@ -38,7 +39,7 @@ export interface Q4Parts {
 export interface Q4Slice {
   readonly row0: number;
   readonly rows: number;
-  /** u32 [rows, k/8] codes. */
+  /** u32 [rows, k/8] codes (row blocks of 32: rows rounded up to whole blocks, the pad rows zero). */
   readonly codes: Tensor;
   /** u32 [rows, k/group] scale (f16, low half) and zero point (high half). */
   readonly groups: Tensor;
@@ -50,6 +51,8 @@ export interface Q4Weight {
   /** [n, k]: output rows × input width, like a float weight's shape. */
   readonly shape: readonly [number, number];
   readonly group: number;
+  /** 1: code words row-major; 32: the words of each 32 rows interleaved (kernels/_q4.wgsl Q4_ROW_BLOCKS). */
+  readonly rowBlock: Q4RowBlock;
   readonly slices: readonly Q4Slice[];
   readonly byteLength: number;
   readonly label: string;
@@ -58,6 +61,10 @@ export interface Q4Weight {
 export function isQ4(w: unknown): w is Q4Weight {
   return typeof w === 'object' && w !== null && (w as { kind?: unknown }).kind === 'q4';
 }
+
+/** How the code words of a q4 weight are laid out on the GPU (see `Q4Weight.rowBlock`). */
+export type Q4RowBlock = 1 | 32;
+const ROW_BLOCK = 32;
 
 /** Bytes one weight row takes on the GPU (codes + group words). */
 export function q4RowBytes(k: number, group: number): number {
@@ -95,24 +102,53 @@ export function packQ4(q: Q4Parts): { codes: Uint32Array; groups: Uint32Array } 
 export type Q4Uploader = Pick<Gpu, 'maxBindingBytes' | 'upload' | 'destroyTensor'>;
 
 /**
+ * The code layout for a weight with groups of `group` on this adapter: row blocks of 32 where the CPU layouts with
+ * subgroups run (SHARE_X and kernels/matmul_q4_subgroup.wgsl: 8 lanes × 4 rows, one block, per word step;
+ * 0.8-0.9x the time on lavapipe, bench/NOTES.md), row-major elsewhere (GPU layouts: not measured with blocks).
+ */
+export function q4RowBlock(gpu: Pick<Gpu, 'features' | 'adapter' | 'cpuLayout'>, group: number): Q4RowBlock {
+  return gpu.cpuLayout && canShareX(gpu, group) ? ROW_BLOCK : 1;
+}
+
+/**
+ * The code words of rows r0 .. r0 + rows of a row-major [n, cw] array in row blocks of 32: word j of row
+ * r0 + 32b + i at (b·cw + j)·32 + i; the rows past `rows` in the last block are zero.
+ */
+function blockRows(codes: Uint32Array, cw: number, r0: number, rows: number): Uint32Array {
+  const blocks = Math.ceil(rows / ROW_BLOCK);
+  const out = new Uint32Array(blocks * ROW_BLOCK * cw);
+  for (let r = 0; r < rows; r++) {
+    const src = (r0 + r) * cw;
+    const dst = (r - (r % ROW_BLOCK)) * cw + (r % ROW_BLOCK);
+    for (let j = 0; j < cw; j++) out[dst + j * ROW_BLOCK] = codes[src + j]!;
+  }
+  return out;
+}
+
+/**
  * Upload a packed q4 weight [n, k], cut into row slices so that neither the code words nor the group words of a
- * slice exceed one binding.
+ * slice exceed one binding, its codes laid out as `layout` says (slices then hold whole blocks of rows but the
+ * last), or row-major where one block would not fit a binding.
  */
 export function uploadQ4(gpu: Q4Uploader, packed: { codes: Uint32Array; groups: Uint32Array }, n: number, k: number,
-  group: number, label = 'q4 weight'): Q4Weight {
+  group: number, label = 'q4 weight', layout: Q4RowBlock = 1): Q4Weight {
   checkQ4Dims(n, k, group, `uploadQ4 ${label}`);
   const cw = k / 8;
   const gw = k / group;
   if (packed.codes.length !== n * cw || packed.groups.length !== n * gw) throw new ShapeError(`uploadQ4 ${label}: arrays do not match [${n}, ${k}]`);
-  const per = Math.floor(gpu.maxBindingBytes / (cw * 4));
-  if (per < 1) throw new ShapeError(`uploadQ4 ${label}: one row of ${cw * 4} bytes exceeds the binding limit ${gpu.maxBindingBytes}`);
+  const fit = Math.floor(gpu.maxBindingBytes / (cw * 4));
+  if (fit < 1) throw new ShapeError(`uploadQ4 ${label}: one row of ${cw * 4} bytes exceeds the binding limit ${gpu.maxBindingBytes}`);
+  const rowBlock = fit >= layout ? layout : 1;
+  const per = fit - (fit % rowBlock);
   const slices: Q4Slice[] = [];
   let bytes = 0;
   try {
     for (let r0 = 0; r0 < n; r0 += per) {
       const rows = Math.min(per, n - r0);
       const tag = per < n ? `${label}#${slices.length}` : label;
-      const codes = gpu.upload(u8(packed.codes.subarray(r0 * cw, (r0 + rows) * cw)), [rows, cw], 'u32', `${tag}.codes`);
+      const codes = rowBlock === 1
+        ? gpu.upload(u8(packed.codes.subarray(r0 * cw, (r0 + rows) * cw)), [rows, cw], 'u32', `${tag}.codes`)
+        : gpu.upload(u8(blockRows(packed.codes, cw, r0, rows)), [Math.ceil(rows / rowBlock) * rowBlock, cw], 'u32', `${tag}.codes`);
       let groups: Tensor;
       try {
         groups = gpu.upload(u8(packed.groups.subarray(r0 * gw, (r0 + rows) * gw)), [rows, gw], 'u32', `${tag}.groups`);
@@ -127,7 +163,7 @@ export function uploadQ4(gpu: Q4Uploader, packed: { codes: Uint32Array; groups: 
     destroyQ4(gpu, { slices });
     throw e;
   }
-  return { kind: 'q4', shape: [n, k], group, slices, byteLength: bytes, label };
+  return { kind: 'q4', shape: [n, k], group, rowBlock, slices, byteLength: bytes, label };
 }
 
 export function destroyQ4(gpu: Pick<Gpu, 'destroyTensor'>, w: { slices: readonly Q4Slice[] }): void {
@@ -212,6 +248,11 @@ export function checkQ4MatvecPlan(gpu: Gpu, plan: Q4MatvecPlan, group: number): 
   }
 }
 
+/** The define the code layout of `w` adds to every q4 kernel. */
+export function q4LayoutDefines(w: Q4Weight): { Q4_ROW_BLOCKS?: boolean } {
+  return w.rowBlock === ROW_BLOCK ? { Q4_ROW_BLOCKS: true } : {};
+}
+
 /** The defines a matrix-vector layout adds to kernels/matmul_vec_q4.wgsl. */
 export function q4MatvecDefines(plan: Q4MatvecPlan): { SHARE_X?: boolean; SUBGROUPS?: boolean } {
   return plan.shareX ? { SHARE_X: true, SUBGROUPS: true } : {};
@@ -229,7 +270,7 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
     throw new ShapeError(`linearQ4: the subgroup layout needs workgroups of ${SUBGROUP_LANES} and subgroups of at least ${SUBGROUP_LANES} lanes`);
   }
   const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = {
-    ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}),
+    ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}), ...q4LayoutDefines(w),
     ...(plan.kind === 'matvec' ? q4MatvecDefines(plan) : {}),
   };
   const acc = accumulate ? 1 : 0;

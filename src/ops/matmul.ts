@@ -7,7 +7,9 @@ import { ShapeError } from '../runtime/errors.js';
 import type { KernelDefines } from '../runtime/kernels.js';
 import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkLinearQ4, checkQ4MatvecPlan, isQ4, linearQ4, q4MatvecDefines, q4MatvecPlan, type Q4MatvecPlan, type Q4Weight } from './matmul-q4.js';
+import {
+  checkLinearQ4, checkQ4MatvecPlan, isQ4, linearQ4, q4LayoutDefines, q4MatvecDefines, q4MatvecPlan, type Q4MatvecPlan, type Q4Weight,
+} from './matmul-q4.js';
 
 /** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/matmul-q4.ts). */
 export type LinearWeight = Tensor | Q4Weight;
@@ -191,7 +193,10 @@ export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeigh
   if (q4) checkQ4MatvecPlan(gpu, plan, w.group); else checkMatvecPlan(plan);
   const defines = { SILU_PAIRS: true, NORM_IN: !!opts.norm };
   const pipe = q4
-    ? gpu.pipeline('matmul_vec_q4', { defines: { ACT_F16: shape.act === 'f16', ...defines, ...q4MatvecDefines(plan) }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } })
+    ? gpu.pipeline('matmul_vec_q4', {
+      defines: { ACT_F16: shape.act === 'f16', ...defines, ...q4MatvecDefines(plan), ...q4LayoutDefines(w) },
+      constants: { WG: plan.workgroup, T: plan.threadsPerRow },
+    })
     : gpu.pipeline('matmul_vec', { defines: { ...weightDefines(shape as LinearShape, 8), ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
   // Row ranges of the weight and what binds each (a float part, or a q4 slice's codes and group words).
   const segments = q4 ? w.slices.map((s) => ({ row0: s.row0, rows: s.rows, bind: [s.codes, s.groups] as Binding[] }))

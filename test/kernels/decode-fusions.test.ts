@@ -13,7 +13,7 @@ import { checkLinear, linearSiluMul, recordLinear, type MatvecPlan } from '../..
 import { ropeWriteKv } from '../../src/ops/rope.js';
 import { ContextOverflowError } from '../../src/runtime/errors.js';
 import { refFusedMatvec } from '../../src/reference/matmul.js';
-import { canShareX, checkLinearQ4, destroyQ4, isQ4, packQ4, recordLinearQ4, uploadQ4 } from '../../src/ops/matmul-q4.js';
+import { canShareX, checkLinearQ4, destroyQ4, isQ4, packQ4, recordLinearQ4, uploadQ4, type Q4RowBlock } from '../../src/ops/matmul-q4.js';
 import { refDequantQ4, refQ4FoldedAbs } from '../../src/reference/matmul-q4.js';
 import { randomQ4 } from '../helpers/q4.js';
 import { refRopeWriteKv } from '../../src/reference/rope.js';
@@ -36,7 +36,8 @@ interface MatvecCase {
  * reference). SiLU·up: |d silu/dg| ≤ 1.1, so err ≤ 1.1·|up|·e_gate + |silu(gate)|·e_up, plus exp's
  * (3 + 2|g|) ulp and the division. Outputs in f16 add half an ulp. A factor 2 covers rounding of the bounds.
  */
-async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number, plan: MatvecPlan & { shareX?: boolean }): Promise<void> {
+async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number, plan: MatvecPlan & { shareX?: boolean },
+  rowBlock: Q4RowBlock = 1): Promise<void> {
   const rows = c.silu ? 2 * c.n : c.n;
   const x = stored(uniform(c.k, seed), act);
   const q = c.weight === 'q4' ? randomQ4(rows, c.k, c.group ?? 32, seed + 1) : null;
@@ -49,7 +50,7 @@ async function checkMatvec(gpu: Gpu, c: MatvecCase, act: ActDType, seed: number,
   const y0 = c.accumulate ? stored(uniform(c.n, seed + 4), act) : null;
   const eps = 1e-6;
   const xt = uploadValues(gpu, x, [1, c.k], act, 'x');
-  const wt = q ? uploadQ4(gpu, packQ4(q), rows, c.k, q.group, 'w') : uploadValues(gpu, w, [rows, c.k], c.weight as WeightDType, 'w');
+  const wt = q ? uploadQ4(gpu, packQ4(q), rows, c.k, q.group, 'w', rowBlock) : uploadValues(gpu, w, [rows, c.k], c.weight as WeightDType, 'w');
   const gt = uploadValues(gpu, g, [c.k], 'f32', 'g');
   const bt = b ? uploadValues(gpu, b, [rows], 'f32', 'bias') : null;
   const yt = gpu.tensor([1, c.n], act, 'y');
@@ -157,6 +158,15 @@ describe('fused decode matrix-vector products (kernels/matvec.wgsl NORM_IN, SILU
     ] as MatvecCase[]) {
       await checkMatvec(gpu, mc, c.dtype, (seed += 10), SHARE_PLAN);
     }
+    // Codes in row blocks of 32 (the layout the loader picks here): 2·65 gate and up rows, so the up rows start
+    // inside a block; norm + bias without SiLU.
+    for (const mc of [MATVEC_CASES[13]!, { n: 37, k: 384, weight: 'q4', norm: true, bias: true, group: 128 }] as MatvecCase[]) {
+      await checkMatvec(gpu, mc, c.dtype, (seed += 10), SHARE_PLAN, 32);
+    }
+    // Split into slices of 64 rows (16384-byte bindings, 256-byte rows): slice 0 ends inside the gate rows, the up
+    // rows start at row 1 of slice 1.
+    const split = await getGpu(c.path, { maxBindingBytes: 16384 });
+    await checkMatvec(split, { n: 65, k: 512, weight: 'q4', norm: true, silu: true, group: 64 }, c.dtype, (seed += 10), SHARE_PLAN, 32);
   }, 300_000);
 
   it.each(cases.map((c) => [name(c), c] as const))('split weights: parts cut gate and up anywhere (%s)', async (_, c) => {

@@ -9,26 +9,31 @@ import type { Gpu } from '../../src/runtime/device.js';
 import type { ActDType } from '../../src/runtime/dtype.js';
 import { ShapeError } from '../../src/runtime/errors.js';
 import {
-  canShareX, checkLinearQ4, destroyQ4, linearQ4, packQ4, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
+  canShareX, checkLinearQ4, destroyQ4, linearQ4, packQ4, q4RowBlock, recordLinearQ4, uploadQ4, type Q4Parts, type Q4Plan,
+  type Q4RowBlock,
 } from '../../src/ops/matmul-q4.js';
 
 type Shape = LinearCaseShape & { group: number };
 
 /**
- * Run one q4 linear (`plan`: a forced layout, else the one `linearQ4` picks) and compare with the float64 reference
- * on the exactly dequantized weights (src/selftest/linear-case.ts; tolerance: q4LinearWeight).
+ * Run one q4 linear (`plan`: a forced layout, else the one `linearQ4` picks; `rowBlock`: a forced code layout, else
+ * the loader's) and compare with the float64 reference on the exactly dequantized weights
+ * (src/selftest/linear-case.ts; tolerance: q4LinearWeight). Returns the code layout the weight was uploaded in.
  */
-async function check(gpu: Gpu, s: Shape, act: ActDType, seed: number, plan?: Q4Plan): Promise<void> {
+async function check(gpu: Gpu, s: Shape, act: ActDType, seed: number, plan?: Q4Plan, rowBlock?: Q4RowBlock): Promise<Q4RowBlock> {
   let slices = 1;
+  let layout: Q4RowBlock = 1;
   const r = await runLinearCase(gpu, s, act, seed, q4LinearWeight(s, s.group, seed + 1, (rec, g, x, w, b, y, accumulate) => {
     slices = w.slices.length;
+    layout = w.rowBlock;
     if (plan) recordLinearQ4(rec, g, x, w, b, y, checkLinearQ4(g, x, w, b, y), accumulate, plan);
     else linearQ4(rec, g, x, w, b, y, { accumulate });
-  }));
+  }, rowBlock));
   if (r.mismatch) {
     throw new Error(`[${s.m}x${s.k}]·[${s.n}x${s.k}]ᵀ g${s.group}${s.bias ? '+b' : ''}${s.accumulate ? ' acc' : ''} ${act}` +
-      `${plan ? ` ${JSON.stringify(plan)}` : ''}: ${r.mismatch}${slices > 1 ? `, ${slices} slices` : ''}`);
+      `${plan ? ` ${JSON.stringify(plan)}` : ''} codes in row blocks of ${layout}: ${r.mismatch}${slices > 1 ? `, ${slices} slices` : ''}`);
   }
+  return layout;
 }
 
 async function combos(): Promise<{ path: FeaturePath; act: ActDType }[]> {
@@ -106,6 +111,44 @@ describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async 
       ]) {
         await check(gpu, s, c.act, (seed += 10), plan);
       }
+    }
+  });
+
+  it.each(all.map((c) => [name(c), c] as const))('every layout reads codes in row blocks of 32 (%s)', async (_, c) => {
+    // The code layout uploadQ4 writes for CPU adapters (q4RowBlock): N not a multiple of 32 (the last block padded),
+    // SiLU-free shapes of every kernel, and slices of whole blocks.
+    const gpu = await getGpu(c.path);
+    const plans: Q4Plan[] = [
+      { kind: 'matvec', workgroup: 64, threadsPerRow: 1 },
+      { kind: 'matvec', workgroup: 256, threadsPerRow: 32 },
+      { kind: 'matmul', workgroup: 64 },
+      ...(canShareRowsInSubgroups(gpu) ? [{ kind: 'matmul', workgroup: 8, subgroupRows: true } as Q4Plan] : []),
+      ...(canShareX(gpu, 64) ? [{ kind: 'matvec', workgroup: 64, threadsPerRow: 1, shareX: true } as Q4Plan] : []),
+    ];
+    let seed = 1300;
+    for (const plan of plans) {
+      const shapes: Shape[] = plan.kind === 'matvec'
+        ? [{ m: 1, n: 130, k: 192, group: 64, bias: true, accumulate: false }, { m: 1, n: 37, k: 384, group: 128, bias: false, accumulate: true }]
+        : [{ m: 17, n: 75, k: 96, group: 32, bias: false, accumulate: true }, { m: 8, n: 64, k: 128, group: 64, bias: true, accumulate: false }];
+      for (const s of shapes) expect(await check(gpu, s, c.act, (seed += 10), plan, 32)).toBe(32);
+    }
+    // 8192-byte bindings, rows of 384 codes (192 bytes): 42 rows fit, slices of 32 (one block) — 130 rows are 4
+    // slices and 2 rows.
+    const split = await getGpu(c.path, { maxBindingBytes: 8192 });
+    for (const plan of plans) {
+      const s: Shape = { m: plan.kind === 'matvec' ? 1 : 3, n: 130, k: 384, group: 64, bias: true, accumulate: true };
+      expect(await check(split, s, c.act, (seed += 10), plan, 32)).toBe(32);
+    }
+    // Where not even one block fits a binding (4096 bytes: 21 rows), the codes stay row-major.
+    const narrow = await getGpu(c.path, { maxBindingBytes: 4096 });
+    expect(await check(narrow, { m: 1, n: 40, k: 384, group: 64, bias: false, accumulate: false }, c.act, (seed += 10), undefined, 32)).toBe(1);
+  });
+
+  it('uploads codes in row blocks where the CPU layouts with subgroups run', async () => {
+    for (const path of await featurePaths()) {
+      const gpu = await getGpu(path);
+      expect(q4RowBlock(gpu, 128)).toBe(gpu.cpuLayout && canShareX(gpu, 128) ? 32 : 1);
+      expect(q4RowBlock(gpu, 32)).toBe(1); // no shared x for groups of 32: row-major
     }
   });
 
