@@ -12,8 +12,8 @@
 // Q4_ROW_BLOCKS (the layout `uploadQ4` writes for CPU adapters, src/ops/matmul-q4.ts `q4RowBlock`): the code words of
 // each 32 consecutive rows are interleaved word by word — word j of rows 32b..32b+31 are 32 consecutive u32 — so the
 // 8 lanes of a lavapipe subgroup, owning 4 neighbouring rows each, read 128 consecutive bytes per word step instead
-// of 32 words a row's length apart (0.8-0.9x the time, bench/NOTES.md). Slices are padded to whole blocks with zero
-// codes; `sz` stays row-major.
+// of 32 words a row's length apart (on lavapipe 0.86-0.88x the decode product's time, 0.91-0.97x the prefill
+// product's: bench/NOTES.md). Slices are padded to whole blocks with zero codes; `sz` stays row-major.
 // `p.k` (the input width) comes from the includer's uniform.
 fn q4Word(row: u32, j: u32) -> u32 {
 #if Q4_ROW_BLOCKS

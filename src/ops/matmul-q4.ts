@@ -104,7 +104,7 @@ export type Q4Uploader = Pick<Gpu, 'maxBindingBytes' | 'upload' | 'destroyTensor
 /**
  * The code layout for a weight with groups of `group` on this adapter: row blocks of 32 where the CPU layouts with
  * subgroups run (SHARE_X and kernels/matmul_q4_subgroup.wgsl: 8 lanes × 4 rows, one block, per word step;
- * 0.8-0.9x the time on lavapipe, bench/NOTES.md), row-major elsewhere (GPU layouts: not measured with blocks).
+ * 0.86-0.97x the time on lavapipe, bench/NOTES.md), row-major elsewhere (GPU layouts: not measured with blocks).
  */
 export function q4RowBlock(gpu: Pick<Gpu, 'features' | 'adapter' | 'cpuLayout'>, group: number): Q4RowBlock {
   return gpu.cpuLayout && canShareX(gpu, group) ? ROW_BLOCK : 1;
