@@ -43,9 +43,11 @@ class RandomQ4 {
     this.made.set(`${key}:${n}`, out);
     return out;
   }
+  /** Random codes are random in any order: they are drawn straight in the adapter's code layout (no reordering). */
   weight(gpu: Gpu, n: number, k: number, label: string): Q4Weight {
-    return uploadQ4(gpu, { codes: this.take(this.codes, (n * k) / 8, 'codes'), groups: this.take(this.groups, (n * k) / this.group, 'groups') }, n, k, this.group, label,
-      q4RowBlock(gpu, this.group));
+    const rowBlock = q4RowBlock(gpu, this.group);
+    const codes = this.take(this.codes, (Math.ceil(n / rowBlock) * rowBlock * k) / 8, 'codes');
+    return uploadQ4(gpu, { codes, groups: this.take(this.groups, (n * k) / this.group, 'groups'), rowBlock }, n, k, this.group, label);
   }
 }
 

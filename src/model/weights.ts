@@ -151,7 +151,7 @@ export async function loadModelWeights(gpu: WeightUploader, ckpt: Checkpoint, op
     return awqToQ4(qw!, qz!, sc!, out, inDim, quantized.get(name)!);
   };
   const putQ4 = (q: Q4Parts, label: string): LinearWeight => {
-    const w = uploadQ4(gpu, packQ4(q), q.n, q.k, q.group, label, opts.q4RowBlock?.(q.group) ?? 1);
+    const w = uploadQ4(gpu, packQ4(q, opts.q4RowBlock?.(q.group) ?? 1), q.n, q.k, q.group, label);
     for (const sl of w.slices) uploaded.push(sl.codes, sl.groups);
     bytes += w.byteLength;
     opts.onProgress?.(++done, total, label);

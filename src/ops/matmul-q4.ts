@@ -79,23 +79,39 @@ function checkQ4Dims(n: number, k: number, group: number, what: string): void {
   if (k % group !== 0) throw new ShapeError(`${what}: group size ${group} does not divide the input width ${k}`);
 }
 
-/** The kernel layout of `q`: code words [n, k/8] and group words [n, k/group] (see the file comment). */
-export function packQ4(q: Q4Parts): { codes: Uint32Array; groups: Uint32Array } {
+/**
+ * A q4 weight packed for upload: code words in the layout `rowBlock` says (row-major [n, k/8] when absent; row
+ * blocks of 32: whole blocks, [⌈n/32⌉·32, k/8] words, the pad rows zero) and group words [n, k/group].
+ */
+export interface PackedQ4 { codes: Uint32Array; groups: Uint32Array; rowBlock?: Q4RowBlock }
+
+/**
+ * The kernel layout of `q` (see the file comment), its codes written straight into `rowBlock`'s order (what the
+ * adapter reads: `q4RowBlock`), so the upload copies nothing.
+ */
+export function packQ4(q: Q4Parts, rowBlock: Q4RowBlock = 1): PackedQ4 {
   const { n, k, group } = q;
   checkQ4Dims(n, k, group, 'packQ4');
   const g = k / group;
   if (q.codes.length !== n * k || q.zeros.length !== n * g || q.scales.length !== n * g) {
     throw new ShapeError(`packQ4: arrays do not match [${n}, ${k}] with group ${group}`);
   }
-  const codes = new Uint32Array((n * k) / 8);
-  for (let w = 0; w < codes.length; w++) {
-    let word = 0;
-    for (let i = 0; i < 8; i++) word |= (q.codes[w * 8 + i]! & 15) << (4 * i);
-    codes[w] = word >>> 0;
+  const cw = k / 8;
+  const codes = new Uint32Array(Math.ceil(n / rowBlock) * rowBlock * cw);
+  for (let r = 0; r < n; r++) {
+    // Word j of row r at codeIndex(r, j): row-major r·cw + j; in blocks (r − r%32)·cw + j·32 + r%32.
+    const at = rowBlock === 1 ? r * cw : (r - (r % rowBlock)) * cw + (r % rowBlock);
+    const step = rowBlock === 1 ? 1 : rowBlock;
+    for (let j = 0; j < cw; j++) {
+      let word = 0;
+      const e = (r * cw + j) * 8;
+      for (let i = 0; i < 8; i++) word |= (q.codes[e + i]! & 15) << (4 * i);
+      codes[at + j * step] = word >>> 0;
+    }
   }
   const groups = new Uint32Array(n * g);
   for (let i = 0; i < groups.length; i++) groups[i] = (q.scales[i]! | ((q.zeros[i]! & 15) << 16)) >>> 0;
-  return { codes, groups };
+  return { codes, groups, rowBlock };
 }
 
 /** The part of Gpu that uploads weights (the weight loader passes a recording fake in tests). */
@@ -111,31 +127,33 @@ export function q4RowBlock(gpu: Pick<Gpu, 'features' | 'adapter' | 'cpuLayout'>,
 }
 
 /**
- * The code words of rows r0 .. r0 + rows of a row-major [n, cw] array in row blocks of 32: word j of row
- * r0 + 32b + i at (b·cw + j)·32 + i; the rows past `rows` in the last block are zero.
+ * Word j of rows r0 .. r0 + rows of `from` (codes in row blocks of `fromBlock`) in row blocks of `toBlock` (1:
+ * row-major), r0 a multiple of both; pad rows zero. Only where a weight is uploaded in a layout it was not packed in.
  */
-function blockRows(codes: Uint32Array, cw: number, r0: number, rows: number): Uint32Array {
-  const blocks = Math.ceil(rows / ROW_BLOCK);
-  const out = new Uint32Array(blocks * ROW_BLOCK * cw);
+function relayout(from: Uint32Array, fromBlock: Q4RowBlock, cw: number, r0: number, rows: number, toBlock: Q4RowBlock): Uint32Array {
+  const out = new Uint32Array(Math.ceil(rows / toBlock) * toBlock * cw);
+  const index = (r: number, j: number, b: Q4RowBlock) => (r - (r % b)) * cw + j * b + (r % b);
   for (let r = 0; r < rows; r++) {
-    const src = (r0 + r) * cw;
-    const dst = (r - (r % ROW_BLOCK)) * cw + (r % ROW_BLOCK);
-    for (let j = 0; j < cw; j++) out[dst + j * ROW_BLOCK] = codes[src + j]!;
+    for (let j = 0; j < cw; j++) out[index(r, j, toBlock)] = from[index(r0 + r, j, fromBlock)]!;
   }
   return out;
 }
 
 /**
  * Upload a packed q4 weight [n, k], cut into row slices so that neither the code words nor the group words of a
- * slice exceed one binding, its codes laid out as `layout` says (slices then hold whole blocks of rows but the
- * last), or row-major where one block would not fit a binding.
+ * slice exceed one binding, its codes laid out as `layout` says (default: as packed; slices then hold whole
+ * blocks of rows but the last), or row-major where one block would not fit a binding. Codes packed in that layout
+ * upload as they are; others are reordered into a copy.
  */
-export function uploadQ4(gpu: Q4Uploader, packed: { codes: Uint32Array; groups: Uint32Array }, n: number, k: number,
-  group: number, label = 'q4 weight', layout: Q4RowBlock = 1): Q4Weight {
+export function uploadQ4(gpu: Q4Uploader, packed: PackedQ4, n: number, k: number, group: number, label = 'q4 weight',
+  layout: Q4RowBlock = packed.rowBlock ?? 1): Q4Weight {
   checkQ4Dims(n, k, group, `uploadQ4 ${label}`);
   const cw = k / 8;
   const gw = k / group;
-  if (packed.codes.length !== n * cw || packed.groups.length !== n * gw) throw new ShapeError(`uploadQ4 ${label}: arrays do not match [${n}, ${k}]`);
+  const packedBlock = packed.rowBlock ?? 1;
+  if (packed.codes.length !== Math.ceil(n / packedBlock) * packedBlock * cw || packed.groups.length !== n * gw) {
+    throw new ShapeError(`uploadQ4 ${label}: arrays do not match [${n}, ${k}]${packedBlock > 1 ? ` in row blocks of ${packedBlock}` : ''}`);
+  }
   const fit = Math.floor(gpu.maxBindingBytes / (cw * 4));
   if (fit < 1) throw new ShapeError(`uploadQ4 ${label}: one row of ${cw * 4} bytes exceeds the binding limit ${gpu.maxBindingBytes}`);
   const rowBlock = fit >= layout ? layout : 1;
@@ -146,9 +164,11 @@ export function uploadQ4(gpu: Q4Uploader, packed: { codes: Uint32Array; groups: 
     for (let r0 = 0; r0 < n; r0 += per) {
       const rows = Math.min(per, n - r0);
       const tag = per < n ? `${label}#${slices.length}` : label;
-      const codes = rowBlock === 1
-        ? gpu.upload(u8(packed.codes.subarray(r0 * cw, (r0 + rows) * cw)), [rows, cw], 'u32', `${tag}.codes`)
-        : gpu.upload(u8(blockRows(packed.codes, cw, r0, rows)), [Math.ceil(rows / rowBlock) * rowBlock, cw], 'u32', `${tag}.codes`);
+      const stored = Math.ceil(rows / rowBlock) * rowBlock;
+      const words = rowBlock === packedBlock && r0 % rowBlock === 0
+        ? packed.codes.subarray(r0 * cw, (r0 + stored) * cw)
+        : relayout(packed.codes, packedBlock, cw, r0, rows, rowBlock);
+      const codes = gpu.upload(u8(words), [stored, cw], 'u32', `${tag}.codes`);
       let groups: Tensor;
       try {
         groups = gpu.upload(u8(packed.groups.subarray(r0 * gw, (r0 + rows) * gw)), [rows, gw], 'u32', `${tag}.groups`);

@@ -19,7 +19,7 @@ export function q4LinearWeight(s: LinearCaseShape, group: number, seed: number,
     values: refDequantQ4(q),
     magnitudes: refQ4FoldedAbs(q),
     rel: (s.k + s.k / group + 4) * 2 ** -24,
-    upload: (gpu) => uploadQ4(gpu, packQ4(q), s.n, s.k, group, 'linear case q4 w', rowBlock ?? q4RowBlock(gpu, group)),
+    upload: (gpu) => uploadQ4(gpu, packQ4(q, rowBlock ?? q4RowBlock(gpu, group)), s.n, s.k, group, 'linear case q4 w'),
     destroy: (gpu, w) => destroyQ4(gpu, w),
     record: record ?? ((rec, gpu, x, w, b, y, accumulate) => linearQ4(rec, gpu, x, w, b, y, { accumulate })),
   };

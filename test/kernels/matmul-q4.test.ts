@@ -162,6 +162,16 @@ describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async 
     const p = packQ4(q);
     expect(Array.from(p.codes)).toEqual([0x87654321, 0x09abcdef]);
     expect(Array.from(p.groups)).toEqual([0x00033c00, 0x000cb800]);
+    // Row blocks of 32: word j of row r at (r − r%32)·cw + 32j + r%32, 33 rows padded to 64 with zero words.
+    const q33 = randomQ4(33, 24, 8, 4);
+    const rows = packQ4(q33).codes;
+    const blocked = packQ4(q33, 32);
+    expect(blocked.rowBlock).toBe(32);
+    expect(blocked.codes.length).toBe(64 * 3);
+    for (let r = 0; r < 64; r++) {
+      for (let j = 0; j < 3; j++) expect(blocked.codes[(r - (r % 32)) * 3 + 32 * j + (r % 32)]).toBe(r < 33 ? rows[r * 3 + j] : 0);
+    }
+    expect(Array.from(blocked.groups)).toEqual(Array.from(packQ4(q33).groups));
   });
 
   it('rejects bad shapes, group sizes and aliasing with ShapeError', async () => {
@@ -184,6 +194,8 @@ describe('linearQ4 (kernels/matmul_vec_q4.wgsl, kernels/matmul_q4.wgsl)', async 
     const y1 = gpu.tensor([1, 4], 'f32');
     expect(() => recordLinearQ4(rec, gpu, x1, w, null, y1, checkLinearQ4(gpu, x1, w, null, y1), false,
       { kind: 'matvec', workgroup: 64, threadsPerRow: 1, shareX: true })).toThrow(/shared x needs/);
+    // Codes that do not fill whole blocks where the packing says blocks.
+    expect(() => uploadQ4(gpu, { ...packQ4(q), rowBlock: 32 }, 4, 64, 32, 'w')).toThrow(/in row blocks of 32/);
     expect(() => packQ4({ ...q, group: 48 })).toThrow(/does not divide/);
     expect(() => packQ4({ ...q, group: 12 })).toThrow(/multiple of 8/);
     destroyQ4(gpu, w);
