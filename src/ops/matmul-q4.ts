@@ -99,7 +99,7 @@ export function packQ4(q: Q4Parts, rowBlock: Q4RowBlock = 1): PackedQ4 {
   const cw = k / 8;
   const codes = new Uint32Array(Math.ceil(n / rowBlock) * rowBlock * cw);
   for (let r = 0; r < n; r++) {
-    // Word j of row r at codeIndex(r, j): row-major r·cw + j; in blocks (r − r%32)·cw + j·32 + r%32.
+    // Word j of row r where kernels/_q4.wgsl q4Word reads it: row-major r·cw + j; in blocks (r − r%32)·cw + j·32 + r%32.
     const at = rowBlock === 1 ? r * cw : (r - (r % rowBlock)) * cw + (r % rowBlock);
     const step = rowBlock === 1 ? 1 : rowBlock;
     for (let j = 0; j < cw; j++) {
@@ -127,8 +127,8 @@ export function q4RowBlock(gpu: Pick<Gpu, 'features' | 'adapter' | 'cpuLayout'>,
 }
 
 /**
- * Word j of rows r0 .. r0 + rows of `from` (codes in row blocks of `fromBlock`) in row blocks of `toBlock` (1:
- * row-major), r0 a multiple of both; pad rows zero. Only where a weight is uploaded in a layout it was not packed in.
+ * Rows r0 .. r0 + rows of `from` (codes in row blocks of `fromBlock`; 1: row-major) as rows 0 .. rows in row blocks
+ * of `toBlock`, pad rows zero. Only where a weight is uploaded in a layout other than the one it was packed in.
  */
 function relayout(from: Uint32Array, fromBlock: Q4RowBlock, cw: number, r0: number, rows: number, toBlock: Q4RowBlock): Uint32Array {
   const out = new Uint32Array(Math.ceil(rows / toBlock) * toBlock * cw);
@@ -165,7 +165,8 @@ export function uploadQ4(gpu: Q4Uploader, packed: PackedQ4, n: number, k: number
       const rows = Math.min(per, n - r0);
       const tag = per < n ? `${label}#${slices.length}` : label;
       const stored = Math.ceil(rows / rowBlock) * rowBlock;
-      const words = rowBlock === packedBlock && r0 % rowBlock === 0
+      // Slices start at whole blocks (per is a multiple of rowBlock): same layout, same words.
+      const words = rowBlock === packedBlock
         ? packed.codes.subarray(r0 * cw, (r0 + stored) * cw)
         : relayout(packed.codes, packedBlock, cw, r0, rows, rowBlock);
       const codes = gpu.upload(u8(words), [stored, cw], 'u32', `${tag}.codes`);
