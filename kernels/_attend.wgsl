@@ -27,23 +27,26 @@ fn loadQ(v: u32, qb: u32) {
   l[v] = 0.0;
 }
 
+// The first items of key rows j..j+3 in a view (rows `stride` items apart, the head at item `head`); rows past
+// `last` read row `last` (in bounds: their keys are masked).
+fn keyBlockRows(j: u32, last: u32, stride: u32, head: u32) -> vec4u {
+  return min(vec4u(j, j + 1u, j + 2u, j + 3u), vec4u(last)) * stride + head;
+}
+
 // Keys ka..kb for every vector: key row j's head starts at item j * ks + kh of the key view, its value at
 // j * vs + vh of the value view. Functions are inlined, so a constant `ext` costs nothing.
 fn attendKeys(ka: u32, kb: u32, kh: u32, vh: u32, ks: u32, vs: u32, ext: bool) {
   let last = kb - 1u;
   for (var j = ka; j < kb; j += 4u) {
-    // Keys j..j+3; those at or past kb read row kb-1 (in bounds) and are masked.
+    // Keys j..j+3; those at or past kb are masked.
     let js = vec4u(j, j + 1u, j + 2u, j + 3u);
-    let k0 = j * ks + kh;
-    let k1 = min(j + 1u, last) * ks + kh;
-    let k2 = min(j + 2u, last) * ks + kh;
-    let k3 = min(j + 3u, last) * ks + kh;
+    let kr = keyBlockRows(j, last, ks, kh);
     var s = array<vec4f, MAXV>();
     for (var c = 0u; c < p.hd4; c++) {
-      let a = keyAt(ext, k0 + c);
-      let b = keyAt(ext, k1 + c);
-      let d = keyAt(ext, k2 + c);
-      let e = keyAt(ext, k3 + c);
+      let a = keyAt(ext, kr.x + c);
+      let b = keyAt(ext, kr.y + c);
+      let d = keyAt(ext, kr.z + c);
+      let e = keyAt(ext, kr.w + c);
       for (var v = 0u; v < NV; v++) {
         let qc = qv[v * HD4 + c];
         s[v] += vec4f(dot(qc, a), dot(qc, b), dot(qc, d), dot(qc, e));
@@ -58,15 +61,12 @@ fn attendKeys(ka: u32, kb: u32, kh: u32, vh: u32, ks: u32, vs: u32, ext: bool) {
       corr[v] = st.corr;
       w[v] = st.w;
     }
-    let v0 = j * vs + vh;
-    let v1 = min(j + 1u, last) * vs + vh;
-    let v2 = min(j + 2u, last) * vs + vh;
-    let v3 = min(j + 3u, last) * vs + vh;
+    let vr = keyBlockRows(j, last, vs, vh);
     for (var c = 0u; c < p.hd4; c++) {
-      let a = valueAt(ext, v0 + c);
-      let b = valueAt(ext, v1 + c);
-      let d = valueAt(ext, v2 + c);
-      let e = valueAt(ext, v3 + c);
+      let a = valueAt(ext, vr.x + c);
+      let b = valueAt(ext, vr.y + c);
+      let d = valueAt(ext, vr.z + c);
+      let e = valueAt(ext, vr.w + c);
       for (var v = 0u; v < NV; v++) {
         let wv = w[v];
         acc[v * HD4 + c] = acc[v * HD4 + c] * corr[v] + wv.x * a + wv.y * b + wv.z * d + wv.w * e;

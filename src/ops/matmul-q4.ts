@@ -13,10 +13,11 @@ import type { Gpu } from '../runtime/device.js';
 import type { ActDType } from '../runtime/dtype.js';
 import { ShapeError } from '../runtime/errors.js';
 import type { KernelDefines } from '../runtime/kernels.js';
+import type { Pipeline } from '../runtime/pipeline-cache.js';
 import { f32, foldWorkgroups, u32, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import {
-  canShareRowsInSubgroups, checkLinearOperands, SUBGROUP_LANES, SUBGROUP_ROWS_PER_LANE, type LinearOptions, type NormIn,
+  canShareRowsInSubgroups, checkLinearOperands, checkSubgroupRowsPlan, SUBGROUP_LANES, subgroupRowsWorkgroups, type LinearOptions, type NormIn,
 } from './matmul.js';
 
 /** Group sizes the q4 kernels accept: a multiple of one code word (8 elements). */
@@ -270,13 +271,19 @@ export function checkQ4MatvecPlan(gpu: Gpu, plan: Q4MatvecPlan, group: number): 
 }
 
 /** The define the code layout of `w` adds to every q4 kernel. */
-export function q4LayoutDefines(w: Q4Weight): { Q4_ROW_BLOCKS?: boolean } {
+function q4LayoutDefines(w: Q4Weight): { Q4_ROW_BLOCKS?: boolean } {
   return w.rowBlock === ROW_BLOCK ? { Q4_ROW_BLOCKS: true } : {};
 }
 
-/** The defines a matrix-vector layout adds to kernels/matmul_vec_q4.wgsl. */
-export function q4MatvecDefines(plan: Q4MatvecPlan): { SHARE_X?: boolean; SUBGROUPS?: boolean } {
-  return plan.shareX ? { SHARE_X: true, SUBGROUPS: true } : {};
+/**
+ * The pipeline of kernels/matmul_vec_q4.wgsl for `w` in the layout `plan` (checked) with the op's own `defines`
+ * (activation type, bias, fusions); the layout's and the code layout's defines are added here.
+ */
+export function q4MatvecPipeline(gpu: Gpu, w: Q4Weight, plan: Q4MatvecPlan, defines: KernelDefines<'matmul_vec_q4'>): Pipeline {
+  return gpu.pipeline('matmul_vec_q4', {
+    defines: { ...defines, ...(plan.shareX ? { SHARE_X: true, SUBGROUPS: true } : {}), ...q4LayoutDefines(w) },
+    constants: { WG: plan.workgroup, T: plan.threadsPerRow },
+  });
 }
 
 /** Record a checked q4 linear with an explicit kernel layout (tests and benchmarks compare layouts through this). */
@@ -287,16 +294,11 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
   if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linearQ4: the matrix-vector kernel takes one row, got ${m}`);
   if (plan.kind === 'matvec') checkQ4MatvecPlan(gpu, plan, w.group);
   if (plan.kind !== 'matvec' && norm) throw new ShapeError('linearQ4: a fused input norm needs the matrix-vector kernel');
-  if (plan.kind === 'matmul' && plan.subgroupRows && (plan.workgroup !== SUBGROUP_LANES || !canShareRowsInSubgroups(gpu))) {
-    throw new ShapeError(`linearQ4: the subgroup layout needs workgroups of ${SUBGROUP_LANES} and subgroups of at least ${SUBGROUP_LANES} lanes`);
-  }
-  const defines: KernelDefines<'matmul_q4'> & KernelDefines<'matmul_vec_q4'> = {
-    ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}), ...q4LayoutDefines(w),
-    ...(plan.kind === 'matvec' ? q4MatvecDefines(plan) : {}),
-  };
+  if (plan.kind === 'matmul' && plan.subgroupRows) checkSubgroupRowsPlan('linearQ4', gpu, plan);
+  const defines = { ACT_F16: shape.act === 'f16', HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
   const acc = accumulate ? 1 : 0;
   if (plan.kind === 'matvec') {
-    const pipe = gpu.pipeline('matmul_vec_q4', { defines, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
+    const pipe = q4MatvecPipeline(gpu, w, plan, defines);
     const rowsPerGroup = (plan.workgroup / plan.threadsPerRow) * Q4_MATVEC_ROWS;
     for (const s of w.slices) {
       const bindings = [x, s.codes, s.groups, y, ...(bias ? [bias] : []), ...(norm ? [norm.weight] : [])];
@@ -304,15 +306,14 @@ export function recordLinearQ4(rec: Recorder, gpu: Gpu, x: Tensor, w: Q4Weight, 
         foldWorkgroups(Math.ceil(s.rows / rowsPerGroup)));
     }
   } else if (plan.subgroupRows) {
-    const pipe = gpu.pipeline('matmul_q4_subgroup', { defines: { ...defines, SUBGROUPS: true } });
-    const tilesM = Math.ceil(m / SUBGROUP_LANES);
+    const pipe = gpu.pipeline('matmul_q4_subgroup', { defines: { ...defines, ...q4LayoutDefines(w), SUBGROUPS: true } });
     for (const s of w.slices) {
       const bindings = bias ? [x, s.codes, s.groups, y, bias] : [x, s.codes, s.groups, y];
       rec.dispatch(pipe, [u32(m), u32(s.rows), u32(k), u32(s.row0), u32(n), u32(acc), u32(w.group)], bindings,
-        foldWorkgroups(tilesM * Math.ceil(s.rows / (SUBGROUP_LANES * SUBGROUP_ROWS_PER_LANE))));
+        foldWorkgroups(subgroupRowsWorkgroups(m, s.rows)));
     }
   } else {
-    const pipe = gpu.pipeline('matmul_q4', { defines, constants: { WG: plan.workgroup } });
+    const pipe = gpu.pipeline('matmul_q4', { defines: { ...defines, ...q4LayoutDefines(w) }, constants: { WG: plan.workgroup } });
     const tilesM = Math.ceil(m / Q4_MATMUL_TILE);
     for (const s of w.slices) {
       const tiles = tilesM * Math.ceil(s.rows / Q4_MATMUL_TILE);

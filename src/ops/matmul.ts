@@ -8,7 +8,7 @@ import type { KernelDefines } from '../runtime/kernels.js';
 import { f32, foldWorkgroups, u32, type Binding, type Recorder } from '../runtime/recorder.js';
 import type { Tensor } from '../runtime/tensor.js';
 import {
-  checkLinearQ4, checkQ4MatvecPlan, isQ4, linearQ4, q4LayoutDefines, q4MatvecDefines, q4MatvecPlan, type Q4MatvecPlan, type Q4Weight,
+  checkLinearQ4, checkQ4MatvecPlan, isQ4, linearQ4, q4MatvecPipeline, q4MatvecPlan, type Q4MatvecPlan, type Q4Weight,
 } from './matmul-q4.js';
 
 /** A linear layer's weight: a float matrix [N, K] (f32 | f16 | bf16) or a 4-bit one (src/ops/matmul-q4.ts). */
@@ -59,6 +59,19 @@ export const SUBGROUP_ROWS_PER_LANE = 4;
 /** Whether the subgroup matrix kernels can run here: subgroups granted, never fewer than SUBGROUP_LANES lanes. */
 export function canShareRowsInSubgroups(gpu: Pick<Gpu, 'features' | 'adapter'>): boolean {
   return gpu.features.subgroups && (gpu.adapter.subgroupMinSize ?? 0) >= SUBGROUP_LANES;
+}
+
+/** ShapeError unless the subgroup matrix layout (`plan.subgroupRows`) can run here; `needs`: the kernel's own condition. */
+export function checkSubgroupRowsPlan(what: string, gpu: Pick<Gpu, 'features' | 'adapter'>, plan: { workgroup: number },
+  needs: { ok: boolean; says: string } = { ok: true, says: '' }): void {
+  if (plan.workgroup !== SUBGROUP_LANES || !canShareRowsInSubgroups(gpu) || !needs.ok) {
+    throw new ShapeError(`${what}: the subgroup layout needs workgroups of ${SUBGROUP_LANES}, subgroups of at least ${SUBGROUP_LANES} lanes${needs.says}`);
+  }
+}
+
+/** Workgroups of a subgroup matrix kernel for m rows of x and `rows` weight rows (tiles of LANES × LANES·TN). */
+export function subgroupRowsWorkgroups(m: number, rows: number): number {
+  return Math.ceil(m / SUBGROUP_LANES) * Math.ceil(rows / (SUBGROUP_LANES * SUBGROUP_ROWS_PER_LANE));
 }
 
 const WEIGHT_DTYPES: readonly string[] = ['f32', 'f16', 'bf16'];
@@ -193,10 +206,7 @@ export function linearSiluMul(rec: Recorder, gpu: Gpu, x: Tensor, w: LinearWeigh
   if (q4) checkQ4MatvecPlan(gpu, plan, w.group); else checkMatvecPlan(plan);
   const defines = { SILU_PAIRS: true, NORM_IN: !!opts.norm };
   const pipe = q4
-    ? gpu.pipeline('matmul_vec_q4', {
-      defines: { ACT_F16: shape.act === 'f16', ...defines, ...q4MatvecDefines(plan), ...q4LayoutDefines(w) },
-      constants: { WG: plan.workgroup, T: plan.threadsPerRow },
-    })
+    ? q4MatvecPipeline(gpu, w, plan, { ACT_F16: shape.act === 'f16', ...defines })
     : gpu.pipeline('matmul_vec', { defines: { ...weightDefines(shape as LinearShape, 8), ...defines }, constants: { WG: plan.workgroup, T: plan.threadsPerRow } });
   // Row ranges of the weight and what binds each (a float part, or a q4 slice's codes and group words).
   const segments = q4 ? w.slices.map((s) => ({ row0: s.row0, rows: s.rows, bind: [s.codes, s.groups] as Binding[] }))
@@ -230,9 +240,7 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
   if (plan.kind === 'matvec' && m !== 1) throw new ShapeError(`linear: the matrix-vector kernel takes one row, got ${m}`);
   if (plan.kind !== 'matvec' && norm) throw new ShapeError('linear: a fused input norm needs the matrix-vector kernel');
   if (plan.kind === 'matvec') checkMatvecPlan(plan);
-  if (plan.kind === 'matmul' && plan.subgroupRows && (plan.workgroup !== SUBGROUP_LANES || !canShareRowsInSubgroups(gpu) || k % 4 !== 0)) {
-    throw new ShapeError(`linear: the subgroup layout needs workgroups of ${SUBGROUP_LANES}, subgroups of at least ${SUBGROUP_LANES} lanes and K a multiple of 4`);
-  }
+  if (plan.kind === 'matmul' && plan.subgroupRows) checkSubgroupRowsPlan('linear', gpu, plan, { ok: k % 4 === 0, says: ' and K a multiple of 4' });
   const block = plan.kind === 'matvec' ? 8 : 4;
   const defines: KernelDefines<'matmul'> & KernelDefines<'matmul_vec'> = { ...weightDefines(shape, block), HAS_BIAS: bias !== null, ...(norm ? { NORM_IN: true } : {}) };
   const acc = accumulate ? 1 : 0;
@@ -247,12 +255,11 @@ export function recordLinear(rec: Recorder, gpu: Gpu, x: Tensor, w: Tensor, bias
     }
   } else if (plan.subgroupRows) {
     const pipe = gpu.pipeline('matmul_subgroup', { defines: { ...defines, SUBGROUPS: true } });
-    const tilesM = Math.ceil(m / SUBGROUP_LANES);
     for (const part of w.parts) {
       if (part.rows === 0) continue;
       const bindings = bias ? [x, part, y, bias] : [x, part, y];
       rec.dispatch(pipe, [u32(m), u32(part.rows), u32(k), u32(part.row0), u32(n), u32(acc)], bindings,
-        foldWorkgroups(tilesM * Math.ceil(part.rows / (SUBGROUP_LANES * SUBGROUP_ROWS_PER_LANE))));
+        foldWorkgroups(subgroupRowsWorkgroups(m, part.rows)));
     }
   } else {
     const pipe = gpu.pipeline('matmul', { defines, constants: { WG: plan.workgroup } });
